@@ -1,0 +1,30 @@
+// apps/main.cpp: the `loradiff` command line. Each subcommand lives in its own
+// file (apps/cmd_*.cpp) and registers itself here.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "apps/commands.h"
+#include "tensor/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"loradiff: LoRA together with diffusion models for text-to-image generation, from scratch"};
+  app.set_version_flag("--version", std::string("loradiff ") + LORADIFF_VERSION);
+  app.require_subcommand(1);
+  std::function<int()> run;
+  ld::app::register_gradcheck(app, run);
+  ld::app::register_bench(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    return run ? run() : 0;
+  } catch (const ld::Error& e) {
+    std::cerr << "loradiff: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "loradiff: error: " << e.what() << "\n";
+    return 1;
+  }
+}

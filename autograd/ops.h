@@ -1,0 +1,78 @@
+// autograd/ops.h: every differentiable op. Each is defined, forward and backward
+// side by side under its formula, in autograd/ops/<name>.cpp (see docs/autograd.md).
+#pragma once
+#include <optional>
+
+#include "autograd/var.h"
+#include "tensor/random.h"
+
+namespace ld::ag {
+
+// --- arithmetic (ops/arithmetic.cpp), NumPy broadcasting
+Var add(const Var& a, const Var& b);
+Var sub(const Var& a, const Var& b);
+Var mul(const Var& a, const Var& b);
+Var div(const Var& a, const Var& b);
+Var neg(const Var& a);
+Var scale(const Var& a, float s);       // s * a
+Var add_scalar(const Var& a, float s);  // a + s
+inline Var operator+(const Var& a, const Var& b) { return add(a, b); }
+inline Var operator-(const Var& a, const Var& b) { return sub(a, b); }
+inline Var operator*(const Var& a, const Var& b) { return mul(a, b); }
+inline Var operator/(const Var& a, const Var& b) { return div(a, b); }
+inline Var operator-(const Var& a) { return neg(a); }
+inline Var operator*(const Var& a, float s) { return scale(a, s); }
+inline Var operator*(float s, const Var& a) { return scale(a, s); }
+inline Var operator+(const Var& a, float s) { return add_scalar(a, s); }
+
+// --- element-wise functions (ops/unary.cpp)
+Var exp(const Var& x);
+Var log(const Var& x);
+Var sqrt(const Var& x);
+Var pow(const Var& x, float p);
+Var tanh(const Var& x);
+Var sigmoid(const Var& x);
+Var relu(const Var& x);
+Var silu(const Var& x);
+Var gelu(const Var& x);  // exact erf form
+
+// --- products (ops/matmul.cpp, ops/linear.cpp)
+Var matmul(const Var& a, const Var& b);  // (..., M, K) @ (..., K, N); batched = bmm
+// y = x W^T + b over the last axis of x; W (out, in), b (out) or undefined
+Var linear(const Var& x, const Var& w, const Var& b = Var());
+
+// --- reductions (ops/reduce.cpp)
+Var sum(const Var& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);
+Var mean(const Var& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);
+
+// --- views and joins (ops/shape.cpp)
+Var reshape(const Var& x, const Shape& shape);
+Var permute(const Var& x, const std::vector<int64_t>& axes);
+Var transpose(const Var& x, int64_t a, int64_t b);
+Var narrow(const Var& x, int64_t axis, int64_t start, int64_t length);  // slice
+Var expand(const Var& x, const Shape& shape);
+Var concat(const std::vector<Var>& parts, int64_t axis);
+
+// --- softmax (ops/softmax.cpp)
+Var softmax(const Var& x, int64_t axis = -1);
+Var log_softmax(const Var& x, int64_t axis = -1);
+
+// --- layers' maths (ops/conv2d.cpp, upsample.cpp, group_norm.cpp, layer_norm.cpp, embedding.cpp, dropout.cpp)
+Var conv2d(const Var& x, const Var& w, const Var& b, int64_t stride = 1, int64_t padding = 0);
+Var upsample_nearest2x(const Var& x);
+Var group_norm(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps = 1e-5f);
+Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps = 1e-5f);
+Var embedding(const Tensor& ids, const Var& table);  // ids I32 (any shape) -> ids.shape + (D,)
+// Inverted dropout: keep with probability 1-p, scale kept values by 1/(1-p). Identity when !training.
+Var dropout(const Var& x, float p, bool training, Generator& gen);
+
+// --- losses (ops/loss.cpp)
+Var mse_loss(const Var& pred, const Var& target);        // mean((pred - target)^2)
+Var cross_entropy(const Var& logits, const Tensor& targets);  // logits (N, C), targets I32 (N); mean over N
+
+// --- attention (ops/attention.cpp)
+// softmax(q k^T / sqrt(d) + mask) v for q (B, H, Lq, d), k and v (B, H, Lk, d).
+// key_keep (B, Lk) F32: 1 = attend, 0 = padding (masked); undefined = no mask.
+Var scaled_dot_product_attention(const Var& q, const Var& k, const Var& v, const Tensor& key_keep = Tensor());
+
+}  // namespace ld::ag

@@ -1,0 +1,22 @@
+// autograd/ops/dropout.cpp: inverted dropout (Srivastava et al. 2014).
+//   m_i ~ Bernoulli(1 - p) / (1 - p),  y = x * m,  dx = dy * m
+// The mask comes from the seeded generator, so a run is reproducible.
+#include "autograd/ops.h"
+#include "tensor/elementwise.h"
+
+namespace ld::ag {
+
+Var dropout(const Var& x, float p, bool training, Generator& gen) {
+  if (p < 0.0f || p >= 1.0f) fail("dropout: probability ", p, " must be in [0, 1)");
+  if (!training || p == 0.0f) return x;
+  Tensor u = rand_uniform(x.shape(), gen);
+  Tensor mask = Tensor::empty(x.shape());
+  const float keep_scale = 1.0f / (1.0f - p);
+  const float* pu = u.f32();
+  float* pm = mask.f32();
+  for (int64_t i = 0; i < u.numel(); ++i) pm[i] = pu[i] >= p ? keep_scale : 0.0f;
+  return make_node(ld::mul(x.value(), mask), "dropout", {x},
+                   [mask](Node& self) { self.inputs[0]->accumulate(ld::mul(self.grad, mask)); });
+}
+
+}  // namespace ld::ag

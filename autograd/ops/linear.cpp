@@ -1,0 +1,52 @@
+// autograd/ops/linear.cpp: the dense layer, y = x W^T + b (W: out x in, PyTorch layout).
+// x (..., in) is read as a matrix X (M, in), M = product of the leading axes.
+//   Y = X W^T + 1 b^T
+//   dX = dY W,   dW = dY^T X,   db = sum over rows of dY
+// One fused op instead of matmul + broadcast add: one GEMM each way and no
+// temporary for the bias. A frozen W (LoRA) skips the dW GEMM entirely.
+#include "autograd/ops.h"
+#include "tensor/matmul.h"
+#include "tensor/reduce.h"
+
+namespace ld::ag {
+
+Var linear(const Var& x, const Var& w, const Var& b) {
+  const Tensor& xv = x.value();
+  const Tensor& wv = w.value();
+  if (wv.dim() != 2) fail("linear: weight ", shape_str(wv.shape()), " must be (out, in)");
+  if (xv.dim() < 1 || xv.size(-1) != wv.size(1))
+    fail("linear: input ", shape_str(xv.shape()), " has last axis ", xv.dim() ? xv.size(-1) : 0,
+         " but weight ", shape_str(wv.shape()), " expects ", wv.size(1));
+  const int64_t in = wv.size(1), out = wv.size(0), M = xv.numel() / std::max<int64_t>(in, 1);
+  if (b.defined() && b.value().shape() != Shape{out})
+    fail("linear: bias ", shape_str(b.value().shape()), " must be (", out, ")");
+  Tensor X = xv.reshape({M, in});
+  Tensor Y = Tensor::empty({M, out});
+  if (b.defined()) {
+    Y.copy_(b.value().view({1, out}).expand({M, out}));
+    gemm(X, wv.transpose(0, 1), Y, 1.0f, 1.0f);
+  } else {
+    gemm(X, wv.transpose(0, 1), Y);
+  }
+  Shape ys = xv.shape();
+  ys.back() = out;
+  std::vector<Var> inputs{x, w};
+  if (b.defined()) inputs.push_back(b);
+  return make_node(Y.view(ys), "linear", inputs, [M, in, out](Node& self) {
+    Node &x = *self.inputs[0], &w = *self.inputs[1];
+    Tensor dY = self.grad.reshape({M, out});
+    if (x.requires_grad) {
+      Tensor dX = Tensor::empty({M, in});
+      gemm(dY, w.value, dX);
+      x.accumulate(dX.view(x.value.shape()));
+    }
+    if (w.requires_grad) {
+      Tensor dW = Tensor::empty({out, in});
+      gemm(dY.transpose(0, 1), x.value.reshape({M, in}), dW);
+      w.accumulate(dW);
+    }
+    if (self.inputs.size() > 2 && self.inputs[2]->requires_grad) self.inputs[2]->accumulate(sum(dY, {0}));
+  });
+}
+
+}  // namespace ld::ag

@@ -1,0 +1,22 @@
+#include "bench/bench.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace ld::bench {
+
+double median_ms(const std::function<void()>& f, int reps, int warmup) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+void emit(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+
+}  // namespace ld::bench

@@ -1,0 +1,55 @@
+// bench/ops.cpp: `loradiff bench ops`, the tensor/autograd micro-benchmarks of the
+// foundation issue: matmul vs raw cblas_sgemm, conv2d forward+backward at the
+// reference model's shapes, softmax and layer norm. bench/torch_ops.py measures
+// the same workloads in PyTorch for the side-by-side table in docs/results.md.
+#include <cblas.h>
+
+#include "autograd/ops.h"
+#include "bench/bench.h"
+#include "tensor/all.h"
+
+namespace ld::bench {
+
+int run_ops(int reps) {
+  Generator gen(0);
+  const int threads = num_threads();
+  for (int64_t n : {256, 512, 1024, 2048}) {
+    Tensor a = rand_normal({n, n}, gen), b = rand_normal({n, n}, gen), c = Tensor::empty({n, n});
+    const int r = n >= 2048 ? std::max(3, reps / 3) : reps;
+    double raw = median_ms([&] {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.f32(), n, b.f32(), n, 0.0f, c.f32(), n);
+    }, r);
+    double ours = median_ms([&] { Tensor y = matmul(a, b); }, r);
+    const double gflop = 2.0 * n * n * n / 1e9;
+    emit({{"bench", "matmul"}, {"n", n}, {"threads", threads}, {"ms", ours}, {"gflops", gflop / (ours / 1e3)},
+          {"sgemm_ms", raw}, {"sgemm_gflops", gflop / (raw / 1e3)}, {"ratio_of_sgemm", raw / ours}});
+  }
+  struct ConvShape {
+    int64_t c, hw;
+  };
+  for (ConvShape s : {ConvShape{32, 28}, ConvShape{64, 14}, ConvShape{128, 7}}) {
+    const int64_t N = 64;
+    Tensor x = rand_normal({N, s.c, s.hw, s.hw}, gen), w = rand_normal({s.c, s.c, 3, 3}, gen),
+           b = rand_normal({s.c}, gen), gy = rand_normal({N, s.c, s.hw, s.hw}, gen);
+    double fwd = median_ms([&] { Tensor y = conv2d_forward(x, w, b, 1, 1); }, reps);
+    double fb = median_ms([&] {
+      Tensor y = conv2d_forward(x, w, b, 1, 1);
+      Conv2dGrads g = conv2d_backward(x, w, gy, 1, 1, true, true, true);
+    }, reps);
+    emit({{"bench", "conv2d_3x3"}, {"shape", {N, s.c, s.hw, s.hw}}, {"threads", threads}, {"forward_ms", fwd},
+          {"forward_backward_ms", fb}});
+  }
+  {
+    Tensor x = rand_normal({64 * 4 * 196, 196}, gen);
+    double ms = median_ms([&] { Tensor y = softmax(x, -1); }, reps);
+    emit({{"bench", "softmax"}, {"shape", {64 * 4 * 196, 196}}, {"threads", threads}, {"ms", ms}});
+  }
+  {
+    Tensor x = rand_normal({64 * 196, 64}, gen), g = Tensor::ones({64}), b = Tensor::zeros({64});
+    double ms = median_ms([&] { NormResult r = layer_norm_forward(x, g, b, 1e-5f); }, reps);
+    emit({{"bench", "layer_norm"}, {"shape", {64 * 196, 64}}, {"threads", threads}, {"ms", ms}});
+  }
+  return 0;
+}
+
+}  // namespace ld::bench

@@ -1,0 +1,234 @@
+#include "tensor/conv.h"
+
+#include <algorithm>
+
+#include "tensor/matmul.h"
+#include "tensor/parallel.h"
+
+namespace ld {
+
+Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, int64_t stride, int64_t pad) {
+  check_dtype("conv2d", x, DType::F32, "input");
+  check_dtype("conv2d", w, DType::F32, "weight");
+  check_same_device("conv2d", x, w);
+  if (x.device() != Device::CPU) fail("conv2d: no CUDA kernel in this build");
+  if (x.dim() != 4) fail("conv2d: input ", shape_str(x.shape()), " must be (N, C, H, W)");
+  if (w.dim() != 4) fail("conv2d: weight ", shape_str(w.shape()), " must be (Cout, Cin, kh, kw)");
+  if (x.size(1) != w.size(1))
+    fail("conv2d: input ", shape_str(x.shape()), " has ", x.size(1), " channels but weight ", shape_str(w.shape()),
+         " expects ", w.size(1));
+  if (stride < 1 || pad < 0) fail("conv2d: stride ", stride, " must be >= 1 and padding ", pad, " >= 0");
+  Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), stride, pad, 0, 0};
+  g.Ho = (g.H + 2 * pad - g.kh) / stride + 1;
+  g.Wo = (g.W + 2 * pad - g.kw) / stride + 1;
+  if (g.H + 2 * pad < g.kh || g.W + 2 * pad < g.kw || g.Ho <= 0 || g.Wo <= 0)
+    fail("conv2d: kernel ", g.kh, "x", g.kw, " larger than padded input ", shape_str(x.shape()));
+  return g;
+}
+
+namespace {
+
+Conv2dGeometry geometry_of(const Shape& xs, int64_t kh, int64_t kw, int64_t stride, int64_t pad) {
+  Conv2dGeometry g{xs[0], xs[1], xs[2], xs[3], kh, kw, stride, pad, 0, 0};
+  g.Ho = (g.H + 2 * pad - kh) / stride + 1;
+  g.Wo = (g.W + 2 * pad - kw) / stride + 1;
+  return g;
+}
+
+// im2col of samples [n0, n1) of contiguous x into col (K, (n1-n0)*P).
+void im2col_chunk(const float* x, const Conv2dGeometry& g, int64_t n0, int64_t n1, float* col) {
+  const int64_t P = g.Ho * g.Wo, cols = (n1 - n0) * P, K = g.C * g.kh * g.kw;
+#pragma omp parallel for collapse(2) schedule(static) if (K * cols >= kParallelGrain) num_threads(num_threads())
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t c = k / (g.kh * g.kw), i = (k / g.kw) % g.kh, j = k % g.kw;
+      const float* xc = x + (n * g.C + c) * g.H * g.W;
+      float* out = col + k * cols + (n - n0) * P;
+      for (int64_t oh = 0; oh < g.Ho; ++oh) {
+        const int64_t h = oh * g.stride - g.pad + i;
+        float* row = out + oh * g.Wo;
+        if (h < 0 || h >= g.H) {
+          std::fill(row, row + g.Wo, 0.0f);
+          continue;
+        }
+        const float* xr = xc + h * g.W;
+        if (g.stride == 1) {
+          const int64_t lo = std::max<int64_t>(0, g.pad - j), hi = std::min<int64_t>(g.Wo, g.W + g.pad - j);
+          for (int64_t ow = 0; ow < lo; ++ow) row[ow] = 0.0f;
+          for (int64_t ow = lo; ow < hi; ++ow) row[ow] = xr[ow - g.pad + j];
+          for (int64_t ow = std::max(hi, lo); ow < g.Wo; ++ow) row[ow] = 0.0f;
+        } else {
+          for (int64_t ow = 0; ow < g.Wo; ++ow) {
+            const int64_t w = ow * g.stride - g.pad + j;
+            row[ow] = (w >= 0 && w < g.W) ? xr[w] : 0.0f;
+          }
+        }
+      }
+    }
+}
+
+// col2im of a chunk: dx[n, c] += scattered columns. Each (n, c) plane is written by
+// one thread only (its kh*kw rows of col), so there are no races.
+void col2im_chunk(const float* col, const Conv2dGeometry& g, int64_t n0, int64_t n1, float* dx) {
+  const int64_t P = g.Ho * g.Wo, cols = (n1 - n0) * P;
+#pragma omp parallel for collapse(2) schedule(static) if (g.C * g.kh * g.kw * cols >= kParallelGrain) \
+    num_threads(num_threads())
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t c = 0; c < g.C; ++c) {
+      float* xc = dx + (n * g.C + c) * g.H * g.W;
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          const float* in = col + ((c * g.kh + i) * g.kw + j) * cols + (n - n0) * P;
+          for (int64_t oh = 0; oh < g.Ho; ++oh) {
+            const int64_t h = oh * g.stride - g.pad + i;
+            if (h < 0 || h >= g.H) continue;
+            float* xr = xc + h * g.W;
+            const float* row = in + oh * g.Wo;
+            for (int64_t ow = 0; ow < g.Wo; ++ow) {
+              const int64_t w = ow * g.stride - g.pad + j;
+              if (w >= 0 && w < g.W) xr[w] += row[ow];
+            }
+          }
+        }
+    }
+}
+
+// Samples per chunk so that one im2col buffer stays near 16M floats (64 MB).
+int64_t chunk_size(const Conv2dGeometry& g) {
+  const int64_t per_sample = g.C * g.kh * g.kw * g.Ho * g.Wo;
+  return std::clamp<int64_t>((int64_t{1} << 24) / std::max<int64_t>(per_sample, 1), 1, g.N);
+}
+
+bool is_pointwise(const Conv2dGeometry& g) { return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0; }
+
+}  // namespace
+
+Tensor im2col(const Tensor& x_in, int64_t kh, int64_t kw, int64_t stride, int64_t pad) {
+  check_dtype("im2col", x_in, DType::F32);
+  if (x_in.dim() != 4) fail("im2col: input ", shape_str(x_in.shape()), " must be (N, C, H, W)");
+  Conv2dGeometry g = geometry_of(x_in.shape(), kh, kw, stride, pad);
+  if (g.Ho <= 0 || g.Wo <= 0 || stride < 1 || pad < 0) fail("im2col: bad kernel/stride/padding for ", shape_str(x_in.shape()));
+  Tensor x = x_in.contiguous();
+  Tensor col = Tensor::empty({g.C * kh * kw, g.N * g.Ho * g.Wo});
+  im2col_chunk(x.f32(), g, 0, g.N, col.f32());
+  return col;
+}
+
+Tensor col2im(const Tensor& col_in, const Shape& x_shape, int64_t kh, int64_t kw, int64_t stride, int64_t pad) {
+  check_dtype("col2im", col_in, DType::F32);
+  if (x_shape.size() != 4) fail("col2im: image shape ", shape_str(x_shape), " must be (N, C, H, W)");
+  Conv2dGeometry g = geometry_of(x_shape, kh, kw, stride, pad);
+  if (col_in.shape() != Shape{g.C * kh * kw, g.N * g.Ho * g.Wo})
+    fail("col2im: columns ", shape_str(col_in.shape()), " do not match image ", shape_str(x_shape));
+  Tensor col = col_in.contiguous();
+  Tensor dx = Tensor::zeros(x_shape);
+  col2im_chunk(col.f32(), g, 0, g.N, dx.f32());
+  return dx;
+}
+
+Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, int64_t stride, int64_t pad) {
+  Conv2dGeometry g = conv2d_geometry(x_in, w_in, stride, pad);
+  const int64_t Cout = w_in.size(0), K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
+  if (bias.defined() && bias.shape() != Shape{Cout})
+    fail("conv2d: bias ", shape_str(bias.shape()), " must be (", Cout, ")");
+  Tensor x = x_in.contiguous();
+  Tensor w = w_in.contiguous().view({Cout, K});
+  Tensor y = Tensor::empty({g.N, Cout, g.Ho, g.Wo});
+  if (is_pointwise(g)) {
+    // 1x1 conv: Y[n] = W @ X[n], one batched matmul with no im2col.
+    y = matmul(w, x.view({g.N, g.C, P})).view({g.N, Cout, g.Ho, g.Wo});
+  } else {
+    const int64_t chunk = chunk_size(g);
+    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+      const int64_t n1 = std::min(g.N, n0 + chunk), cols = (n1 - n0) * P;
+      Tensor col = Tensor::empty({K, cols});
+      im2col_chunk(x.f32(), g, n0, n1, col.f32());
+      Tensor outv = Tensor::empty({Cout, cols});
+      gemm(w, col, outv);
+      // (Cout, n*P) -> y[n, Cout, P]
+      const float* po = outv.f32();
+      float* py = y.f32();
+#pragma omp parallel for collapse(2) schedule(static) if (Cout * cols >= kParallelGrain) num_threads(num_threads())
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t o = 0; o < Cout; ++o)
+          std::copy(po + o * cols + (n - n0) * P, po + o * cols + (n - n0 + 1) * P, py + (n * Cout + o) * P);
+    }
+  }
+  if (bias.defined()) {
+    Tensor bias_c = bias.contiguous();
+    const float* pb = bias_c.f32();
+    float* py = y.f32();
+#pragma omp parallel for collapse(2) schedule(static) if (y.numel() >= kParallelGrain) num_threads(num_threads())
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t o = 0; o < Cout; ++o) {
+        float* row = py + (n * Cout + o) * P;
+        for (int64_t p = 0; p < P; ++p) row[p] += pb[o];
+      }
+  }
+  return y;
+}
+
+Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor& dy_in, int64_t stride,
+                            int64_t pad, bool need_dx, bool need_dw, bool need_dbias) {
+  Conv2dGeometry g = conv2d_geometry(x_in, w_in, stride, pad);
+  const int64_t Cout = w_in.size(0), K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
+  if (dy_in.shape() != Shape{g.N, Cout, g.Ho, g.Wo})
+    fail("conv2d backward: gradient ", shape_str(dy_in.shape()), " does not match output (", g.N, ",", Cout, ",",
+         g.Ho, ",", g.Wo, ")");
+  Tensor x = x_in.contiguous(), dy = dy_in.contiguous();
+  Tensor w = w_in.contiguous().view({Cout, K});
+  Conv2dGrads r;
+  if (need_dbias) {
+    r.dbias = Tensor::zeros({Cout});
+    float* db = r.dbias.f32();
+    const float* pdy = dy.f32();
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t o = 0; o < Cout; ++o) {
+        const float* row = pdy + (n * Cout + o) * P;
+        float s = 0.0f;
+        for (int64_t p = 0; p < P; ++p) s += row[p];
+        db[o] += s;
+      }
+  }
+  if (!need_dx && !need_dw) return r;
+  if (need_dw) r.dw = Tensor::zeros({Cout, K});
+  if (need_dx) r.dx = Tensor::zeros(x.shape());
+  if (is_pointwise(g)) {
+    Tensor xv = x.view({g.N, g.C, P}), dyv = dy.view({g.N, Cout, P});
+    if (need_dw) {
+      // dW = sum_n dY[n] @ X[n]^T
+      for (int64_t n = 0; n < g.N; ++n) {
+        Tensor dw = r.dw;
+        gemm(dyv.select(0, n), xv.select(0, n).transpose(0, 1), dw, 1.0f, 1.0f);
+      }
+    }
+    if (need_dx) r.dx = matmul(w.transpose(0, 1), dyv).view(x.shape());  // dX[n] = W^T @ dY[n]
+  } else {
+    const int64_t chunk = chunk_size(g);
+    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+      const int64_t n1 = std::min(g.N, n0 + chunk), cols = (n1 - n0) * P;
+      // dY chunk as a (Cout, n*P) matrix
+      Tensor dyc = Tensor::empty({Cout, cols});
+      const float* pdy = dy.f32();
+      float* pc = dyc.f32();
+#pragma omp parallel for collapse(2) schedule(static) if (Cout * cols >= kParallelGrain) num_threads(num_threads())
+      for (int64_t n = n0; n < n1; ++n)
+        for (int64_t o = 0; o < Cout; ++o)
+          std::copy(pdy + (n * Cout + o) * P, pdy + (n * Cout + o + 1) * P, pc + o * cols + (n - n0) * P);
+      if (need_dw) {
+        Tensor col = Tensor::empty({K, cols});
+        im2col_chunk(x.f32(), g, n0, n1, col.f32());
+        gemm(dyc, col.transpose(0, 1), r.dw, 1.0f, 1.0f);
+      }
+      if (need_dx) {
+        Tensor dcol = Tensor::empty({K, cols});
+        gemm(w.transpose(0, 1), dyc, dcol);
+        col2im_chunk(dcol.f32(), g, n0, n1, r.dx.f32());
+      }
+    }
+  }
+  if (need_dw) r.dw = r.dw.view(w_in.shape());
+  return r;
+}
+
+}  // namespace ld

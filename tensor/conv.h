@@ -1,0 +1,34 @@
+// tensor/conv.h: 2-D convolution as im2col + GEMM (forward and backward).
+#pragma once
+#include "tensor/tensor.h"
+
+namespace ld {
+
+struct Conv2dGeometry {
+  int64_t N, C, H, W;      // input
+  int64_t kh, kw;          // kernel
+  int64_t stride, pad;     // same along both axes
+  int64_t Ho, Wo;          // output
+};
+// Validates shapes: x (N, C, H, W), w (Cout, C, kh, kw).
+Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, int64_t stride, int64_t pad);
+
+// col[(c*kh + i)*kw + j, n*Ho*Wo + oh*Wo + ow] = x[n, c, oh*stride - pad + i, ow*stride - pad + j] (0 outside)
+// x (N, C, H, W) -> col (C*kh*kw, N*Ho*Wo)
+Tensor im2col(const Tensor& x, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+// The adjoint of im2col: every column entry is added back to the pixel it was read from.
+Tensor col2im(const Tensor& col, const Shape& x_shape, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+
+// y[n, o] = b[o] + sum_{c,i,j} w[o, c, i, j] x[n, c, oh*s - p + i, ow*s - p + j]
+// As matrices per batch chunk: Y (Cout, N*P) = W (Cout, C*kh*kw) @ im2col(x).  bias may be undefined.
+Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad);
+
+struct Conv2dGrads {
+  Tensor dx, dw, dbias;
+};
+// dW = dY @ im2col(x)^T,  dx = col2im(W^T @ dY),  dbias[o] = sum_{n,p} dY[n, o, p].
+// Gradients not asked for (need_* false) are left undefined and not computed.
+Conv2dGrads conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, int64_t stride, int64_t pad,
+                            bool need_dx, bool need_dw, bool need_dbias);
+
+}  // namespace ld

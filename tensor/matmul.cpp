@@ -1,0 +1,120 @@
+#include "tensor/matmul.h"
+
+#include <cblas.h>
+
+#include "tensor/parallel.h"
+
+namespace ld {
+
+namespace {
+
+// How BLAS should read a 2-D strided view (rows, cols): row-major with leading
+// dimension ld, possibly transposed. Returns false when neither stride is 1.
+struct BlasView {
+  const float* ptr = nullptr;
+  CBLAS_TRANSPOSE trans = CblasNoTrans;
+  int64_t ld = 1;
+};
+
+bool blas_view(const float* ptr, int64_t rows, int64_t cols, int64_t srow, int64_t scol, BlasView* v) {
+  if (scol == 1 && (srow >= std::max<int64_t>(cols, 1) || rows == 1)) {
+    *v = {ptr, CblasNoTrans, std::max<int64_t>(rows == 1 ? cols : srow, 1)};
+    return true;
+  }
+  if (srow == 1 && (scol >= std::max<int64_t>(rows, 1) || cols == 1)) {
+    *v = {ptr, CblasTrans, std::max<int64_t>(cols == 1 ? rows : scol, 1)};
+    return true;
+  }
+  return false;
+}
+
+void check_matmul_inputs(const Tensor& a, const Tensor& b) {
+  check_dtype("matmul", a, DType::F32, "a");
+  check_dtype("matmul", b, DType::F32, "b");
+  check_same_device("matmul", a, b);
+  if (a.device() != Device::CPU) fail("matmul: no CUDA kernel in this build");
+  if (a.dim() < 2 || b.dim() < 2)
+    fail("matmul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()), ": both operands need at least 2 axes");
+  if (a.size(-1) != b.size(-2))
+    fail("matmul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()), ": inner dimensions ", a.size(-1),
+         " and ", b.size(-2), " differ");
+}
+
+}  // namespace
+
+void gemm(const Tensor& a_in, const Tensor& b_in, Tensor& c, float alpha, float beta) {
+  Tensor a = a_in, b = b_in;
+  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  BlasView va, vb;
+  if (!blas_view(a.f32(), M, K, a.strides()[0], a.strides()[1], &va)) {
+    a = a.contiguous();
+    blas_view(a.f32(), M, K, K, 1, &va);
+  }
+  if (!blas_view(b.f32(), K, N, b.strides()[0], b.strides()[1], &vb)) {
+    b = b.contiguous();
+    blas_view(b.f32(), K, N, N, 1, &vb);
+  }
+  cblas_sgemm(CblasRowMajor, va.trans, vb.trans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K),
+              alpha, va.ptr, static_cast<int>(va.ld), vb.ptr, static_cast<int>(vb.ld), beta, c.f32(),
+              static_cast<int>(c.strides()[0]));
+}
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_matmul_inputs(a, b);
+  const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+  Shape abatch(a.shape().begin(), a.shape().end() - 2), bbatch(b.shape().begin(), b.shape().end() - 2);
+  Shape batch = broadcast_shapes(abatch, bbatch, "matmul (batch axes)");
+  Shape out_shape = batch;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  Tensor c = Tensor::empty(out_shape);
+  if (M == 0 || N == 0) return c;
+  if (K == 0) {
+    c.zero_();
+    return c;
+  }
+  const int64_t nbatch = shape_numel(batch);
+  Strides as = broadcast_strides(abatch, Strides(a.strides().begin(), a.strides().end() - 2), batch);
+  Strides bs = broadcast_strides(bbatch, Strides(b.strides().begin(), b.strides().end() - 2), batch);
+  const int64_t as_r = a.strides()[a.dim() - 2], as_c = a.strides()[a.dim() - 1];
+  const int64_t bs_r = b.strides()[b.dim() - 2], bs_c = b.strides()[b.dim() - 1];
+
+  // A batch of one (or a 2-D call) is one GEMM, threaded inside BLAS. Many small
+  // products (attention heads) are spread over OpenMP threads, one GEMM each.
+  const bool small = M * N * K < (1 << 21);
+  Tensor ac = a, bc = b;
+  BlasView probe;
+  if (!blas_view(a.f32(), M, K, as_r, as_c, &probe)) ac = a.contiguous();
+  if (!blas_view(b.f32(), K, N, bs_r, bs_c, &probe)) bc = b.contiguous();
+  if (ac.storage() != a.storage() || ac.offset() != a.offset() || ac.strides() != a.strides()) {
+    as = broadcast_strides(abatch, Strides(ac.strides().begin(), ac.strides().end() - 2), batch);
+  }
+  if (bc.storage() != b.storage() || bc.offset() != b.offset() || bc.strides() != b.strides()) {
+    bs = broadcast_strides(bbatch, Strides(bc.strides().begin(), bc.strides().end() - 2), batch);
+  }
+  const int64_t acr = ac.strides()[ac.dim() - 2], acc = ac.strides()[ac.dim() - 1];
+  const int64_t bcr = bc.strides()[bc.dim() - 2], bcc = bc.strides()[bc.dim() - 1];
+  const float* pa = ac.f32();
+  const float* pb = bc.f32();
+  float* pc = c.f32();
+  const int nb_axes = static_cast<int>(batch.size());
+#pragma omp parallel for schedule(static) if (small && nbatch > 1) num_threads(num_threads())
+  for (int64_t i = 0; i < nbatch; ++i) {
+    int64_t oa = 0, ob = 0, rem = i;
+    for (int d = nb_axes - 1; d >= 0; --d) {
+      int64_t idx = rem % batch[d];
+      rem /= batch[d];
+      oa += idx * as[d];
+      ob += idx * bs[d];
+    }
+    BlasView va, vb;
+    blas_view(pa + oa, M, K, acr, acc, &va);
+    blas_view(pb + ob, K, N, bcr, bcc, &vb);
+    cblas_sgemm(CblasRowMajor, va.trans, vb.trans, static_cast<int>(M), static_cast<int>(N),
+                static_cast<int>(K), 1.0f, va.ptr, static_cast<int>(va.ld), vb.ptr, static_cast<int>(vb.ld), 0.0f,
+                pc + i * M * N, static_cast<int>(N));
+  }
+  return c;
+}
+
+}  // namespace ld

@@ -1,0 +1,175 @@
+#include "tensor/norm.h"
+
+#include <cmath>
+
+#include <omp.h>
+
+#include "tensor/parallel.h"
+
+namespace ld {
+
+namespace {
+
+void check_affine(const char* op, const Tensor& x, const Tensor& gamma, const Tensor& beta, int64_t C) {
+  check_dtype(op, x, DType::F32, "x");
+  check_dtype(op, gamma, DType::F32, "gamma");
+  check_dtype(op, beta, DType::F32, "beta");
+  if (x.device() != Device::CPU) fail(op, ": no CUDA kernel in this build");
+  if (gamma.shape() != Shape{C} || beta.shape() != Shape{C})
+    fail(op, ": input ", shape_str(x.shape()), " needs gamma and beta of shape (", C, "), got ",
+         shape_str(gamma.shape()), " and ", shape_str(beta.shape()));
+}
+
+// Mean and rstd of n values, two-pass for accuracy.
+inline void moments(const float* x, int64_t n, float eps, float* mean, float* rstd) {
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += x[i];
+  const float mu = static_cast<float>(s / n);
+  double v = 0.0;
+  for (int64_t i = 0; i < n; ++i) v += (x[i] - mu) * (x[i] - mu);
+  *mean = mu;
+  *rstd = 1.0f / std::sqrt(static_cast<float>(v / n) + eps);
+}
+
+}  // namespace
+
+NormResult layer_norm_forward(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, float eps) {
+  if (x_in.dim() < 1) fail("layer_norm: input must have at least one axis");
+  const int64_t C = x_in.size(-1), rows = C ? x_in.numel() / C : 0;
+  check_affine("layer_norm", x_in, gamma, beta, C);
+  Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
+  NormResult r{Tensor::empty(x.shape()), Tensor::empty({rows}), Tensor::empty({rows})};
+  const float *px = x.f32(), *pg = g.f32(), *pb = b.f32();
+  float *py = r.y.f32(), *pm = r.mean.f32(), *pr = r.rstd.f32();
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* xi = px + i * C;
+    float* yi = py + i * C;
+    moments(xi, C, eps, &pm[i], &pr[i]);
+    for (int64_t c = 0; c < C; ++c) yi[c] = (xi[c] - pm[i]) * pr[i] * pg[c] + pb[c];
+  }
+  return r;
+}
+
+NormGrads layer_norm_backward(const Tensor& x_in, const Tensor& gamma, const NormResult& saved,
+                              const Tensor& dy_in) {
+  const int64_t C = x_in.size(-1), rows = C ? x_in.numel() / C : 0;
+  if (dy_in.shape() != x_in.shape())
+    fail("layer_norm backward: gradient ", shape_str(dy_in.shape()), " vs input ", shape_str(x_in.shape()));
+  Tensor x = x_in.contiguous(), dy = dy_in.contiguous(), g = gamma.contiguous();
+  NormGrads out{Tensor::empty(x.shape()), Tensor::zeros({C}), Tensor::zeros({C})};
+  const float *px = x.f32(), *pdy = dy.f32(), *pg = g.f32(), *pm = saved.mean.f32(), *pr = saved.rstd.f32();
+  float* pdx = out.dx.f32();
+  const int nt = (x.numel() >= kParallelGrain) ? num_threads() : 1;
+  // dgamma/dbeta: per-thread partial sums, added at the end (deterministic order).
+  std::vector<float> part(static_cast<size_t>(nt) * 2 * C, 0.0f);
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num();
+    float* dgp = part.data() + static_cast<size_t>(t) * 2 * C;
+    float* dbp = dgp + C;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < rows; ++i) {
+      const float *xi = px + i * C, *dyi = pdy + i * C;
+      float* dxi = pdx + i * C;
+      const float mu = pm[i], rs = pr[i];
+      float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
+      for (int64_t c = 0; c < C; ++c) {
+        const float xhat = (xi[c] - mu) * rs, dxhat = dyi[c] * pg[c];
+        mean_dxhat += dxhat;
+        mean_dxhat_xhat += dxhat * xhat;
+        dgp[c] += dyi[c] * xhat;
+        dbp[c] += dyi[c];
+      }
+      mean_dxhat /= C;
+      mean_dxhat_xhat /= C;
+      for (int64_t c = 0; c < C; ++c) {
+        const float xhat = (xi[c] - mu) * rs;
+        dxi[c] = rs * (dyi[c] * pg[c] - mean_dxhat - xhat * mean_dxhat_xhat);
+      }
+    }
+  }
+  float *dg = out.dgamma.f32(), *db = out.dbeta.f32();
+  for (int t = 0; t < nt; ++t)
+    for (int64_t c = 0; c < C; ++c) {
+      dg[c] += part[static_cast<size_t>(t) * 2 * C + c];
+      db[c] += part[static_cast<size_t>(t) * 2 * C + C + c];
+    }
+  return out;
+}
+
+NormResult group_norm_forward(const Tensor& x_in, int64_t G, const Tensor& gamma, const Tensor& beta, float eps) {
+  if (x_in.dim() < 2) fail("group_norm: input ", shape_str(x_in.shape()), " must be (N, C, ...)");
+  const int64_t N = x_in.size(0), C = x_in.size(1);
+  check_affine("group_norm", x_in, gamma, beta, C);
+  if (G <= 0 || C % G != 0) fail("group_norm: ", C, " channels cannot be split into ", G, " groups");
+  const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
+  Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
+  NormResult r{Tensor::empty(x.shape()), Tensor::empty({N, G}), Tensor::empty({N, G})};
+  const float *px = x.f32(), *pg = g.f32(), *pb = b.f32();
+  float *py = r.y.f32(), *pm = r.mean.f32(), *pr = r.rstd.f32();
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
+  for (int64_t i = 0; i < N * G; ++i) {
+    const float* xi = px + i * n;  // channels of one group are adjacent in (N, C, HW)
+    float* yi = py + i * n;
+    moments(xi, n, eps, &pm[i], &pr[i]);
+    const int64_t c0 = (i % G) * Cg;
+    for (int64_t c = 0; c < Cg; ++c) {
+      const float scale = pr[i] * pg[c0 + c], shift = pb[c0 + c] - pm[i] * scale;
+      for (int64_t k = 0; k < HW; ++k) yi[c * HW + k] = xi[c * HW + k] * scale + shift;
+    }
+  }
+  return r;
+}
+
+NormGrads group_norm_backward(const Tensor& x_in, int64_t G, const Tensor& gamma, const NormResult& saved,
+                              const Tensor& dy_in) {
+  const int64_t N = x_in.size(0), C = x_in.size(1);
+  const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
+  if (dy_in.shape() != x_in.shape())
+    fail("group_norm backward: gradient ", shape_str(dy_in.shape()), " vs input ", shape_str(x_in.shape()));
+  Tensor x = x_in.contiguous(), dy = dy_in.contiguous(), g = gamma.contiguous();
+  NormGrads out{Tensor::empty(x.shape()), Tensor::zeros({C}), Tensor::zeros({C})};
+  const float *px = x.f32(), *pdy = dy.f32(), *pg = g.f32(), *pm = saved.mean.f32(), *pr = saved.rstd.f32();
+  float* pdx = out.dx.f32();
+  // per (n, c): sum(dy * xhat) and sum(dy), reduced over n afterwards
+  std::vector<float> dgc(static_cast<size_t>(N * C)), dbc(static_cast<size_t>(N * C));
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
+  for (int64_t i = 0; i < N * G; ++i) {
+    const float *xi = px + i * n, *dyi = pdy + i * n;
+    float* dxi = pdx + i * n;
+    const float mu = pm[i], rs = pr[i];
+    const int64_t c0 = (i % G) * Cg, nidx = i / G;
+    float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
+    for (int64_t c = 0; c < Cg; ++c) {
+      float sdx = 0.0f, sdxx = 0.0f;
+      for (int64_t k = 0; k < HW; ++k) {
+        const float xhat = (xi[c * HW + k] - mu) * rs, d = dyi[c * HW + k];
+        sdx += d;
+        sdxx += d * xhat;
+      }
+      dgc[nidx * C + c0 + c] = sdxx;
+      dbc[nidx * C + c0 + c] = sdx;
+      mean_dxhat += sdx * pg[c0 + c];
+      mean_dxhat_xhat += sdxx * pg[c0 + c];
+    }
+    mean_dxhat /= n;
+    mean_dxhat_xhat /= n;
+    for (int64_t c = 0; c < Cg; ++c) {
+      const float gc = pg[c0 + c];
+      for (int64_t k = 0; k < HW; ++k) {
+        const float xhat = (xi[c * HW + k] - mu) * rs;
+        dxi[c * HW + k] = rs * (dyi[c * HW + k] * gc - mean_dxhat - xhat * mean_dxhat_xhat);
+      }
+    }
+  }
+  float *dg = out.dgamma.f32(), *db = out.dbeta.f32();
+  for (int64_t b = 0; b < N; ++b)
+    for (int64_t c = 0; c < C; ++c) {
+      dg[c] += dgc[b * C + c];
+      db[c] += dbc[b * C + c];
+    }
+  return out;
+}
+
+}  // namespace ld

@@ -1,0 +1,34 @@
+// tensor/norm.h: layer norm and group norm kernels (forward and backward).
+#pragma once
+#include "tensor/tensor.h"
+
+namespace ld {
+
+struct NormResult {
+  Tensor y;     // normalised, scaled and shifted output
+  Tensor mean;  // per normalised group: (rows) or (N, G)
+  Tensor rstd;  // 1 / sqrt(var + eps), same shape as mean
+};
+
+struct NormGrads {
+  Tensor dx, dgamma, dbeta;
+};
+
+// LayerNorm over the last axis (Ba et al. 2016): x (..., C), gamma and beta (C).
+//   mu = mean(x), var = mean((x - mu)^2), xhat = (x - mu) rstd, rstd = 1/sqrt(var + eps)
+//   y = gamma * xhat + beta
+NormResult layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps);
+// Per row, N = C:  dxhat = dy * gamma
+//   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+//   dgamma = sum_rows(dy * xhat), dbeta = sum_rows(dy)
+NormGrads layer_norm_backward(const Tensor& x, const Tensor& gamma, const NormResult& saved, const Tensor& dy);
+
+// GroupNorm (Wu & He 2018): x (N, C, *), channels split into G groups; each
+// (sample, group) is normalised over its C/G channels and all positions, then
+// y = gamma[c] * xhat + beta[c]. Backward has the same form as LayerNorm's, per group.
+NormResult group_norm_forward(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
+                              float eps);
+NormGrads group_norm_backward(const Tensor& x, int64_t groups, const Tensor& gamma, const NormResult& saved,
+                              const Tensor& dy);
+
+}  // namespace ld

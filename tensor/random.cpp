@@ -1,0 +1,101 @@
+#include "tensor/random.h"
+
+#include <cmath>
+
+#include "tensor/parallel.h"
+
+namespace ld {
+
+__extension__ typedef unsigned __int128 u128;
+
+// high 64 bits of x * n: maps a uniform 64-bit x to [0, n) (Lemire's multiply-shift)
+static uint64_t mul_shift(uint64_t x, uint64_t n) { return static_cast<uint64_t>((static_cast<u128>(x) * n) >> 64); }
+
+// Philox4x32 with 10 rounds; constants from the paper (and Random123).
+std::array<uint32_t, 4> philox4x32(uint64_t key, uint64_t counter) {
+  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+  uint32_t c0 = static_cast<uint32_t>(counter), c1 = static_cast<uint32_t>(counter >> 32), c2 = 0, c3 = 0;
+  uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
+  for (int r = 0; r < 10; ++r) {
+    uint64_t p0 = static_cast<uint64_t>(M0) * c0, p1 = static_cast<uint64_t>(M1) * c2;
+    uint32_t h0 = static_cast<uint32_t>(p0 >> 32), l0 = static_cast<uint32_t>(p0);
+    uint32_t h1 = static_cast<uint32_t>(p1 >> 32), l1 = static_cast<uint32_t>(p1);
+    c0 = h1 ^ c1 ^ k0;
+    c1 = l1;
+    c2 = h0 ^ c3 ^ k1;
+    c3 = l0;
+    k0 += W0;
+    k1 += W1;
+  }
+  return {c0, c1, c2, c3};
+}
+
+uint32_t Generator::next_u32() { return philox4x32(seed_, take(1))[0]; }
+float Generator::next_uniform() { return u32_to_uniform(next_u32()); }
+int64_t Generator::next_int(int64_t n) {
+  if (n <= 0) fail("random: next_int(", n, "): n must be positive");
+  // Two words give 64 bits; the multiply-shift maps them to [0, n).
+  auto w = philox4x32(seed_, take(1));
+  uint64_t x = (static_cast<uint64_t>(w[0]) << 32) | w[1];
+  return static_cast<int64_t>(mul_shift(x, static_cast<uint64_t>(n)));
+}
+
+Tensor rand_uniform(const Shape& shape, Generator& gen, float lo, float hi) {
+  Tensor t = Tensor::empty(shape);
+  const int64_t n = t.numel();
+  const uint64_t key = gen.seed(), base = gen.take((n + 3) / 4);
+  float* p = t.f32();
+#pragma omp parallel for if (n >= kParallelGrain) num_threads(num_threads())
+  for (int64_t b = 0; b < (n + 3) / 4; ++b) {
+    auto w = philox4x32(key, base + b);
+    for (int j = 0; j < 4 && 4 * b + j < n; ++j) p[4 * b + j] = lo + (hi - lo) * u32_to_uniform(w[j]);
+  }
+  return t;
+}
+
+Tensor rand_normal(const Shape& shape, Generator& gen, float mean, float stddev) {
+  Tensor t = Tensor::empty(shape);
+  const int64_t n = t.numel();
+  const uint64_t key = gen.seed(), base = gen.take((n + 3) / 4);
+  float* p = t.f32();
+  constexpr float kTwoPi = 6.283185307179586f;
+#pragma omp parallel for if (n >= kParallelGrain) num_threads(num_threads())
+  for (int64_t b = 0; b < (n + 3) / 4; ++b) {
+    auto w = philox4x32(key, base + b);
+    float z[4];
+    for (int pair = 0; pair < 2; ++pair) {
+      // u1 in (0, 1] so log(u1) is finite
+      float u1 = (static_cast<float>(w[2 * pair] >> 8) + 1.0f) * (1.0f / 16777216.0f);
+      float u2 = u32_to_uniform(w[2 * pair + 1]);
+      float r = std::sqrt(-2.0f * std::log(u1));
+      z[2 * pair] = r * std::cos(kTwoPi * u2);
+      z[2 * pair + 1] = r * std::sin(kTwoPi * u2);
+    }
+    for (int j = 0; j < 4 && 4 * b + j < n; ++j) p[4 * b + j] = mean + stddev * z[j];
+  }
+  return t;
+}
+
+Tensor rand_int(const Shape& shape, int64_t lo, int64_t hi, Generator& gen) {
+  if (hi <= lo) fail("rand_int: empty range [", lo, ", ", hi, ")");
+  Tensor t = Tensor::empty(shape, DType::I32);
+  const int64_t n = t.numel();
+  const uint64_t key = gen.seed(), base = gen.take(n);
+  const uint64_t range = static_cast<uint64_t>(hi - lo);
+  int32_t* p = t.i32();
+  for (int64_t i = 0; i < n; ++i) {
+    auto w = philox4x32(key, base + i);
+    uint64_t x = (static_cast<uint64_t>(w[0]) << 32) | w[1];
+    p[i] = static_cast<int32_t>(lo + static_cast<int64_t>(mul_shift(x, range)));
+  }
+  return t;
+}
+
+std::vector<int64_t> rand_permutation(int64_t n, Generator& gen) {
+  std::vector<int64_t> perm(n);
+  for (int64_t i = 0; i < n; ++i) perm[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[gen.next_int(i + 1)]);
+  return perm;
+}
+
+}  // namespace ld
