@@ -1,0 +1,77 @@
+// conv2d by im2col + GEMM against a direct 7-loop convolution; im2col/col2im adjointness.
+#include <doctest/doctest.h>
+
+#include "tensor/conv.h"
+#include "tensor/random.h"
+#include "tensor/reduce.h"
+#include "tensor/elementwise.h"
+
+using namespace ld;
+
+static Tensor direct_conv(const Tensor& x, const Tensor& w, const Tensor& b, int64_t s, int64_t p) {
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), O = w.size(0), kh = w.size(2),
+                kw = w.size(3);
+  const int64_t Ho = (H + 2 * p - kh) / s + 1, Wo = (W + 2 * p - kw) / s + 1;
+  std::vector<float> y(N * O * Ho * Wo, 0.0f);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t i = 0; i < Ho; ++i)
+        for (int64_t j = 0; j < Wo; ++j) {
+          float acc = b.defined() ? b.at({o}) : 0.0f;
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t u = 0; u < kh; ++u)
+              for (int64_t v = 0; v < kw; ++v) {
+                int64_t h = i * s - p + u, ww = j * s - p + v;
+                if (h >= 0 && h < H && ww >= 0 && ww < W) acc += w.at({o, c, u, v}) * x.at({n, c, h, ww});
+              }
+          y[((n * O + o) * Ho + i) * Wo + j] = acc;
+        }
+  return Tensor::from_vector(y, {N, O, Ho, Wo});
+}
+
+static void check_close(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  auto x = a.to_vector(), y = b.to_vector();
+  for (size_t i = 0; i < x.size(); ++i) CHECK(x[i] == doctest::Approx(y[i]).epsilon(1e-4));
+}
+
+TEST_CASE("conv2d forward equals the direct convolution") {
+  Generator g(11);
+  struct Case {
+    Shape x, w;
+    int64_t s, p;
+  };
+  for (Case c : {Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 1, 1}, Case{{2, 3, 8, 8}, {2, 3, 3, 3}, 2, 1},
+                 Case{{1, 4, 5, 5}, {3, 4, 1, 1}, 1, 0}, Case{{3, 2, 6, 5}, {2, 2, 3, 3}, 1, 0}}) {
+    Tensor x = rand_normal(c.x, g), w = rand_normal(c.w, g), b = rand_normal({c.w[0]}, g);
+    check_close(conv2d_forward(x, w, b, c.s, c.p), direct_conv(x, w, b, c.s, c.p));
+  }
+}
+
+TEST_CASE("col2im is the adjoint of im2col: <im2col(x), c> == <x, col2im(c)>") {
+  Generator g(12);
+  Tensor x = rand_normal({2, 3, 6, 6}, g);
+  Tensor col = im2col(x, 3, 3, 2, 1);
+  Tensor c = rand_normal(col.shape(), g);
+  double lhs = sum(mul(col, c)).item();
+  double rhs = sum(mul(x, col2im(c, x.shape(), 3, 3, 2, 1))).item();
+  CHECK(lhs == doctest::Approx(rhs).epsilon(1e-4));
+}
+
+TEST_CASE("conv2d backward: the bias gradient is the sum of dy; shapes") {
+  Generator g(13);
+  Tensor x = rand_normal({2, 3, 5, 5}, g), w = rand_normal({4, 3, 3, 3}, g), dy = rand_normal({2, 4, 5, 5}, g);
+  Conv2dGrads r = conv2d_backward(x, w, dy, 1, 1, true, true, true);
+  CHECK(r.dx.shape() == x.shape());
+  CHECK(r.dw.shape() == w.shape());
+  CHECK(r.dbias.at({2}) == doctest::Approx(sum(dy.select(1, 2)).item()).epsilon(1e-5));
+  Conv2dGrads only_w = conv2d_backward(x, w, dy, 1, 1, false, true, false);
+  CHECK_FALSE(only_w.dx.defined());
+}
+
+TEST_CASE("conv2d errors name the shapes") {
+  CHECK_THROWS_WITH_AS(conv2d_forward(Tensor::zeros({1, 3, 5, 5}), Tensor::zeros({2, 4, 3, 3}), Tensor(), 1, 1),
+                       doctest::Contains("has 3 channels but weight (2,4,3,3) expects 4"), Error);
+  CHECK_THROWS_AS(conv2d_forward(Tensor::zeros({3, 5, 5}), Tensor::zeros({2, 3, 3, 3}), Tensor(), 1, 1), Error);
+  CHECK_THROWS_AS(conv2d_forward(Tensor::zeros({1, 3, 2, 2}), Tensor::zeros({2, 3, 5, 5}), Tensor(), 1, 0), Error);
+}
