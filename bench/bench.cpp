@@ -17,6 +17,20 @@ double median_ms(const std::function<void()>& f, int reps, int warmup) {
   return t[t.size() / 2];
 }
 
+std::pair<double, double> paired_median_ms(const std::function<void()>& a, const std::function<void()>& b,
+                                           int reps) {
+  a();
+  b();
+  std::vector<double> ta, tb;
+  for (int i = 0; i < reps; ++i) {
+    ta.push_back(median_ms(a, 1, 0));
+    tb.push_back(median_ms(b, 1, 0));
+  }
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return {ta[ta.size() / 2], tb[tb.size() / 2]};
+}
+
 void emit(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
 
 }  // namespace ld::bench

@@ -12,6 +12,10 @@ namespace ld::bench {
 
 // Median wall time in milliseconds of `reps` runs of f, after `warmup` runs.
 double median_ms(const std::function<void()>& f, int reps, int warmup = 1);
+// Medians of a and b measured alternately (a, b, a, b, ...), so that a change in
+// machine load affects both sides alike. Returns {median_a, median_b}.
+std::pair<double, double> paired_median_ms(const std::function<void()>& a, const std::function<void()>& b,
+                                           int reps);
 void emit(const nlohmann::json& j);  // one line on stdout, flushed
 
 int run_ops(int reps);  // `loradiff bench ops`

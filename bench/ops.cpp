@@ -16,10 +16,12 @@ int run_ops(int reps) {
   for (int64_t n : {256, 512, 1024, 2048}) {
     Tensor a = rand_normal({n, n}, gen), b = rand_normal({n, n}, gen), c = Tensor::empty({n, n});
     const int r = n >= 2048 ? std::max(3, reps / 3) : reps;
-    double raw = median_ms([&] {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.f32(), n, b.f32(), n, 0.0f, c.f32(), n);
-    }, r);
-    double ours = median_ms([&] { Tensor y = matmul(a, b); }, r);
+    auto [raw, ours] = paired_median_ms(
+        [&] {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.f32(), n, b.f32(), n, 0.0f,
+                      c.f32(), n);
+        },
+        [&] { Tensor y = matmul(a, b); }, r);
     const double gflop = 2.0 * n * n * n / 1e9;
     emit({{"bench", "matmul"}, {"n", n}, {"threads", threads}, {"ms", ours}, {"gflops", gflop / (ours / 1e3)},
           {"sgemm_ms", raw}, {"sgemm_gflops", gflop / (raw / 1e3)}, {"ratio_of_sgemm", raw / ours}});

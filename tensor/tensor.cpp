@@ -1,5 +1,7 @@
 #include "tensor/tensor.h"
 
+#include <malloc.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -15,7 +17,21 @@ size_t dtype_size(DType) { return 4; }
 
 // --- Storage: 64-byte aligned host memory. The CUDA backend plugs in here
 // (device allocation) and in each op's dispatch; see docs/cuda.md.
+// glibc returns every block above 32 MB to the kernel on free (mmap/munmap), so a
+// training step that allocates the same large buffers each time would pay a page
+// fault per 4 KB, every step. Keeping freed memory in the heap makes the next
+// step reuse it; peak resident memory stays the peak of live tensors.
+static void keep_freed_memory_in_heap() {
+  static const bool done = [] {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return true;
+  }();
+  (void)done;
+}
+
 Storage::Storage(size_t n, Device dev) : nbytes(n), device(dev) {
+  keep_freed_memory_in_heap();
   if (dev == Device::CUDA) fail("tensor: this build of loradiff has no CUDA backend (use --device cpu)");
   size_t rounded = (std::max<size_t>(n, 1) + 63) / 64 * 64;
   ptr = std::aligned_alloc(64, rounded);
