@@ -1,0 +1,23 @@
+// nn/group_norm.cpp: see group_norm.h.
+#include "nn/group_norm.h"
+
+#include "autograd/ops.h"
+
+namespace ld::nn {
+
+GroupNorm::GroupNorm(int64_t g, int64_t c, float e) : groups(g), channels(c), eps(e) {
+  if (g <= 0 || c <= 0 || c % g != 0) fail("GroupNorm: ", c, " channels cannot be split into ", g, " groups");
+  weight = Var(Tensor::ones({c}), true);
+  bias = Var(Tensor::zeros({c}), true);
+  register_parameter("weight", weight);
+  register_parameter("bias", bias);
+}
+
+Var GroupNorm::forward(const Var& x) {
+  if (x.dim() != 4 || x.size(1) != channels)
+    fail("GroupNorm(", groups, ", ", channels, "): input ", shape_str(x.shape()), " must be (N, ", channels,
+         ", H, W)");
+  return ag::group_norm(x, groups, weight, bias, eps);
+}
+
+}  // namespace ld::nn
