@@ -1,0 +1,40 @@
+#include "diffusion/attn_block.h"
+
+#include "autograd/ops.h"
+
+namespace ld::diffusion {
+
+AttnBlock::AttnBlock(int64_t c, int64_t heads, int64_t context_dim, int64_t groups, Generator& gen)
+    : channels(c),
+      norm(nn::make<nn::GroupNorm>(groups, c)),
+      proj_in(nn::make<nn::Conv2d>(c, c, 1, 1, 0, true, gen)),
+      proj_out(nn::make<nn::Conv2d>(c, c, 1, 1, 0, true, gen)),
+      ln1(nn::make<nn::LayerNorm>(c)),
+      ln2(nn::make<nn::LayerNorm>(c)),
+      ln3(nn::make<nn::LayerNorm>(c)),
+      self_attn(nn::make<nn::MultiHeadAttention>(c, heads, 0, /*qkv_bias=*/false, /*out_bias=*/true, gen)),
+      cross_attn(nn::make<nn::MultiHeadAttention>(c, heads, context_dim, false, true, gen)),
+      ff(nn::make<FeedForward>(c, 4 * c, gen)) {
+  register_module("norm", norm);
+  register_module("proj_in", proj_in);
+  register_module("ln1", ln1);
+  register_module("self_attn", self_attn);
+  register_module("ln2", ln2);
+  register_module("cross_attn", cross_attn);
+  register_module("ln3", ln3);
+  register_module("ff", ff);
+  register_module("proj_out", proj_out);
+}
+
+ag::Var AttnBlock::forward(const ag::Var& x, const ag::Var& context, const Tensor& key_keep) {
+  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  ag::Var h = proj_in->forward(norm->forward(x));
+  h = ag::permute(ag::reshape(h, {B, C, H * W}), {0, 2, 1});  // (B, HW, C): one token per pixel
+  h = h + self_attn->forward(ln1->forward(h), ag::Var());
+  h = h + cross_attn->forward(ln2->forward(h), context, key_keep);
+  h = h + ff->forward(ln3->forward(h));
+  h = ag::reshape(ag::permute(h, {0, 2, 1}), {B, C, H, W});
+  return x + proj_out->forward(h);
+}
+
+}  // namespace ld::diffusion

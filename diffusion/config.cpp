@@ -1,0 +1,136 @@
+#include "diffusion/config.h"
+
+#include <filesystem>
+
+#include "tensor/error.h"
+#include "tensor/file_io.h"
+
+namespace ld::diffusion {
+
+// Generated at build time from configs/*.json (diffusion/CMakeLists.txt).
+extern const std::vector<std::pair<std::string, std::string>> kBuiltinConfigs;
+
+nlohmann::json ModelConfig::to_json() const {
+  return {{"name", name},
+          {"image_size", image_size},
+          {"image_channels", image_channels},
+          {"channels", channels},
+          {"groups", groups},
+          {"heads", heads},
+          {"time_freq_dim", time_freq_dim},
+          {"time_dim", time_dim},
+          {"dropout", dropout},
+          {"text_dim", text_dim},
+          {"text_layers", text_layers},
+          {"text_heads", text_heads},
+          {"text_ff_dim", text_ff_dim},
+          {"max_tokens", max_tokens},
+          {"vocab_size", vocab_size},
+          {"timesteps", timesteps},
+          {"beta_schedule", beta_schedule},
+          {"beta_start", beta_start},
+          {"beta_end", beta_end},
+          {"p_uncond", p_uncond}};
+}
+
+namespace {
+
+template <class T>
+void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& src) {
+  if (!j.contains(key)) return;  // keep the default
+  try {
+    out = j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    fail("config ", src, ": field '", key, "' has the wrong type (", j.at(key).dump(), ")");
+  }
+}
+
+void require(bool ok, const std::string& src, const char* field, const std::string& what) {
+  if (!ok) fail("config ", src, ": field '", field, "' ", what);
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& src) {
+  if (!j.is_object()) fail("config ", src, ": expected a JSON object");
+  static const std::vector<std::string> known = {
+      "name",        "description", "image_size",    "image_channels", "channels",  "groups",
+      "heads",       "time_freq_dim", "time_dim",    "dropout",        "text_dim",  "text_layers",
+      "text_heads",  "text_ff_dim", "max_tokens",    "vocab_size",     "timesteps", "beta_schedule",
+      "beta_start",  "beta_end",    "p_uncond"};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (std::find(known.begin(), known.end(), it.key()) == known.end())
+      fail("config ", src, ": unknown field '", it.key(), "'");
+  ModelConfig c;
+  read_field(j, "name", c.name, src);
+  read_field(j, "image_size", c.image_size, src);
+  read_field(j, "image_channels", c.image_channels, src);
+  read_field(j, "channels", c.channels, src);
+  read_field(j, "groups", c.groups, src);
+  read_field(j, "heads", c.heads, src);
+  read_field(j, "time_freq_dim", c.time_freq_dim, src);
+  read_field(j, "time_dim", c.time_dim, src);
+  read_field(j, "dropout", c.dropout, src);
+  read_field(j, "text_dim", c.text_dim, src);
+  read_field(j, "text_layers", c.text_layers, src);
+  read_field(j, "text_heads", c.text_heads, src);
+  read_field(j, "text_ff_dim", c.text_ff_dim, src);
+  read_field(j, "max_tokens", c.max_tokens, src);
+  read_field(j, "vocab_size", c.vocab_size, src);
+  read_field(j, "timesteps", c.timesteps, src);
+  read_field(j, "beta_schedule", c.beta_schedule, src);
+  read_field(j, "beta_start", c.beta_start, src);
+  read_field(j, "beta_end", c.beta_end, src);
+  read_field(j, "p_uncond", c.p_uncond, src);
+
+  require(c.image_size > 0 && c.image_size % 4 == 0, src, "image_size", "must be a positive multiple of 4");
+  require(c.image_channels >= 1, src, "image_channels", "must be >= 1");
+  require(c.channels.size() == 3, src, "channels", "must list 3 widths (28x28, 14x14, 7x7 levels)");
+  require(c.groups >= 1, src, "groups", "must be >= 1");
+  for (int64_t ch : c.channels)
+    require(ch > 0 && ch % c.groups == 0 && ch % c.heads == 0, src, "channels",
+            "must be positive and divisible by groups and heads");
+  require(c.heads >= 1, src, "heads", "must be >= 1");
+  require(c.time_freq_dim >= 2 && c.time_freq_dim % 2 == 0, src, "time_freq_dim", "must be even and >= 2");
+  require(c.time_dim >= 1, src, "time_dim", "must be >= 1");
+  require(c.dropout >= 0.0f && c.dropout < 1.0f, src, "dropout", "must be in [0, 1)");
+  require(c.text_dim >= 1 && c.text_heads >= 1 && c.text_dim % c.text_heads == 0, src, "text_dim",
+          "must be divisible by text_heads");
+  require(c.text_layers >= 0, src, "text_layers", "must be >= 0");
+  require(c.text_ff_dim >= 1, src, "text_ff_dim", "must be >= 1");
+  require(c.max_tokens >= 2, src, "max_tokens", "must be >= 2");
+  require(c.vocab_size >= 0, src, "vocab_size", "must be >= 0");
+  require(c.timesteps >= 2, src, "timesteps", "must be >= 2");
+  require(c.beta_schedule == "linear" || c.beta_schedule == "cosine", src, "beta_schedule",
+          "must be \"linear\" or \"cosine\"");
+  require(c.beta_start > 0 && c.beta_end < 1 && c.beta_start < c.beta_end, src, "beta_start",
+          "and beta_end must satisfy 0 < beta_start < beta_end < 1");
+  require(c.p_uncond >= 0.0f && c.p_uncond < 1.0f, src, "p_uncond", "must be in [0, 1)");
+  return c;
+}
+
+std::vector<std::string> builtin_config_names() {
+  std::vector<std::string> names;
+  for (auto& [name, text] : kBuiltinConfigs) names.push_back(name);
+  return names;
+}
+
+ModelConfig load_config(const std::string& name_or_path) {
+  for (auto& [name, text] : kBuiltinConfigs)
+    if (name == name_or_path) return ModelConfig::from_json(nlohmann::json::parse(text), name);
+  std::error_code ec;
+  if (!std::filesystem::exists(name_or_path, ec)) {
+    std::string names;
+    for (auto& n : builtin_config_names()) names += (names.empty() ? "" : ", ") + n;
+    fail("--config: '", name_or_path, "' is neither a built-in config (", names, ") nor an existing file");
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(name_or_path));
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("config ", name_or_path, ": not valid JSON: ", e.what());
+  }
+  return ModelConfig::from_json(j, name_or_path);
+}
+
+}  // namespace ld::diffusion

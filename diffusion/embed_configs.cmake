@@ -1,0 +1,11 @@
+# Writes OUT: a C++ file holding every configs/*.json as a string (kBuiltinConfigs).
+file(GLOB jsons ${CONFIG_DIR}/*.json)
+list(SORT jsons)
+set(body "")
+foreach(f ${jsons})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} text)
+  string(APPEND body "    {\"${name}\", R\"json(${text})json\"},\n")
+endforeach()
+file(WRITE ${OUT}.tmp "// generated from configs/*.json by diffusion/embed_configs.cmake\n#include <string>\n#include <utility>\n#include <vector>\nnamespace ld::diffusion {\nextern const std::vector<std::pair<std::string, std::string>> kBuiltinConfigs;\nconst std::vector<std::pair<std::string, std::string>> kBuiltinConfigs = {\n${body}};\n}\n")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,15 @@
+#include "diffusion/feed_forward.h"
+
+#include "autograd/ops.h"
+
+namespace ld::diffusion {
+
+FeedForward::FeedForward(int64_t dim, int64_t hidden, Generator& gen)
+    : fc1(nn::make<nn::Linear>(dim, hidden, true, gen)), fc2(nn::make<nn::Linear>(hidden, dim, true, gen)) {
+  register_module("fc1", fc1);
+  register_module("fc2", fc2);
+}
+
+ag::Var FeedForward::forward(const ag::Var& x) { return fc2->forward(ag::gelu(fc1->forward(x))); }
+
+}  // namespace ld::diffusion

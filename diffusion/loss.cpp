@@ -1,0 +1,28 @@
+#include "diffusion/loss.h"
+
+#include "autograd/ops.h"
+
+namespace ld::diffusion {
+
+Tensor empty_captions(int64_t B, int64_t L) {
+  Tensor ids = Tensor::zeros({B, L}, DType::I32);
+  for (int64_t b = 0; b < B; ++b) ids.i32()[b * L] = 1;  // <bos>
+  return ids;
+}
+
+ag::Var diffusion_loss(TextToImageModel& model, const NoiseSchedule& s, const Tensor& x0, const Tensor& ids_in,
+                       float p_uncond, Generator& gen) {
+  const int64_t B = x0.size(0), L = ids_in.size(1);
+  Tensor t = rand_int({B}, 0, s.T(), gen);
+  Tensor eps = rand_normal(x0.shape(), gen);
+  Tensor drop = rand_uniform({B}, gen);
+  Tensor ids = ids_in.contiguous().clone();
+  for (int64_t b = 0; b < B; ++b)
+    if (drop.f32()[b] < p_uncond)
+      for (int64_t i = 0; i < L; ++i) ids.i32()[b * L + i] = i == 0 ? 1 : 0;
+  Tensor xt = q_sample(s, x0, t, eps);
+  ag::Var pred = model.forward(ag::Var(xt), t, ids);
+  return ag::mse_loss(pred, ag::Var(eps));
+}
+
+}  // namespace ld::diffusion

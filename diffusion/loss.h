@@ -1,0 +1,20 @@
+// diffusion/loss.h: the training objective, Eq. (1) of the article (Ho et al. 2020):
+//   L_DM = E_{x_0, eps ~ N(0, I), t ~ U{0..T-1}} || eps - eps_theta(x_t, t, y) ||^2,
+//   x_t = q_sample(x_0, t, eps)
+// With probability p_uncond a caption is replaced by the empty caption (<bos> only), so
+// the same network also learns eps_theta(x_t, t, {}) for classifier-free guidance.
+#pragma once
+#include "diffusion/model.h"
+#include "diffusion/schedule.h"
+#include "tensor/random.h"
+
+namespace ld::diffusion {
+
+// x0 (B, C, H, W) in [-1, 1], ids I32 (B, L). Draws t, eps and the caption dropout from gen.
+ag::Var diffusion_loss(TextToImageModel& model, const NoiseSchedule& s, const Tensor& x0, const Tensor& ids,
+                       float p_uncond, Generator& gen);
+
+// The empty caption: <bos> then <pad>s, (B, L).
+Tensor empty_captions(int64_t B, int64_t L);
+
+}  // namespace ld::diffusion

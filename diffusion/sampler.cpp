@@ -1,0 +1,62 @@
+#include "diffusion/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "diffusion/ddim.h"
+#include "diffusion/ddpm.h"
+#include "diffusion/loss.h"
+#include "tensor/elementwise.h"
+#include "tensor/index.h"
+
+namespace ld::diffusion {
+
+Tensor guided_eps(TextToImageModel& model, const Tensor& x_t, int64_t t, const Tensor& ids, float guidance) {
+  const int64_t B = x_t.size(0), L = ids.size(1);
+  if (guidance == 1.0f) {  // eps_u + 1 (eps_c - eps_u) = eps_c: one pass is enough
+    Tensor tt = Tensor::from_ints(std::vector<int32_t>(B, static_cast<int32_t>(t)), {B});
+    return model.forward(ag::Var(x_t), tt, ids).value();
+  }
+  Tensor x2 = concat({x_t, x_t}, 0);
+  Tensor ids2 = concat({ids, empty_captions(B, L)}, 0);
+  Tensor tt = Tensor::from_ints(std::vector<int32_t>(2 * B, static_cast<int32_t>(t)), {2 * B});
+  Tensor e = model.forward(ag::Var(x2), tt, ids2).value();
+  Tensor ec = e.narrow(0, 0, B), eu = e.narrow(0, B, B);
+  return add(eu, mul_scalar(sub(ec, eu), guidance));
+}
+
+Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids, const SampleOptions& opt,
+              const std::function<void(int64_t, int64_t)>& progress) {
+  if (opt.sampler != "ddim" && opt.sampler != "ddpm")
+    fail("--sampler: '", opt.sampler, "' is not a sampler (expected ddim or ddpm)");
+  if (!std::isfinite(opt.guidance) || opt.guidance < 0.0f)
+    fail("--guidance: ", opt.guidance, " must be a finite number >= 0");
+  if (opt.eta < 0.0f || !std::isfinite(opt.eta)) fail("--eta: ", opt.eta, " must be >= 0");
+  ag::NoGrad no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  const ModelConfig& c = model.config;
+  const int64_t B = ids.size(0);
+  Generator gen(opt.seed);
+  Tensor x = rand_normal({B, c.image_channels, c.image_size, c.image_size}, gen);  // x_T ~ N(0, I)
+  if (opt.sampler == "ddpm") {
+    for (int64_t t = s.T() - 1; t >= 0; --t) {
+      x = ddpm_step(s, x, guided_eps(model, x, t, ids, opt.guidance), t, opt.clip_x0, gen);
+      if (progress) progress(s.T() - t, s.T());
+    }
+  } else {
+    std::vector<int64_t> ts = ddim_timesteps(s.T(), opt.steps);
+    for (size_t i = 0; i < ts.size(); ++i) {
+      const int64_t t_prev = i + 1 < ts.size() ? ts[i + 1] : -1;
+      x = ddim_step(s, x, guided_eps(model, x, ts[i], ids, opt.guidance), ts[i], t_prev, opt.eta, opt.clip_x0, gen);
+      if (progress) progress(static_cast<int64_t>(i) + 1, static_cast<int64_t>(ts.size()));
+    }
+  }
+  model.train(was_training);
+  // the last step is x_0; keep it in the data range
+  float* p = x.f32();
+  for (int64_t i = 0; i < x.numel(); ++i) p[i] = std::clamp(p[i], -1.0f, 1.0f);
+  return x;
+}
+
+}  // namespace ld::diffusion

@@ -1,0 +1,32 @@
+// diffusion/sampler.h: generating images from captions (article Fig. 5: base model,
+// optionally with LoRA adapters attached, at generation time).
+// Classifier-free guidance (Ho & Salimans 2022):
+//   eps = eps_u + s (eps_c - eps_u),  eps_c = eps_theta(x_t, t, y),  eps_u = eps_theta(x_t, t, {})
+// The conditional and unconditional passes run as one batch of 2B.
+#pragma once
+#include <functional>
+#include <string>
+
+#include "diffusion/model.h"
+#include "diffusion/schedule.h"
+
+namespace ld::diffusion {
+
+struct SampleOptions {
+  std::string sampler = "ddim";  // "ddim" or "ddpm"
+  int64_t steps = 50;            // DDIM steps (DDPM always takes T)
+  float eta = 0.0f;              // DDIM noise
+  float guidance = 3.0f;         // s; 1 = no guidance (one pass), 0 = unconditional
+  uint64_t seed = 0;
+  bool clip_x0 = true;
+};
+
+// Guided eps for a batch at one timestep t (same for the whole batch).
+Tensor guided_eps(TextToImageModel& model, const Tensor& x_t, int64_t t, const Tensor& ids, float guidance);
+
+// ids I32 (B, L): one caption per image. Returns images (B, C, H, W) in [-1, 1].
+// progress(step, total) is called after each step when given.
+Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids, const SampleOptions& opt,
+              const std::function<void(int64_t, int64_t)>& progress = {});
+
+}  // namespace ld::diffusion

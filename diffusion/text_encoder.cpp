@@ -1,0 +1,60 @@
+#include "diffusion/text_encoder.h"
+
+#include "autograd/ops.h"
+#include "nn/sequential.h"
+
+namespace ld::diffusion {
+
+TransformerLayer::TransformerLayer(int64_t dim, int64_t heads, int64_t ff_dim, Generator& gen)
+    : ln1(nn::make<nn::LayerNorm>(dim)),
+      ln2(nn::make<nn::LayerNorm>(dim)),
+      attn(nn::make<nn::MultiHeadAttention>(dim, heads, 0, /*qkv_bias=*/true, /*out_bias=*/true, gen)),
+      ff(nn::make<FeedForward>(dim, ff_dim, gen)) {
+  register_module("ln1", ln1);
+  register_module("attn", attn);
+  register_module("ln2", ln2);
+  register_module("ff", ff);
+}
+
+ag::Var TransformerLayer::forward(const ag::Var& h0, const Tensor& key_keep) {
+  ag::Var h = h0 + attn->forward(ln1->forward(h0), ag::Var(), key_keep);
+  return h + ff->forward(ln2->forward(h));
+}
+
+TextEncoder::TextEncoder(const ModelConfig& cfg, Generator& gen) {
+  if (cfg.vocab_size < 3) fail("TextEncoder: vocabulary of ", cfg.vocab_size, " words is too small (need >= 3)");
+  tok_emb = nn::make<nn::Embedding>(cfg.vocab_size, cfg.text_dim, gen);
+  pos_emb = nn::make<nn::Embedding>(cfg.max_tokens, cfg.text_dim, gen);
+  layers_holder_ = nn::make<nn::Sequential>();
+  for (int64_t i = 0; i < cfg.text_layers; ++i) {
+    layers.push_back(nn::make<TransformerLayer>(cfg.text_dim, cfg.text_heads, cfg.text_ff_dim, gen));
+    layers_holder_->push_back(layers.back());
+  }
+  ln_final = nn::make<nn::LayerNorm>(cfg.text_dim);
+  register_module("tok_emb", tok_emb);
+  register_module("pos_emb", pos_emb);
+  register_module("layers", layers_holder_);
+  register_module("ln_final", ln_final);
+}
+
+Tensor key_padding_keep(const Tensor& ids) {
+  Tensor c = ids.contiguous();
+  Tensor keep = Tensor::empty(c.shape());
+  for (int64_t i = 0; i < c.numel(); ++i) keep.f32()[i] = c.i32()[i] != 0 ? 1.0f : 0.0f;
+  return keep;
+}
+
+ag::Var TextEncoder::forward(const Tensor& ids) {
+  check_dtype("TextEncoder", ids, DType::I32, "token ids");
+  const int64_t L = pos_emb->weight.shape()[0];
+  if (ids.dim() != 2 || ids.size(1) != L)
+    fail("TextEncoder: token ids ", shape_str(ids.shape()), " must be (batch, ", L, ")");
+  std::vector<int32_t> pos(L);
+  for (int64_t i = 0; i < L; ++i) pos[i] = static_cast<int32_t>(i);
+  ag::Var h = tok_emb->forward(ids) + pos_emb->forward(Tensor::from_ints(pos, {L}));
+  Tensor keep = key_padding_keep(ids);
+  for (auto& layer : layers) h = layer->forward(h, keep);
+  return ln_final->forward(h);
+}
+
+}  // namespace ld::diffusion

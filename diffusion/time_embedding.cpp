@@ -1,0 +1,36 @@
+#include "diffusion/time_embedding.h"
+
+#include <cmath>
+
+#include "autograd/ops.h"
+
+namespace ld::diffusion {
+
+Tensor sinusoidal_embedding(const Tensor& t_in, int64_t dim) {
+  check_dtype("sinusoidal_embedding", t_in, DType::I32, "timesteps");
+  Tensor t = t_in.contiguous();
+  const int64_t B = t.numel(), half = dim / 2;
+  Tensor e = Tensor::empty({B, dim});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t i = 0; i < half; ++i) {
+      const double f = std::exp(-std::log(10000.0) * static_cast<double>(i) / static_cast<double>(half));
+      const double arg = static_cast<double>(t.i32()[b]) * f;
+      e.f32()[b * dim + i] = static_cast<float>(std::sin(arg));
+      e.f32()[b * dim + half + i] = static_cast<float>(std::cos(arg));
+    }
+  return e;
+}
+
+TimeMLP::TimeMLP(int64_t freq_dim_, int64_t dim, Generator& gen)
+    : freq_dim(freq_dim_),
+      fc1(nn::make<nn::Linear>(freq_dim_, dim, true, gen)),
+      fc2(nn::make<nn::Linear>(dim, dim, true, gen)) {
+  register_module("fc1", fc1);
+  register_module("fc2", fc2);
+}
+
+ag::Var TimeMLP::forward(const Tensor& t) {
+  return fc2->forward(ag::silu(fc1->forward(ag::Var(sinusoidal_embedding(t, freq_dim)))));
+}
+
+}  // namespace ld::diffusion
