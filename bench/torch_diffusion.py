@@ -15,7 +15,8 @@ printed as JSON lines beside `loradiff bench train` / `loradiff bench sample`:
 same: one UNet pass at batch 2B) and extrapolates: "ms" is the 50-step estimate,
 "ms_measured" what was timed, "extrapolated" says which. Peak memory is the process's
 maximum resident set (getrusage ru_maxrss) after the workload, and its increase over
-the maximum before the workload (model, optimizer and data already built); with
+the maximum before the workload (model, optimizer and data already built); "cpu_ms" is
+the process's CPU time (all threads) for the same work, a check on a loaded machine; with
 --what all each workload runs in a fresh process so their peaks do not mix.
 """
 import argparse
@@ -92,14 +93,15 @@ def bench_train(args, threads):
     base = maxrss_mb()
     for _ in range(args.warmup):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(args.reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
     peak = maxrss_mb()
     return {"bench": "train_step", "impl": "torch", "config": cfg["name"], "threads": threads, "batch": B,
-            "reps": args.reps, "ms": statistics.median(times), "ms_min": min(times),
+            "reps": args.reps, "ms": statistics.median(times), "ms_min": min(times), "cpu_ms": statistics.median(cpu),
             "peak_rss_mb": round(peak, 1), "rss_increase_mb": round(peak - base, 1),
             "params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}
 
@@ -136,17 +138,19 @@ def bench_sample(args, threads):
     with torch.inference_mode():
         for _ in range(args.warmup):  # one UNet pass at batch 2B warms the allocator and kernels
             model(torch.zeros(2 * B, C, S, S), torch.zeros(2 * B, dtype=torch.long), ids2)
-        times = []
+        times, cpu = [], []
         for _ in range(args.sample_reps):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             sample()
             times.append((time.perf_counter() - t0) * 1e3)
+            cpu.append((time.process_time() - c0) * 1e3)
     peak = maxrss_mb()
     measured = statistics.median(times)
     return {"bench": "sample_ddim50", "impl": "torch", "config": cfg["name"], "threads": threads, "batch": B,
             "unet_batch": 2 * B, "guidance": guidance, "steps": total, "steps_run": steps,
             "extrapolated": steps < total, "reps": args.sample_reps, "ms": measured * total / steps,
             "ms_measured": measured, "ms_per_step": measured / steps,
+            "cpu_ms": statistics.median(cpu) * total / steps,
             "peak_rss_mb": round(peak, 1), "rss_increase_mb": round(peak - base, 1), "torch": torch.__version__}
 
 
