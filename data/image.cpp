@@ -1,0 +1,170 @@
+// data/image.cpp: pixel conversions, decoding through stb_image, resampling, grids.
+#include "data/image.h"
+
+#include <stb_image.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "tensor/error.h"
+
+namespace ld::data {
+
+static uint8_t to_byte(float x) {
+  const float p = std::round((x + 1.0f) * 127.5f);
+  return static_cast<uint8_t>(std::clamp(p, 0.0f, 255.0f));
+}
+
+GrayImage image_from_tensor(const Tensor& image) {
+  check_defined("image_from_tensor", image);
+  check_dtype("image_from_tensor", image, DType::F32);
+  if (!(image.dim() == 2 || (image.dim() == 3 && image.size(0) == 1)))
+    fail("image_from_tensor: shape ", shape_str(image.shape()), ", expected (H,W) or (1,H,W)");
+  const Tensor c = image.to(Device::CPU).contiguous();
+  GrayImage out;
+  out.height = c.size(-2);
+  out.width = c.size(-1);
+  out.pixels.resize(static_cast<size_t>(c.numel()));
+  const float* p = c.f32();
+  for (int64_t i = 0; i < c.numel(); ++i) out.pixels[i] = to_byte(p[i]);
+  return out;
+}
+
+Tensor tensor_from_image(const GrayImage& image) {
+  Tensor t = Tensor::empty({1, image.height, image.width});
+  float* p = t.f32();
+  for (size_t i = 0; i < image.pixels.size(); ++i) p[i] = image.pixels[i] / 127.5f - 1.0f;
+  return t;
+}
+
+Tensor tensor_from_image(const FloatImage& image) {
+  Tensor t = Tensor::empty({1, image.height, image.width});
+  float* p = t.f32();
+  for (size_t i = 0; i < image.pixels.size(); ++i) p[i] = 2.0f * image.pixels[i] - 1.0f;
+  return t;
+}
+
+FloatImage decode_image(const std::string& bytes, const std::string& name) {
+  int w = 0, h = 0, channels = 0;
+  stbi_uc* rgba = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
+                                        static_cast<int>(bytes.size()), &w, &h, &channels, 4);
+  if (!rgba)
+    fail("cannot read image '", name, "': ", stbi_failure_reason() ? stbi_failure_reason() : "unknown reason",
+         " (expected a PNG, JPEG or BMP file)");
+  FloatImage out;
+  out.width = w;
+  out.height = h;
+  out.pixels.resize(static_cast<size_t>(w) * h);
+  for (size_t i = 0; i < out.pixels.size(); ++i) {
+    const stbi_uc* px = rgba + 4 * i;
+    const float luma = (0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2]) / 255.0f;
+    const float alpha = px[3] / 255.0f;
+    out.pixels[i] = alpha * luma + (1.0f - alpha);  // over white paper
+  }
+  stbi_image_free(rgba);
+  return out;
+}
+
+namespace {
+
+// Source taps for each output index along one axis: (source index, weight), weights summing to 1.
+struct Tap {
+  int64_t src;
+  float weight;
+};
+std::vector<std::vector<Tap>> axis_taps(int64_t in, int64_t out) {
+  std::vector<std::vector<Tap>> taps(static_cast<size_t>(out));
+  const double scale = static_cast<double>(in) / static_cast<double>(out);  // source pixels per output pixel
+  for (int64_t j = 0; j < out; ++j) {
+    if (scale >= 1.0) {
+      // Area: output pixel j covers source interval [j*scale, (j+1)*scale).
+      const double lo = j * scale, hi = (j + 1) * scale;
+      for (auto s = static_cast<int64_t>(std::floor(lo));
+           s < std::min<int64_t>(in, static_cast<int64_t>(std::ceil(hi))); ++s) {
+        const double overlap = std::min<double>(hi, s + 1) - std::max<double>(lo, s);
+        if (overlap > 0) taps[j].push_back({s, static_cast<float>(overlap / scale)});
+      }
+    } else {
+      // Bilinear between the two nearest source pixel centres.
+      const double x = (j + 0.5) * scale - 0.5;
+      const auto s0 = static_cast<int64_t>(std::floor(x));
+      const double f = x - s0;
+      const int64_t a = std::clamp<int64_t>(s0, 0, in - 1), b = std::clamp<int64_t>(s0 + 1, 0, in - 1);
+      taps[j].push_back({a, static_cast<float>(1.0 - f)});
+      taps[j].push_back({b, static_cast<float>(f)});
+    }
+  }
+  return taps;
+}
+
+}  // namespace
+
+FloatImage resize_image(const FloatImage& image, int64_t out_w, int64_t out_h) {
+  if (image.width <= 0 || image.height <= 0) fail("resize_image: empty input image");
+  if (out_w <= 0 || out_h <= 0) fail("resize_image: output size ", out_w, "x", out_h, " must be positive");
+  const auto tx = axis_taps(image.width, out_w), ty = axis_taps(image.height, out_h);
+  // Horizontal pass (H x out_w), then vertical pass (out_h x out_w).
+  std::vector<float> tmp(static_cast<size_t>(image.height * out_w));
+  for (int64_t y = 0; y < image.height; ++y)
+    for (int64_t x = 0; x < out_w; ++x) {
+      float v = 0;
+      for (const Tap& t : tx[x]) v += t.weight * image.at(t.src, y);
+      tmp[y * out_w + x] = v;
+    }
+  FloatImage out{out_w, out_h, std::vector<float>(static_cast<size_t>(out_w * out_h))};
+  for (int64_t y = 0; y < out_h; ++y)
+    for (int64_t x = 0; x < out_w; ++x) {
+      float v = 0;
+      for (const Tap& t : ty[y]) v += t.weight * tmp[t.src * out_w + x];
+      out.pixels[y * out_w + x] = v;
+    }
+  return out;
+}
+
+FloatImage fit_square(const FloatImage& image, int64_t size, float pad) {
+  if (size <= 0) fail("fit_square: size ", size, " must be positive");
+  const double scale = static_cast<double>(size) / static_cast<double>(std::max(image.width, image.height));
+  const int64_t w = std::clamp<int64_t>(std::llround(image.width * scale), 1, size);
+  const int64_t h = std::clamp<int64_t>(std::llround(image.height * scale), 1, size);
+  const FloatImage inner = resize_image(image, w, h);
+  FloatImage out{size, size, std::vector<float>(static_cast<size_t>(size * size), pad)};
+  const int64_t x0 = (size - w) / 2, y0 = (size - h) / 2;
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) out.pixels[(y0 + y) * size + x0 + x] = inner.at(x, y);
+  return out;
+}
+
+void grid_shape(int64_t n, int64_t& rows, int64_t& cols) {
+  if (n <= 0) fail("grid_shape: ", n, " images, expected at least 1");
+  cols = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
+  rows = (n + cols - 1) / cols;
+}
+
+GrayImage make_grid(const Tensor& images, int64_t rows, int64_t cols, int64_t upscale, int64_t gap) {
+  check_defined("make_grid", images);
+  check_dtype("make_grid", images, DType::F32);
+  if (!(images.dim() == 3 || (images.dim() == 4 && images.size(1) == 1)))
+    fail("make_grid: shape ", shape_str(images.shape()), ", expected (N,1,H,W) or (N,H,W)");
+  const int64_t n = images.size(0), h = images.size(-2), w = images.size(-1);
+  if (rows <= 0 || cols <= 0)
+    fail("make_grid: ", rows, " x ", cols, " grid, expected positive rows and cols");
+  if (rows * cols < n) fail("make_grid: ", n, " images do not fit a ", rows, " x ", cols, " grid");
+  if (upscale < 1 || upscale > 64) fail("make_grid: upscale ", upscale, ", expected 1..64");
+  if (gap < 0) fail("make_grid: gap ", gap, " must not be negative");
+  const Tensor c = images.to(Device::CPU).contiguous();
+  const int64_t cw = w * upscale, ch = h * upscale;
+  GrayImage out;
+  out.width = cols * cw + (cols - 1) * gap;
+  out.height = rows * ch + (rows - 1) * gap;
+  out.pixels.assign(static_cast<size_t>(out.width * out.height), kGridGapValue);
+  for (int64_t cell = 0; cell < rows * cols; ++cell) {
+    const int64_t ox = (cell % cols) * (cw + gap), oy = (cell / cols) * (ch + gap);
+    const float* src = cell < n ? c.f32() + cell * h * w : nullptr;
+    for (int64_t y = 0; y < ch; ++y)
+      for (int64_t x = 0; x < cw; ++x)
+        out.pixels[(oy + y) * out.width + ox + x] = src ? to_byte(src[(y / upscale) * w + x / upscale]) : 0;
+  }
+  return out;
+}
+
+}  // namespace ld::data

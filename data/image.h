@@ -1,0 +1,55 @@
+// data/image.h: grayscale images in memory, their conversion to and from model
+// tensors, decoding image files, resizing, and grids of samples.
+//
+// The model sees a digit as F32 (1, H, W) in [-1, 1], -1 = background (black), +1 = ink
+// (white), like MNIST. An 8-bit pixel p maps to x = p / 127.5 - 1 and back by
+// p = round((x + 1) * 127.5), clamped to 0..255.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace ld::data {
+
+// 8 bits per pixel, row-major, 0 = black.
+struct GrayImage {
+  int64_t width = 0, height = 0;
+  std::vector<uint8_t> pixels;
+  uint8_t at(int64_t x, int64_t y) const { return pixels[static_cast<size_t>(y * width + x)]; }
+};
+
+// Float pixels in [0, 1], row-major, 0 = black; the working form while preparing images.
+struct FloatImage {
+  int64_t width = 0, height = 0;
+  std::vector<float> pixels;
+  float at(int64_t x, int64_t y) const { return pixels[static_cast<size_t>(y * width + x)]; }
+};
+
+// (H, W) or (1, H, W) F32 in [-1, 1] -> 8 bits (out-of-range values are clamped).
+GrayImage image_from_tensor(const Tensor& image);
+// 8 bits -> F32 (1, H, W) in [-1, 1].
+Tensor tensor_from_image(const GrayImage& image);
+Tensor tensor_from_image(const FloatImage& image);  // [0, 1] -> [-1, 1]
+
+// Decode PNG / JPEG / BMP (anything stb_image reads) to gray in [0, 1]: colour becomes
+// luma 0.299 R + 0.587 G + 0.114 B, transparency is composited over white (a scan or a
+// drawing with a transparent background is dark ink on white paper). `name` is used in errors.
+FloatImage decode_image(const std::string& bytes, const std::string& name);
+
+// Resize to out_w x out_h, each axis separately: area averaging when shrinking (each output
+// pixel is the mean of the source area it covers), bilinear (pixel centres) when enlarging.
+FloatImage resize_image(const FloatImage& image, int64_t out_w, int64_t out_h);
+// Scale so the longer side is `size` (aspect kept), centre on a size x size canvas of `pad`.
+FloatImage fit_square(const FloatImage& image, int64_t size, float pad);
+
+// Grid of the images of an (N, 1, H, W) or (N, H, W) tensor in [-1, 1]: rows x cols cells
+// filled row by row (empty cells black), each cell enlarged `upscale` times (nearest
+// neighbour), cells separated by `gap` lines of kGridGapValue (none around the outside).
+inline constexpr uint8_t kGridGapValue = 128;
+GrayImage make_grid(const Tensor& images, int64_t rows, int64_t cols, int64_t upscale = 1, int64_t gap = 1);
+// The usual near-square layout for n images: cols = ceil(sqrt(n)), rows = ceil(n / cols).
+void grid_shape(int64_t n, int64_t& rows, int64_t& cols);
+
+}  // namespace ld::data

@@ -1,0 +1,8 @@
+// data/stb_impl.cpp: the one translation unit that compiles the stb_image (decode) and
+// stb_image_write (PNG encode) implementations (public-domain single-header libraries).
+// Built with warnings off: it is third-party code.
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_FAILURE_USERMSG
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb_image.h>
+#include <stb_image_write.h>

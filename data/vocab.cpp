@@ -1,0 +1,94 @@
+// data/vocab.cpp: loading and checking vocabularies (format in vocab.h).
+#include "data/vocab.h"
+
+#include "tensor/error.h"
+#include "tensor/file_io.h"
+
+namespace ld::data {
+
+extern const char* const kBuiltinVocabText;  // generated from data/vocab.txt
+
+const Vocabulary& Vocabulary::builtin() {
+  static const Vocabulary v = parse(kBuiltinVocabText, "data/vocab.txt (built in)");
+  return v;
+}
+
+Vocabulary Vocabulary::load(const std::string& path) { return parse(read_file(path), path); }
+
+// A word is lower-case letters, digits and apostrophes: what the tokenizer can produce.
+static bool valid_word(const std::string& w) {
+  if (w.empty()) return false;
+  for (char c : w)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '\'')) return false;
+  return true;
+}
+
+static Vocabulary build(const std::vector<std::string>& words, const std::string& name,
+                        const std::vector<int>& line_of) {
+  static const char* kSpecial[3] = {"<pad>", "<bos>", "<unk>"};
+  if (words.size() < 3)
+    fail("vocabulary ", name, ": ", words.size(), " entries, expected <pad>, <bos>, <unk> first");
+  std::unordered_map<std::string, std::string> seen;  // word -> where
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string where =
+        line_of.empty() ? "entry " + std::to_string(i) : "line " + std::to_string(line_of[i]);
+    if (i < 3 && words[i] != kSpecial[i])
+      fail("vocabulary ", name, ": ", where, " is '", words[i], "', expected '", kSpecial[i], "' (id ", i,
+           ")");
+    if (i >= 3 && !valid_word(words[i]))
+      fail("vocabulary ", name, ": ", where, " '", words[i],
+           "' is not a tokenizer word (lower-case letters, digits, apostrophes)");
+    if (auto [it, fresh] = seen.emplace(words[i], where); !fresh)
+      fail("vocabulary ", name, ": ", where, " repeats '", words[i], "' (first at ", it->second, ")");
+  }
+  return Vocabulary::from_words(words);
+}
+
+Vocabulary Vocabulary::parse(const std::string& text, const std::string& name) {
+  std::vector<std::string> words;
+  std::vector<int> line_of;
+  size_t pos = 0;
+  int line = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string w = text.substr(pos, end - pos);
+    ++line;
+    if (!w.empty() && w.back() == '\r') w.pop_back();
+    if (w.empty()) fail("vocabulary ", name, ": line ", line, " is empty, expected one word per line");
+    words.push_back(w);
+    line_of.push_back(line);
+    pos = end + 1;
+  }
+  return build(words, name, line_of);
+}
+
+Vocabulary Vocabulary::from_words(const std::vector<std::string>& words) {
+  Vocabulary v;
+  if (words.size() < 3 || words[0] != "<pad>" || words[1] != "<bos>" || words[2] != "<unk>")
+    fail("vocabulary: expected <pad>, <bos>, <unk> as the first three words");
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (!v.ids_.emplace(words[i], static_cast<int32_t>(i)).second)
+      fail("vocabulary: '", words[i], "' appears twice (ids ", v.ids_[words[i]], " and ", i, ")");
+    v.words_.push_back(words[i]);
+  }
+  return v;
+}
+
+const std::string& Vocabulary::word(int32_t id) const {
+  if (id < 0 || id >= size()) fail("vocabulary: token id ", id, " out of range 0..", size() - 1);
+  return words_[static_cast<size_t>(id)];
+}
+
+int32_t Vocabulary::id(const std::string& word) const {
+  auto it = ids_.find(word);
+  return it == ids_.end() ? kUnkId : it->second;
+}
+
+std::string Vocabulary::text() const {
+  std::string out;
+  for (const std::string& w : words_) out += w + "\n";
+  return out;
+}
+
+}  // namespace ld::data
