@@ -9,5 +9,6 @@ namespace ld::app {
 using Runner = std::function<int()>;
 void register_gradcheck(CLI::App& app, Runner& run);
 void register_bench(CLI::App& app, Runner& run);
+void register_data(CLI::App& app, Runner& run);
 
 }  // namespace ld::app

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   std::function<int()> run;
   ld::app::register_gradcheck(app, run);
   ld::app::register_bench(app, run);
+  ld::app::register_data(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
