@@ -10,8 +10,30 @@ void register_bench(CLI::App& app, Runner& run) {
   cmd->require_subcommand(1);
   auto* ops = cmd->add_subcommand("ops", "matmul vs raw sgemm, conv2d, softmax, layer norm");
   auto reps = std::make_shared<int>(7);
+  // the diffusion workloads of shared/reference-model.md (bench/diffusion.cpp)
   ops->add_option("--reps", *reps, "repetitions per measurement (median reported)")->check(CLI::Range(1, 1000));
   ops->callback([&run, reps] { run = [reps] { return bench::run_ops(*reps); }; });
+
+  struct Args {
+    std::string config = "mnist-t2i";
+    int64_t batch = 64, steps = 50;
+    float guidance = 3.0f;
+    int reps = 5;
+  };
+  auto a = std::make_shared<Args>();
+  auto* train = cmd->add_subcommand("train", "one training step: forward, loss (1), backward, AdamW");
+  auto* sample = cmd->add_subcommand("sample", "DDIM sampling with classifier-free guidance");
+  for (auto* sub : {train, sample}) {
+    sub->add_option("--config", a->config, "model config")->capture_default_str();
+    sub->add_option("--batch", a->batch, "images per batch")->capture_default_str()->check(CLI::Range(1, 4096));
+    sub->add_option("--reps", a->reps, "repetitions (median reported)")->capture_default_str()->check(CLI::Range(1, 1000));
+  }
+  sample->add_option("--steps", a->steps, "DDIM steps")->capture_default_str()->check(CLI::Range(1, 1000));
+  sample->add_option("--guidance", a->guidance, "guidance scale")->capture_default_str();
+  train->callback([&run, a] { run = [a] { return bench::run_train(a->config, a->batch, a->reps); }; });
+  sample->callback([&run, a] {
+    run = [a] { return bench::run_sample(a->config, a->batch, a->steps, a->guidance, a->reps); };
+  });
 }
 
 }  // namespace ld::app

@@ -10,5 +10,8 @@ using Runner = std::function<int()>;
 void register_gradcheck(CLI::App& app, Runner& run);
 void register_bench(CLI::App& app, Runner& run);
 void register_data(CLI::App& app, Runner& run);
+void register_classifier(CLI::App& app, Runner& run);
+void register_train(CLI::App& app, Runner& run);
+void register_sample(CLI::App& app, Runner& run);
 
 }  // namespace ld::app

@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   ld::app::register_gradcheck(app, run);
   ld::app::register_bench(app, run);
   ld::app::register_data(app, run);
+  ld::app::register_classifier(app, run);
+  ld::app::register_train(app, run);
+  ld::app::register_sample(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -19,5 +19,7 @@ std::pair<double, double> paired_median_ms(const std::function<void()>& a, const
 void emit(const nlohmann::json& j);  // one line on stdout, flushed
 
 int run_ops(int reps);  // `loradiff bench ops`
+int run_train(const std::string& config, int64_t batch, int reps);  // `loradiff bench train`
+int run_sample(const std::string& config, int64_t batch, int64_t steps, float guidance, int reps);
 
 }  // namespace ld::bench

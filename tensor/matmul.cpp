@@ -1,6 +1,9 @@
 #include "tensor/matmul.h"
 
 #include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
 
 #include "tensor/parallel.h"
 
@@ -26,6 +29,41 @@ bool blas_view(const float* ptr, int64_t rows, int64_t cols, int64_t srow, int64
     return true;
   }
   return false;
+}
+
+// One cblas_sgemm, split across OpenMP threads when it is large: OpenBLAS itself
+// runs single-threaded (parallel.cpp), so there is one thread pool, not two
+// competing for the cores. The output is cut into blocks along its longer side:
+//   rows:    C[r0:r1, :] = op(A)[r0:r1, :] @ op(B)
+//   columns: C[:, c0:c1] = op(A) @ op(B)[:, c0:c1]
+// Each block is an ordinary GEMM on offset pointers with the same leading dimensions.
+void sgemm_threaded(const BlasView& a, const BlasView& b, float* c, int64_t M, int64_t N, int64_t K, int64_t ldc,
+                    float alpha, float beta) {
+  auto call = [&](const float* pa, const float* pb, float* pc, int64_t m, int64_t n) {
+    cblas_sgemm(CblasRowMajor, a.trans, b.trans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(K),
+                alpha, pa, static_cast<int>(a.ld), pb, static_cast<int>(b.ld), beta, pc, static_cast<int>(ldc));
+  };
+  const int threads = num_threads();
+  if (threads == 1 || omp_in_parallel() || M * N * K < (int64_t{1} << 20)) {
+    call(a.ptr, b.ptr, c, M, N);
+    return;
+  }
+  const bool split_rows = M >= N;
+  const int64_t len = split_rows ? M : N;
+  const int blocks = static_cast<int>(std::min<int64_t>(threads, (len + 15) / 16));
+#pragma omp parallel for schedule(static) num_threads(blocks)
+  for (int i = 0; i < blocks; ++i) {
+    // block boundaries on multiples of 16 keep BLAS kernels on full panels
+    const int64_t lo = (len * i / blocks) / 16 * 16, hi = i + 1 == blocks ? len : (len * (i + 1) / blocks) / 16 * 16;
+    if (hi <= lo) continue;
+    if (split_rows) {
+      const float* pa = a.trans == CblasNoTrans ? a.ptr + lo * a.ld : a.ptr + lo;
+      call(pa, b.ptr, c + lo * ldc, hi - lo, N);
+    } else {
+      const float* pb = b.trans == CblasNoTrans ? b.ptr + lo : b.ptr + lo * b.ld;
+      call(a.ptr, pb, c + lo, M, hi - lo);
+    }
+  }
 }
 
 void check_matmul_inputs(const Tensor& a, const Tensor& b) {
@@ -54,9 +92,7 @@ void gemm(const Tensor& a_in, const Tensor& b_in, Tensor& c, float alpha, float 
     b = b.contiguous();
     blas_view(b.f32(), K, N, N, 1, &vb);
   }
-  cblas_sgemm(CblasRowMajor, va.trans, vb.trans, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K),
-              alpha, va.ptr, static_cast<int>(va.ld), vb.ptr, static_cast<int>(vb.ld), beta, c.f32(),
-              static_cast<int>(c.strides()[0]));
+  sgemm_threaded(va, vb, c.f32(), M, N, K, c.strides()[0], alpha, beta);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -79,9 +115,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const int64_t as_r = a.strides()[a.dim() - 2], as_c = a.strides()[a.dim() - 1];
   const int64_t bs_r = b.strides()[b.dim() - 2], bs_c = b.strides()[b.dim() - 1];
 
-  // A batch of one (or a 2-D call) is one GEMM, threaded inside BLAS. Many small
-  // products (attention heads) are spread over OpenMP threads, one GEMM each.
-  const bool small = M * N * K < (1 << 21);
+  // Many products (attention heads) are spread over OpenMP threads, one GEMM each;
+  // a single product (or a batch of one) is split inside sgemm_threaded.
+  const bool spread = nbatch >= num_threads();
   Tensor ac = a, bc = b;
   BlasView probe;
   if (!blas_view(a.f32(), M, K, as_r, as_c, &probe)) ac = a.contiguous();
@@ -98,7 +134,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const float* pb = bc.f32();
   float* pc = c.f32();
   const int nb_axes = static_cast<int>(batch.size());
-#pragma omp parallel for schedule(static) if (small && nbatch > 1) num_threads(num_threads())
+#pragma omp parallel for schedule(static) if (spread && nbatch > 1) num_threads(num_threads())
   for (int64_t i = 0; i < nbatch; ++i) {
     int64_t oa = 0, ob = 0, rem = i;
     for (int d = nb_axes - 1; d >= 0; --d) {
@@ -110,9 +146,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     BlasView va, vb;
     blas_view(pa + oa, M, K, acr, acc, &va);
     blas_view(pb + ob, K, N, bcr, bcc, &vb);
-    cblas_sgemm(CblasRowMajor, va.trans, vb.trans, static_cast<int>(M), static_cast<int>(N),
-                static_cast<int>(K), 1.0f, va.ptr, static_cast<int>(va.ld), vb.ptr, static_cast<int>(vb.ld), 0.0f,
-                pc + i * M * N, static_cast<int>(N));
+    sgemm_threaded(va, vb, pc + i * M * N, M, N, K, N, 1.0f, 0.0f);
   }
   return c;
 }

@@ -12,6 +12,9 @@ extern "C" void openblas_set_num_threads(int);
 namespace ld {
 namespace {
 int init_threads() {
+  // OpenBLAS runs single-threaded; loradiff splits large GEMMs over OpenMP threads
+  // itself (matmul.cpp), so only one pool of threads ever competes for the cores.
+  openblas_set_num_threads(1);
   if (const char* env = std::getenv("LORADIFF_NUM_THREADS")) {
     int n = 0;
     try {
@@ -20,7 +23,6 @@ int init_threads() {
     }
     if (n < 1) fail("LORADIFF_NUM_THREADS='", env, "' is not a positive integer");
     omp_set_num_threads(n);
-    openblas_set_num_threads(n);
     return n;
   }
   return omp_get_max_threads();
@@ -35,9 +37,9 @@ int num_threads() {
 
 void set_num_threads(int n) {
   if (n < 1) fail("set_num_threads: ", n, " is not a positive thread count");
+  num_threads();  // initialise (OpenBLAS to one thread) first
   g_threads = n;
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
 }
 
 }  // namespace ld

@@ -2,6 +2,8 @@
 // Thread count: LORADIFF_NUM_THREADS if set, else OpenMP's default (OMP_NUM_THREADS).
 // Large element-wise ops and reductions split their outer loop across threads;
 // small ones run on one thread, where starting threads would cost more than it saves.
+// OpenBLAS is kept single-threaded: large GEMMs are split over the same OpenMP
+// threads (tensor/matmul.cpp), so two thread pools never fight over the cores.
 #pragma once
 #include <cstdint>
 

@@ -1,0 +1,70 @@
+#include "diffusion/model_io.h"
+
+#include "data/sha256.h"
+#include "nn/checkpoint.h"
+
+namespace ld::diffusion {
+
+std::unique_ptr<TextToImageModel> build_model(ModelConfig cfg, const data::Vocabulary& vocab, uint64_t seed) {
+  cfg.vocab_size = vocab.size();
+  Generator gen(seed);
+  return std::make_unique<TextToImageModel>(cfg, gen);
+}
+
+std::string weights_hash(const nn::StateDict& weights) {
+  std::string bytes;
+  for (auto& [name, t] : weights) {  // std::map: name order
+    bytes += name + shape_str(t.shape());
+    Tensor c = t.contiguous();
+    bytes.append(reinterpret_cast<const char*>(c.storage()->ptr) + c.offset() * 4, c.numel() * 4);
+  }
+  return data::sha256_hex(bytes).substr(0, 16);
+}
+
+nn::Metadata model_metadata(const TextToImageModel& model, const data::Vocabulary& vocab,
+                            const nn::Metadata& extra) {
+  nn::Metadata m = extra;
+  m["format"] = "loradiff";
+  m["config"] = model.config.to_json().dump();
+  m["vocab"] = nlohmann::json(vocab.words()).dump();
+  m["weights_hash"] = weights_hash(model.state_dict());
+  return m;
+}
+
+void save_model(const std::string& path, const TextToImageModel& model, const data::Vocabulary& vocab,
+                const nn::Metadata& extra) {
+  nn::save_checkpoint(path, model, model_metadata(model, vocab, extra));
+}
+
+LoadedModel load_model(const std::string& path) {
+  nn::SafeTensors st = nn::load_safetensors(path);
+  auto need = [&](const char* key) -> const std::string& {
+    auto it = st.metadata.find(key);
+    if (it == st.metadata.end())
+      fail("model '", path, "': metadata has no '", key,
+           "' entry; is this a loradiff checkpoint (written by `loradiff train`)?");
+    return it->second;
+  };
+  ModelConfig cfg;
+  std::vector<std::string> words;
+  try {
+    cfg = ModelConfig::from_json(nlohmann::json::parse(need("config")), path);
+    words = nlohmann::json::parse(need("vocab")).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    fail("model '", path, "': metadata is not valid JSON: ", e.what());
+  }
+  LoadedModel out;
+  out.path = path;
+  out.vocab = data::Vocabulary::from_words(words);
+  out.metadata = st.metadata;
+  out.model = build_model(cfg, out.vocab, 0);
+  try {
+    out.model->load_state_dict(st.tensors, /*strict=*/true);
+  } catch (const Error& e) {
+    fail("model '", path, "': ", e.what());
+  }
+  out.model->eval();
+  return out;
+}
+
+}  // namespace ld::diffusion

@@ -1,0 +1,271 @@
+#include "diffusion/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include "autograd/ops.h"
+#include "data/captions.h"
+#include "data/loader.h"
+#include "data/mnist.h"
+#include "data/png.h"
+#include "data/tokenizer.h"
+#include "diffusion/loss.h"
+#include "diffusion/model_io.h"
+#include "diffusion/sampler.h"
+#include "diffusion/training_log.h"
+#include "nn/adam.h"
+#include "nn/checkpoint.h"
+#include "nn/clip_grad.h"
+#include "nn/dropout.h"
+#include "nn/ema.h"
+#include "nn/lr_schedule.h"
+#include "nn/progress.h"
+#include "tensor/file_io.h"
+
+namespace ld::diffusion {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void validate(const TrainOptions& o) {
+  if (o.out_dir.empty()) fail("--out: a run folder is required (e.g. runs/mnist)");
+  if (o.steps < 1) fail("--steps: ", o.steps, " must be >= 1");
+  if (o.batch < 1) fail("--batch: ", o.batch, " must be >= 1");
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) fail("--lr: ", o.lr, " must be a positive number");
+  if (o.weight_decay < 0 || !std::isfinite(o.weight_decay)) fail("--weight-decay: must be >= 0");
+  if (o.warmup < 0) fail("--warmup: ", o.warmup, " must be >= 0");
+  if (o.clip < 0 || !std::isfinite(o.clip)) fail("--clip: ", o.clip, " must be >= 0 (0 = off)");
+  if (!(o.ema_decay >= 0 && o.ema_decay < 1)) fail("--ema: ", o.ema_decay, " must be in [0, 1)");
+  for (int d : o.exclude_digits)
+    if (d < 0 || d > 9) fail("--exclude-digits: ", d, " is not a digit 0-9");
+  for (int64_t every : {o.log_every, o.checkpoint_every, o.sample_every, o.eval_every})
+    if (every < 0) fail("--*-every options must be >= 0 (0 = never)");
+}
+
+// Every Dropout layer's generator, by module name: part of the resume state.
+std::vector<std::pair<std::string, Generator*>> dropout_generators(nn::Module& model) {
+  std::vector<std::pair<std::string, Generator*>> out;
+  for (auto& [name, m] : model.named_modules())
+    if (auto d = std::dynamic_pointer_cast<nn::Dropout>(m)) out.push_back({name, &d->generator()});
+  return out;
+}
+
+nlohmann::json generator_json(const Generator& g) { return {g.seed(), g.offset()}; }
+void set_generator(Generator& g, const nlohmann::json& j) { g.set_state(j.at(0).get<uint64_t>(), j.at(1).get<uint64_t>()); }
+
+// The sample-grid prompts: one row per digit.
+std::vector<std::string> digit_prompts() {
+  std::vector<std::string> p;
+  for (int d = 0; d < 10; ++d) p.push_back(std::string("a handwritten digit ") + data::digit_word(d));
+  return p;
+}
+
+// Held-out loss (1): fixed batches of the test split, fixed t and noise, eval mode, no gradients.
+double heldout_loss(TextToImageModel& model, const NoiseSchedule& s, const data::CaptionedImages& test,
+                    const data::Vocabulary& vocab, const TrainOptions& o) {
+  if (test.size() == 0 || o.eval_batches == 0) return NAN;
+  ag::NoGrad ng;
+  const bool was_training = model.is_training();
+  model.eval();
+  data::LoaderOptions lo;
+  lo.batch_size = std::min<int64_t>(o.batch, test.size());
+  lo.seed = 1234;
+  lo.exclude_digits = o.exclude_digits;
+  lo.drop_last = false;
+  data::DataLoader loader(test, vocab, lo);
+  Generator g(4321);
+  double total = 0;
+  int64_t n = std::min<int64_t>(o.eval_batches, loader.batches_per_epoch());
+  for (int64_t i = 0; i < n; ++i) {
+    data::Batch b = loader.next();
+    total += diffusion_loss(model, s, b.images, b.tokens, 0.0f, g).value().item();
+  }
+  model.train(was_training);
+  return n ? total / static_cast<double>(n) : NAN;
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& o, std::ostream& log) {
+  validate(o);
+  std::error_code ec;
+  fs::create_directories(fs::path(o.out_dir) / "samples", ec);
+  if (ec) fail("--out: cannot create folder '", o.out_dir, "': ", ec.message());
+  const std::string state_path = (fs::path(o.out_dir) / "train_state.safetensors").string();
+  const std::string model_path = (fs::path(o.out_dir) / "model.safetensors").string();
+  const std::string csv_path = (fs::path(o.out_dir) / "loss.csv").string();
+  const bool have_state = fs::exists(state_path);
+  if (have_state && !o.resume)
+    fail("--out: '", o.out_dir, "' already holds a training run (train_state.safetensors); pass --resume to "
+         "continue it, or choose another folder");
+
+  // --- data: MNIST train split for training, test split for the held-out loss
+  const data::Vocabulary& vocab = data::Vocabulary::builtin();
+  data::Digits train_digits = data::load_mnist(o.data_dir, data::Split::Train);
+  if (o.max_train_samples > 0 && o.max_train_samples < train_digits.count()) {
+    data::Digits sub;
+    sub.rows = train_digits.rows;
+    sub.cols = train_digits.cols;
+    for (int64_t i = 0; i < o.max_train_samples; ++i) sub.append(train_digits.image(i), train_digits.labels[i]);
+    train_digits = std::move(sub);
+  }
+  const data::CaptionMode mode = data::parse_caption_mode(o.caption_mode);
+  data::LoaderOptions lo;
+  lo.batch_size = o.batch;
+  lo.seed = o.seed;
+  lo.exclude_digits = o.exclude_digits;
+  data::DataLoader loader(data::captioned_mnist(train_digits, mode), vocab, lo);
+  if (loader.num_samples() < o.batch)
+    fail("--batch: ", o.batch, " is larger than the ", loader.num_samples(), " training digits in '", o.data_dir,
+         "'");
+  data::CaptionedImages test_set;
+  if (o.eval_every > 0 && o.eval_batches > 0)
+    test_set = data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Test), data::CaptionMode::Simple);
+
+  // --- model, optimizer, EMA, the loss's generator
+  ModelConfig cfg = load_config(o.config);
+  auto model = build_model(cfg, vocab, o.seed);
+  cfg = model->config;
+  model->train();
+  nn::AdamOptions ao = nn::adamw_defaults();
+  ao.weight_decay = o.weight_decay;
+  nn::AdamW opt(model->named_parameters(), static_cast<float>(o.lr), ao);
+  nn::Ema ema(*model, o.ema_decay);
+  Generator gen(o.seed * 0x9E3779B97F4A7C15ull + 1);
+  const NoiseSchedule sched = NoiseSchedule::make(cfg.beta_schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end);
+  nn::LrSchedule lr_at;
+  lr_at.base_lr = o.lr;
+  lr_at.warmup_steps = o.warmup;
+  auto dropouts = dropout_generators(*model);
+  TrainingLog tlog(csv_path);
+
+  int64_t step = 0;
+  if (have_state) {
+    nn::SafeTensors st = nn::load_safetensors(state_path);
+    auto meta = [&](const char* k) -> const std::string& {
+      auto it = st.metadata.find(k);
+      if (it == st.metadata.end()) fail("resume: '", state_path, "' has no '", k, "' metadata; not a loradiff train state");
+      return it->second;
+    };
+    nlohmann::json saved_cfg = nlohmann::json::parse(meta("config"));
+    if (saved_cfg != cfg.to_json())
+      fail("resume: the run in '", o.out_dir, "' was trained with config ", saved_cfg.dump(),
+           ", not --config ", o.config);
+    model->load_state_dict(nn::take_prefix(st.tensors, "model."), true);
+    ema.load_state_dict(nn::take_prefix(st.tensors, "ema."));
+    opt.load_state_dict(nn::take_prefix(st.tensors, "optim."));
+    nlohmann::json rng = nlohmann::json::parse(meta("rng"));
+    set_generator(gen, rng.at("loss"));
+    for (auto& [name, g] : dropouts) set_generator(*g, rng.at("dropout").at(name));
+    data::LoaderState ls = data::LoaderState::from_json(meta("loader"));
+    if (ls.num_samples != loader.num_samples())
+      fail("resume: the run was trained on ", ls.num_samples, " digits but '", o.data_dir, "' now gives ",
+           loader.num_samples(), "; use the same --data and --exclude-digits");
+    loader.restore(ls);
+    step = std::stoll(meta("step"));
+    tlog.truncate_after(step);
+    log << "resuming " << o.out_dir << " at step " << step << "\n";
+  }
+
+  auto save_state = [&]() {
+    nlohmann::json rng;
+    rng["loss"] = generator_json(gen);
+    for (auto& [name, g] : dropouts) rng["dropout"][name] = generator_json(*g);
+    nn::StateDict all = nn::with_prefix(model->state_dict(), "model.");
+    for (auto& kv : nn::with_prefix(ema.state_dict(), "ema.")) all.insert(kv);
+    for (auto& kv : nn::with_prefix(opt.state_dict(), "optim.")) all.insert(kv);
+    nn::Metadata m{{"format", "loradiff-train-state"},
+                   {"config", cfg.to_json().dump()},
+                   {"vocab", nlohmann::json(vocab.words()).dump()},
+                   {"step", std::to_string(step)},
+                   {"rng", rng.dump()},
+                   {"loader", loader.state().to_json()}};
+    nn::save_safetensors(state_path, all, m);
+    // the sampling checkpoint: EMA weights
+    auto ema_model = build_model(cfg, vocab, 0);
+    ema.copy_to(*ema_model);
+    save_model(model_path, *ema_model, vocab,
+               {{"step", std::to_string(step)}, {"weights", "ema"}, {"ema_decay", std::to_string(o.ema_decay)}});
+    tlog.save();
+  };
+
+  auto sample_grid = [&]() {
+    auto ema_model = build_model(cfg, vocab, 0);
+    ema.copy_to(*ema_model);
+    std::vector<std::string> prompts;
+    for (auto& p : digit_prompts())
+      for (int64_t c = 0; c < o.sample_cols; ++c) prompts.push_back(p);
+    SampleOptions so;
+    so.steps = o.sample_steps;
+    so.seed = 0;
+    Tensor imgs = sample(*ema_model, sched, data::tokenize_batch(vocab, prompts).ids, so);
+    std::ostringstream name;
+    name << "step_" << std::setw(7) << std::setfill('0') << step << ".png";
+    data::GenerationParams gp;
+    gp.prompt = "a handwritten digit zero .. nine (one row each)";
+    gp.steps = so.steps;
+    gp.guidance = so.guidance;
+    gp.seed = so.seed;
+    gp.model_hash = weights_hash(ema_model->state_dict());
+    data::write_png_grid((fs::path(o.out_dir) / "samples" / name.str()).string(), imgs, 10, o.sample_cols, 2, gp);
+  };
+
+  TrainResult result;
+  result.start_step = step;
+  nn::ProgressBar bar(o.progress ? &std::cerr : nullptr, o.steps - step, "train");
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t first = step;
+  double last_loss = NAN;
+  while (step < o.steps) {
+    opt.lr = static_cast<float>(lr_at.at(step));
+    data::Batch b = loader.next();
+    opt.zero_grad();
+    ag::Var loss = diffusion_loss(*model, sched, b.images, b.tokens, cfg.p_uncond, gen);
+    const double lv = loss.value().item();
+    if (!std::isfinite(lv))
+      fail("training stopped at step ", step + 1, ": the loss is ", lv, " (try a lower --lr); the last good "
+           "checkpoint is kept in '", o.out_dir, "'");
+    loss.backward();
+    double gnorm = nn::clip_grad_norm(model->parameters(), o.clip > 0 ? o.clip : INFINITY);
+    if (!std::isfinite(gnorm))
+      fail("training stopped at step ", step + 1, ": the gradient norm is ", gnorm, " (try a lower --lr); the "
+           "last good checkpoint is kept in '", o.out_dir, "'");
+    opt.step();
+    ema.update(*model);
+    ++step;
+    last_loss = lv;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (o.log_every > 0 && (step % o.log_every == 0 || step == o.steps))
+      tlog.add({step, lv, opt.lr, gnorm, NAN, secs});
+    if (o.eval_every > 0 && step % o.eval_every == 0) {
+      double h = heldout_loss(*model, sched, test_set, vocab, o);
+      tlog.add({step, NAN, NAN, NAN, h, secs});
+    }
+    std::ostringstream extra;
+    extra << "lr " << std::setprecision(3) << opt.lr;
+    bar.update(step - first, lv, extra.str());
+    const bool stop = o.stop_requested && o.stop_requested->load();
+    if (o.sample_every > 0 && step % o.sample_every == 0) sample_grid();
+    if ((o.checkpoint_every > 0 && step % o.checkpoint_every == 0) || step == o.steps || stop) {
+      save_state();
+      tlog.plot((fs::path(o.out_dir) / "loss.png").string());
+    }
+    if (stop) {
+      result.interrupted = true;
+      break;
+    }
+  }
+  bar.finish();
+  result.end_step = step;
+  result.last_loss = last_loss;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
+}
+
+}  // namespace ld::diffusion
