@@ -1,5 +1,6 @@
 #include "diffusion/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -115,15 +116,18 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     for (int64_t i = 0; i < o.max_train_samples; ++i) sub.append(train_digits.image(i), train_digits.labels[i]);
     train_digits = std::move(sub);
   }
+  int64_t kept = 0;
+  for (uint8_t l : train_digits.labels)
+    kept += std::find(o.exclude_digits.begin(), o.exclude_digits.end(), l) == o.exclude_digits.end();
+  if (kept < o.batch)
+    fail("--batch: ", o.batch, " is larger than the ", kept, " training digits in '", o.data_dir, "'",
+         o.exclude_digits.empty() ? "" : " left after --exclude-digits");
   const data::CaptionMode mode = data::parse_caption_mode(o.caption_mode);
   data::LoaderOptions lo;
   lo.batch_size = o.batch;
   lo.seed = o.seed;
   lo.exclude_digits = o.exclude_digits;
   data::DataLoader loader(data::captioned_mnist(train_digits, mode), vocab, lo);
-  if (loader.num_samples() < o.batch)
-    fail("--batch: ", o.batch, " is larger than the ", loader.num_samples(), " training digits in '", o.data_dir,
-         "'");
   data::CaptionedImages test_set;
   if (o.eval_every > 0 && o.eval_batches > 0)
     test_set = data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Test), data::CaptionMode::Simple);
