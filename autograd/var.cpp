@@ -60,34 +60,37 @@ void Var::backward(const Tensor& grad_output) const {
   } else if (g.shape() != shape()) {
     fail("backward: gradient ", shape_str(g.shape()), " does not match output ", shape_str(shape()));
   }
-  // Topological order by depth-first search (iterative, so deep graphs cannot overflow the stack).
-  std::vector<Node*> order;
+  // Topological order by depth-first search (iterative, so deep graphs cannot overflow
+  // the stack). `order` owns the nodes, so each can be released as soon as it is done.
+  std::vector<std::shared_ptr<Node>> order;
   std::unordered_set<Node*> seen;
-  std::vector<std::pair<Node*, size_t>> stack{{node_.get(), 0}};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> owned{{node_, 0}};
   seen.insert(node_.get());
-  while (!stack.empty()) {
-    auto& [n, i] = stack.back();
+  while (!owned.empty()) {
+    auto& [n, i] = owned.back();
     if (i < n->inputs.size()) {
-      Node* child = n->inputs[i++].get();
-      if (child->requires_grad && seen.insert(child).second) stack.push_back({child, 0});
+      std::shared_ptr<Node> child = n->inputs[i++];
+      if (child->requires_grad && seen.insert(child.get()).second) owned.push_back({std::move(child), 0});
     } else {
-      order.push_back(n);
-      stack.pop_back();
+      order.push_back(std::move(n));
+      owned.pop_back();
     }
   }
   node_->accumulate(g);
+  // Reverse topological order: when a node is reached, every consumer of its value has
+  // already pushed its gradient into it. After its own backward the node is done:
+  // its gradient, its closure (and the tensors the closure saved) and its edges are
+  // freed at once, so memory falls as the backward pass proceeds. Leaves (parameters)
+  // keep their accumulated gradient.
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    Node* n = *it;
+    Node* n = it->get();
     if (n->backward && n->grad.defined()) n->backward(*n);
-  }
-  // Free the graph: interior nodes drop their closures (and the tensors they saved)
-  // and their inputs; their gradients are no longer needed. Leaves keep theirs.
-  for (Node* n : order) {
-    if (!n->inputs.empty()) {
+    if (!n->inputs.empty() || n->backward) {
       n->backward = nullptr;
       n->inputs.clear();
       if (n != node_.get()) n->grad = Tensor();
     }
+    it->reset();  // the last owner of an interior node nobody else holds: its value goes too
   }
 }
 
