@@ -1,0 +1,301 @@
+// lora/trainer.cpp: the LoRA (or full fine-tuning) loop on a captioned folder (see trainer.h).
+// The pattern is diffusion/trainer.cpp's, without EMA and resume: a run is minutes long.
+#include "lora/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "autograd/ops.h"
+#include "data/image_folder.h"
+#include "data/loader.h"
+#include "data/png.h"
+#include "data/tokenizer.h"
+#include "diffusion/loss.h"
+#include "diffusion/model_io.h"
+#include "diffusion/sampler.h"
+#include "diffusion/training_log.h"
+#include "lora/adapter_file.h"
+#include "lora/attach.h"
+#include "nn/adam.h"
+#include "nn/clip_grad.h"
+#include "nn/lr_schedule.h"
+#include "nn/progress.h"
+
+namespace ld::lora {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void validate(const LoRATrainOptions& o) {
+  if (o.base.empty()) fail("--base: the base model checkpoint is required");
+  if (o.data_dir.empty()) fail("--data: an image + caption folder is required");
+  if (o.out.empty()) fail("--out: the output file is required (e.g. nines.safetensors)");
+  if (o.steps < 1) fail("--steps: ", o.steps, " must be >= 1");
+  if (o.batch < 1) fail("--batch: ", o.batch, " must be >= 1");
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) fail("--lr: ", o.lr, " must be a positive number");
+  if (o.weight_decay < 0 || !std::isfinite(o.weight_decay)) fail("--weight-decay: must be >= 0");
+  if (o.warmup < 0) fail("--warmup: ", o.warmup, " must be >= 0");
+  if (o.clip < 0 || !std::isfinite(o.clip)) fail("--clip: ", o.clip, " must be >= 0 (0 = off)");
+  for (int64_t every : {o.log_every, o.eval_every, o.sample_every})
+    if (every < 0) fail("--*-every options must be >= 0 (0 = never)");
+  if (o.eval_repeats < 1) fail("--eval-repeats: ", o.eval_repeats, " must be >= 1");
+  if (o.sample_steps < 1) fail("--sample-steps: ", o.sample_steps, " must be >= 1");
+  if (o.sample_cols < 1) fail("--sample-cols: ", o.sample_cols, " must be >= 1");
+  if (o.full && (!o.targets.empty() || o.text_encoder))
+    fail("--full fine-tunes every weight; --targets and --text-encoder are for adapters only");
+}
+
+// True when `inner` is `dir` or lies below it.
+bool is_inside(const fs::path& inner, const fs::path& dir) {
+  std::error_code ec;
+  const fs::path a = fs::weakly_canonical(inner, ec), b = fs::weakly_canonical(dir, ec);
+  auto [ia, ib] = std::mismatch(b.begin(), b.end(), a.begin(), a.end());
+  return ia == b.end();
+}
+
+// Loss (1) on a whole folder with fixed t, noise (Generator 4321) and no caption dropout:
+// the same numbers for the same weights, so curves of different runs compare point by point.
+double fixed_noise_loss(diffusion::TextToImageModel& model, const diffusion::NoiseSchedule& s,
+                        const data::CaptionedImages& set, const data::Vocabulary& vocab, int64_t batch,
+                        int64_t repeats) {
+  if (set.size() == 0) return NAN;
+  ag::NoGrad ng;
+  const bool was_training = model.is_training();
+  model.eval();
+  data::LoaderOptions lo;
+  lo.batch_size = std::min(batch, set.size());
+  lo.shuffle = false;
+  lo.drop_last = false;
+  data::DataLoader loader(set, vocab, lo);
+  Generator g(4321);
+  double total = 0;
+  int64_t n = 0;
+  for (int64_t rep = 0; rep < repeats; ++rep)
+    for (int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
+      data::Batch b = loader.next();
+      const int64_t bs = b.images.size(0);
+      total += diffusion::diffusion_loss(model, s, b.images, b.tokens, 0.0f, g).value().item() * bs;
+      n += bs;
+    }
+  model.train(was_training);
+  return total / static_cast<double>(n);
+}
+
+std::vector<std::string> unique_captions(const data::ImageFolder& f, size_t max) {
+  std::vector<std::string> out;
+  for (const auto& item : f.items)
+    if (std::find(out.begin(), out.end(), item.caption) == out.end() && out.size() < max) out.push_back(item.caption);
+  return out;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
+  validate(o);
+  if (is_inside(fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path(), o.data_dir))
+    fail("--out '", o.out, "' lies inside the data folder '", o.data_dir,
+         "'; loradiff never writes into a data folder (it would also break the folder's image/caption pairs)");
+  const std::string log_dir =
+      o.log_dir.empty() ? (fs::path(o.out).parent_path() / (fs::path(o.out).stem().string() + "-log")).string()
+                        : o.log_dir;
+  if (is_inside(log_dir, o.data_dir))
+    fail("--log-dir '", log_dir, "' lies inside the data folder '", o.data_dir, "'; choose another folder");
+
+  // --- base model and data
+  diffusion::LoadedModel lm = diffusion::load_model(o.base);
+  diffusion::TextToImageModel& model = *lm.model;
+  const diffusion::ModelConfig& cfg = model.config;
+  const std::string base_hash = diffusion::weights_hash(model.state_dict());
+  data::FolderOptions fo;
+  fo.size = cfg.image_size;
+  const data::ImageFolder folder = data::read_image_folder(o.data_dir, fo);
+  const int64_t n = static_cast<int64_t>(folder.items.size());
+  if (o.batch > n)
+    fail("--batch: ", o.batch, " is larger than the ", n, " image/caption pairs in '", o.data_dir, "'");
+  data::LoaderOptions lo;
+  lo.batch_size = o.batch;
+  lo.seed = o.seed;
+  data::DataLoader loader(data::captioned_folder(folder), lm.vocab, lo);
+  for (const auto& w : loader.warnings()) log << "warning: " << w << "\n";
+  data::CaptionedImages val;
+  if (!o.val_dir.empty()) val = data::captioned_folder(data::read_image_folder(o.val_dir, fo));
+  log << "base: " << o.base << " (config " << cfg.name << ", weights " << base_hash << ")\n";
+  log << "data: " << n << " image/caption pairs from " << o.data_dir;
+  if (n < 16 || n > 24) log << " (the article's LoRA sets have 16-24, claim C6)";
+  log << "\n";
+  if (val.size() > 0) log << "held-out: " << val.size() << " pairs from " << o.val_dir << "\n";
+
+  // --- what trains: adapters (Eq. (LoRA), W0 frozen) or every weight
+  LoRATrainResult res;
+  res.log_dir = log_dir;
+  res.unet_params = model.unet->num_parameters();
+  const std::string adapter_name = "train";
+  LoRAConfig lc;
+  if (!o.full) {
+    lc.rank = o.rank;
+    lc.alpha = o.alpha;
+    lc.dropout = o.dropout;
+    lc.seed = o.seed;
+    lc.targets = o.targets.empty() ? default_targets() : o.targets;
+    if (o.text_encoder)
+      for (auto& t : text_encoder_targets()) lc.targets.push_back(t);
+    AttachReport ar = attach_lora(model, lc, adapter_name);
+    res.layers = static_cast<int64_t>(ar.layers.size());
+  } else {
+    model.requires_grad(true);
+  }
+  nn::NamedParameters trainable;
+  for (auto& [name, p] : model.named_parameters())
+    if (p.requires_grad()) {
+      trainable.push_back({name, p});
+      res.trainable_params += p.value().numel();
+    }
+  res.optimizer_state_floats = 2 * res.trainable_params;
+  if (o.full)
+    log << "full fine-tuning: " << res.trainable_params << " trainable parameters (every weight)";
+  else
+    log << "LoRA rank " << o.rank << ", alpha " << o.alpha << " on " << res.layers << " layers: "
+        << res.trainable_params << " trainable parameters = " << std::setprecision(3)
+        << 100.0 * static_cast<double>(res.trainable_params) / static_cast<double>(res.unet_params)
+        << "% of the UNet's " << res.unet_params;
+  log << "; AdamW state " << std::setprecision(4)
+      << static_cast<double>(res.optimizer_state_floats) * 4.0 / (1024.0 * 1024.0) << " MiB\n"
+      << std::setprecision(6);
+
+  model.train();
+  nn::AdamOptions ao = nn::adamw_defaults();
+  ao.weight_decay = o.weight_decay;
+  nn::AdamW opt(trainable, static_cast<float>(o.lr), ao);
+  std::vector<Var> params;
+  for (auto& [_, p] : trainable) params.push_back(p);
+  Generator gen(o.seed * 0x9E3779B97F4A7C15ull + 7);
+  const diffusion::NoiseSchedule sched =
+      diffusion::NoiseSchedule::make(cfg.beta_schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end);
+  nn::LrSchedule lr_at;
+  lr_at.base_lr = o.lr;
+  lr_at.warmup_steps = o.warmup;
+
+  std::error_code ec;
+  fs::create_directories(fs::path(log_dir) / "samples", ec);
+  if (ec) fail("--log-dir: cannot create folder '", log_dir, "': ", ec.message());
+  diffusion::TrainingLog tlog((fs::path(log_dir) / "loss.csv").string());
+  if (!tlog.rows().empty()) tlog.truncate_after(-1);  // a new run replaces an old log
+
+  const std::vector<std::string> prompts = unique_captions(folder, 8);
+  int64_t step = 0;
+  auto sample_grid = [&]() {
+    std::vector<std::string> captions;
+    for (const auto& p : prompts)
+      for (int64_t c = 0; c < o.sample_cols; ++c) captions.push_back(p);
+    diffusion::SampleOptions so;
+    so.steps = o.sample_steps;
+    Tensor imgs = diffusion::sample(model, sched, data::tokenize_batch(lm.vocab, captions).ids, so);
+    std::ostringstream name;
+    name << "step_" << std::setw(7) << std::setfill('0') << step << ".png";
+    data::GenerationParams gp;
+    gp.prompt = nlohmann::json(prompts).dump();
+    gp.steps = so.steps;
+    gp.guidance = so.guidance;
+    gp.seed = so.seed;
+    gp.model_hash = base_hash;
+    if (!o.full) gp.extra.push_back({"LoRA", str_cat(fs::path(o.out).stem().string(), ":1 (step ", step, ")")});
+    else gp.extra.push_back({"Fine-tuned", str_cat("full, step ", step)});
+    data::write_png_grid((fs::path(log_dir) / "samples" / name.str()).string(), imgs,
+                         static_cast<int64_t>(prompts.size()), o.sample_cols, 2, gp);
+  };
+  auto heldout = [&]() { return fixed_noise_loss(model, sched, val, lm.vocab, o.batch, o.eval_repeats); };
+
+  auto save = [&](double last_loss) {
+    nlohmann::json training = {{"mode", o.full ? "full" : "lora"},
+                               {"data", o.data_dir},
+                               {"pairs", n},
+                               {"captions", unique_captions(folder, 24)},
+                               {"steps", step},
+                               {"batch", o.batch},
+                               {"lr", o.lr},
+                               {"seed", o.seed},
+                               {"base", o.base},
+                               {"last_loss", last_loss}};
+    if (!o.val_dir.empty()) training["val"] = o.val_dir;
+    if (o.full) {
+      // a full checkpoint, loadable by `loradiff sample --model`; the base's weights hash is kept
+      diffusion::save_model(o.out, model, lm.vocab, {{"fine_tuned_from", base_hash}, {"training", training.dump()}});
+      return;
+    }
+    Adapter a = adapter_from_model(model, adapter_name);
+    a.targets = lc.targets;
+    a.rank = o.rank;
+    a.base_config = cfg.to_json().dump();
+    a.base_weights_hash = base_hash;
+    a.extra["training"] = training.dump();
+    save_adapter(o.out, a);
+  };
+
+  res.heldout_before = val.size() > 0 ? heldout() : NAN;
+  if (val.size() > 0) {
+    tlog.add({0, NAN, NAN, NAN, res.heldout_before, 0});
+    log << "held-out loss before training: " << res.heldout_before << "\n";
+  }
+  if (o.sample_every > 0) sample_grid();
+
+  nn::ProgressBar bar(o.progress ? &std::cerr : nullptr, o.steps, o.full ? "full" : "lora");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<double> step_ms;
+  double last_loss = NAN;
+  while (step < o.steps) {
+    const auto s0 = std::chrono::steady_clock::now();
+    opt.lr = static_cast<float>(lr_at.at(step));
+    data::Batch b = loader.next();
+    opt.zero_grad();
+    ag::Var loss = diffusion::diffusion_loss(model, sched, b.images, b.tokens, cfg.p_uncond, gen);
+    const double lv = loss.value().item();
+    if (!std::isfinite(lv)) fail("training stopped at step ", step + 1, ": the loss is ", lv, " (try a lower --lr)");
+    loss.backward();
+    const double gnorm = nn::clip_grad_norm(params, o.clip > 0 ? o.clip : INFINITY);
+    if (!std::isfinite(gnorm))
+      fail("training stopped at step ", step + 1, ": the gradient norm is ", gnorm, " (try a lower --lr)");
+    opt.step();
+    step_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count());
+    ++step;
+    if (step == 1) res.first_loss = lv;
+    last_loss = lv;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (o.log_every > 0 && (step % o.log_every == 0 || step == o.steps)) tlog.add({step, lv, opt.lr, gnorm, NAN, secs});
+    if (val.size() > 0 && ((o.eval_every > 0 && step % o.eval_every == 0) || step == o.steps))
+      tlog.add({step, NAN, NAN, NAN, heldout(), secs});
+    bar.update(step, lv);
+    if (o.sample_every > 0 && step % o.sample_every == 0) sample_grid();
+    if (o.stop_requested && o.stop_requested->load()) {
+      res.interrupted = true;
+      break;
+    }
+  }
+  bar.finish();
+  save(last_loss);
+  tlog.save();
+  tlog.plot((fs::path(log_dir) / "loss.png").string());
+  res.steps = step;
+  res.last_loss = last_loss;
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  res.median_step_ms = median(step_ms);
+  res.heldout_after = NAN;
+  for (const auto& row : tlog.rows())
+    if (std::isfinite(row.heldout_loss)) res.heldout_after = row.heldout_loss;
+  return res;
+}
+
+}  // namespace ld::lora

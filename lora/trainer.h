@@ -1,0 +1,69 @@
+// lora/trainer.h: training a LoRA adapter on a small folder of captioned images
+// (`loradiff lora train`; article claim C6: 16-24 image + caption pairs, Fig. 4).
+//
+// The objective is the base model's own, Eq. (1) with the caption y of Eq. (2):
+//   L = E_{x_0, eps, t} || eps - eps_theta(x_t, t, y) ||^2,
+// but only the adapters' A and B are trainable (W0 frozen, Eq. (LoRA)). Each step: a batch of
+// (image, caption) from the folder, loss (1) at random t with the config's caption dropout
+// (so guidance still works), backward, global-norm clipping, AdamW with linear warm-up.
+//
+// --full fine-tunes every weight of the base model instead, on the same data and loop: the
+// comparison of claims C2 (cost per step, trainable parameters, optimizer state) and C4
+// (held-out loss over steps, overfitting).
+//
+// Files:
+//   --out                   the adapter (LoRA) or a full checkpoint (--full), written atomically
+//   <log_dir>/loss.csv      step, training loss, lr, gradient norm, held-out loss, seconds
+//   <log_dir>/loss.png      the curves
+//   <log_dir>/samples/step_NNNNNNN.png  a grid of the folder's captions every sample_every steps
+//                                        (and at step 0: the base model alone)
+// The held-out loss (--val DIR) uses fixed t and noise (the same in every evaluation and every
+// run), so LoRA and full fine-tuning curves are comparable point by point.
+#pragma once
+#include <atomic>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace ld::lora {
+
+struct LoRATrainOptions {
+  std::string base;      // base checkpoint (model.safetensors of `loradiff train`)
+  std::string data_dir;  // image + caption folder
+  std::string out;       // adapter file (or checkpoint with full)
+  std::string val_dir;   // optional held-out folder
+  std::string log_dir;   // "" = <out without extension>-log
+  int64_t rank = 4;
+  float alpha = 4;
+  float dropout = 0;
+  std::vector<std::string> targets;  // empty = lora::default_targets()
+  bool text_encoder = false;         // also adapt the text encoder's attention projections
+  bool full = false;                 // fine-tune every base weight instead (no adapter)
+  int64_t steps = 500, batch = 8;
+  double lr = 1e-4, weight_decay = 0.01;
+  int64_t warmup = 0;
+  double clip = 1.0;  // global gradient norm; 0 = off
+  uint64_t seed = 0;
+  int64_t log_every = 10, eval_every = 50, sample_every = 0;
+  int64_t eval_repeats = 4;  // passes over the held-out folder per evaluation (different t each)
+  int64_t sample_steps = 50, sample_cols = 4;
+  bool progress = true;
+  std::atomic<bool>* stop_requested = nullptr;  // Ctrl-C: save after the current step and stop
+};
+
+struct LoRATrainResult {
+  int64_t steps = 0;
+  double first_loss = 0, last_loss = 0, seconds = 0;
+  double median_step_ms = 0;         // forward + backward + update, without evaluation and sampling
+  int64_t trainable_params = 0;      // adapter parameters, or every parameter with full
+  int64_t unet_params = 0;           // the base UNet's parameters
+  int64_t optimizer_state_floats = 0;  // AdamW moments: 2 per trainable parameter
+  double heldout_before = 0, heldout_after = 0;  // NaN without --val
+  int64_t layers = 0;                // adapted layers (0 with full)
+  bool interrupted = false;
+  std::string log_dir;
+};
+
+LoRATrainResult train_lora(const LoRATrainOptions& options, std::ostream& log);
+
+}  // namespace ld::lora
