@@ -93,10 +93,13 @@ void col2im_chunk(const float* col, const Conv2dGeometry& g, int64_t n0, int64_t
     }
 }
 
-// Samples per chunk so that one im2col buffer stays near 16M floats (64 MB).
+// Samples per chunk so that one im2col buffer stays near 2 MB (512K floats): the
+// columns are then still in cache when the GEMM reads them. Measured on the
+// mnist-t2i training step (bench train): 2.3-2.4 s with 2 MB chunks against 2.8 s
+// with 64 MB ones, and 100 MB less peak memory.
 int64_t chunk_size(const Conv2dGeometry& g) {
   const int64_t per_sample = g.C * g.kh * g.kw * g.Ho * g.Wo;
-  return std::clamp<int64_t>((int64_t{1} << 24) / std::max<int64_t>(per_sample, 1), 1, g.N);
+  return std::clamp<int64_t>((int64_t{1} << 19) / std::max<int64_t>(per_sample, 1), 1, g.N);
 }
 
 bool is_pointwise(const Conv2dGeometry& g) { return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0; }
