@@ -1,6 +1,7 @@
 // lora/adapter_file.cpp: adapter files, their checks, and attaching them to a model (see adapter_file.h).
 #include "lora/adapter_file.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -201,6 +202,7 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
   // 2. warnings: a different base
   LoadAdapterReport report;
   report.name = name;
+  report.weight = weight;
   report.layers = static_cast<int64_t>(a.layers.size());
   if (auto* t2i = dynamic_cast<diffusion::TextToImageModel*>(&model); t2i && !a.base_config.empty()) {
     try {
@@ -265,6 +267,21 @@ LoRASpec parse_lora_spec(const std::string& spec) {
 
 std::string adapter_display_name(const std::string& path) {
   return std::filesystem::path(path).stem().string();
+}
+
+std::vector<LoadAdapterReport> load_lora_specs(nn::Module& model, const std::vector<std::string>& specs) {
+  std::vector<LoadAdapterReport> reports;
+  for (const auto& spec : specs) {
+    const LoRASpec s = parse_lora_spec(spec);
+    const std::string stem = adapter_display_name(s.path);
+    std::string name = stem;
+    auto taken = [&](const std::string& n) {
+      return std::any_of(reports.begin(), reports.end(), [&](const auto& r) { return r.name == n; });
+    };
+    for (int k = 2; taken(name); ++k) name = str_cat(stem, "_", k);
+    reports.push_back(load_adapter(model, read_adapter(s.path), s.weight, name));
+  }
+  return reports;
 }
 
 }  // namespace ld::lora

@@ -58,6 +58,7 @@ Adapter read_adapter(const std::string& path);
 
 struct LoadAdapterReport {
   std::string name;  // the adapter's name in the model's LoRA layers
+  float weight = 1;
   int64_t layers = 0;
   std::vector<std::string> warnings;  // base hash or config differences
 };
@@ -74,5 +75,9 @@ struct LoRASpec {
 LoRASpec parse_lora_spec(const std::string& spec);
 // A short name for an adapter file: its stem ("nines" for "out/nines.safetensors").
 std::string adapter_display_name(const std::string& path);
+
+// `--lora FILE:WEIGHT` (repeatable) onto a model: read, check and attach each adapter under
+// its file's stem (made unique with _2, _3, ...). One report each, warnings included.
+std::vector<LoadAdapterReport> load_lora_specs(nn::Module& model, const std::vector<std::string>& specs);
 
 }  // namespace ld::lora
