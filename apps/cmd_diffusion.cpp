@@ -11,6 +11,7 @@
 #include "diffusion/model_io.h"
 #include "diffusion/sampler.h"
 #include "diffusion/trainer.h"
+#include "lora/adapter_file.h"
 #include "tensor/index.h"
 
 namespace ld::app {
@@ -85,12 +86,18 @@ void register_sample(CLI::App& app, Runner& run) {
   cmd->add_option("--batch", a->batch, "images per forward batch (memory)")->capture_default_str();
   cmd->add_option("--out", a->out, "grid PNG (with generation parameters in a text chunk)")->required();
   cmd->add_option("--out-dir", a->out_dir, "also write one PNG per image here");
+  cmd->add_option("--lora", a->loras, "LoRA adapter FILE:WEIGHT beside the base model, e.g. nines.safetensors:0.8 (repeatable)");
   cmd->callback([&run, a] {
     run = [a] {
       if (a->n < 1) fail("--n: ", a->n, " must be >= 1");
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
       if (a->sampler != "ddim" && a->sampler != "ddpm") fail("--sampler: '", a->sampler, "' must be ddim or ddpm");
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
+      std::vector<std::pair<std::string, std::string>> lora_params;  // article Fig. 5: base + adapters
+      for (const auto& r : lora::load_lora_specs(*lm.model, a->loras)) {
+        for (const auto& w : r.warnings) std::cerr << "loradiff: warning: " << w << "\n";
+        lora_params.push_back({"LoRA", str_cat(r.name, ":", r.weight)});
+      }
       const diffusion::ModelConfig& cfg = lm.model->config;
       diffusion::NoiseSchedule s =
           diffusion::NoiseSchedule::make(cfg.beta_schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end);
@@ -122,6 +129,7 @@ void register_sample(CLI::App& app, Runner& run) {
       gp.guidance = a->guidance;
       gp.sampler = a->sampler == "ddim" ? "DDIM" : "DDPM";
       gp.model_hash = lm.metadata.count("weights_hash") ? lm.metadata.at("weights_hash") : "";
+      gp.extra = lora_params;
       int64_t rows, cols;
       if (a->prompts.size() > 1 && a->n <= 16) {
         rows = static_cast<int64_t>(a->prompts.size());

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   ld::app::register_classifier(app, run);
   ld::app::register_train(app, run);
   ld::app::register_sample(app, run);
+  ld::app::register_lora(app, run);
   ld::app::register_eval(app, run);
   try {
     app.parse(argc, argv);
