@@ -16,12 +16,16 @@ NoGrad::NoGrad() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGrad::~NoGrad() { g_grad_enabled = previous_; }
 
 void Node::accumulate(const Tensor& g) {
-  Tensor gg = g.shape() == value.shape() ? g : sum_to(g, value.shape());
-  if (!grad.defined()) {
-    // own a fresh contiguous buffer: g may be a view of another node's memory
-    grad = gg.clone();
+  if (g.shape() != value.shape()) {
+    accumulate(sum_to(g, value.shape()));  // a broadcast input: sum the gradient back to its shape
+    return;
+  }
+  if (grad.defined()) {
+    axpy_(grad, 1.0f, g);
+  } else if (g.is_contiguous() && g.storage().use_count() == 1) {
+    grad = g;  // a temporary the op just computed and nobody else can see: keep its buffer
   } else {
-    axpy_(grad, 1.0f, gg);
+    grad = g.clone();  // g is (a view of) memory others hold, e.g. the output's own gradient
   }
 }
 

@@ -74,6 +74,19 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
       }
       o[j] = static_cast<float>(acc);
     }
+  } else if (L.shape.size() == 2 && L.stride[0][0] == 0 && L.stride[0][1] == 1 && L.stride[1][1] == 1) {
+    // Column sums of a row-major (R, C) block (a bias gradient): threads take column
+    // ranges, each walking every row, so no two threads write the same output.
+    const int64_t R = L.shape[0], C = L.shape[1], xs = L.stride[1][0];
+    const int nt = x.numel() >= kParallelGrain ? num_threads() : 1;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int t = 0; t < nt; ++t) {
+      const int64_t c0 = C * t / nt, c1 = C * (t + 1) / nt;
+      for (int64_t r = 0; r < R; ++r) {
+        const float* row = p + r * xs;
+        for (int64_t c = c0; c < c1; ++c) o[c] += row[c];
+      }
+    }
   } else {
     for_each_row<2>(
         L,
