@@ -33,7 +33,7 @@ ClassifierConfig ClassifierConfig::from_json(const std::string& text) {
   }
   if (!j.contains("dropout") || !j["dropout"].is_number())
     fail("classifier config: 'dropout' missing in ", text);
-  c.dropout = j["dropout"].get<float>();
+  c.dropout = j["dropout"].get<double>();
   return c;
 }
 
@@ -43,7 +43,7 @@ MnistClassifier::MnistClassifier(const ClassifierConfig& cfg, Generator& gen) : 
   conv3 = make<Conv2d>(cfg.c1, cfg.c2, 3, 1, 1, true, gen);
   conv4 = make<Conv2d>(cfg.c2, cfg.c2, 3, 2, 1, true, gen);
   fc1 = make<Linear>(cfg.c2 * 7 * 7, cfg.hidden, true, gen);
-  dropout = make<Dropout>(cfg.dropout, gen);
+  dropout = make<Dropout>(static_cast<float>(cfg.dropout), gen);
   fc2 = make<Linear>(cfg.hidden, 10, true, gen);
   register_module("conv1", conv1);
   register_module("conv2", conv2);

@@ -21,8 +21,8 @@
 namespace ld::nn {
 
 struct ClassifierConfig {
-  int64_t c1 = 32, c2 = 64, hidden = 128;
-  float dropout = 0.3f;
+  int64_t c1 = 24, c2 = 48, hidden = 128;
+  double dropout = 0.3;
   std::string to_json() const;
   static ClassifierConfig from_json(const std::string& text);  // fails naming the bad field
 };

@@ -12,10 +12,10 @@
 namespace ld::nn {
 
 struct ClassifierTrainOptions {
-  int64_t epochs = 8;
+  int64_t epochs = 15;
   int64_t steps = 0;  // > 0: train this many steps instead of `epochs` epochs
   int64_t batch_size = 64;
-  double lr = 2e-3;
+  double lr = 3e-3;
   double weight_decay = 1e-4;
   int64_t warmup_steps = 100;
   int64_t max_shift = 2;

@@ -36,7 +36,7 @@ void synthetic_digits(int64_t n, uint64_t seed, Tensor& images, Tensor& labels) 
 
 ClassifierConfig small_config() {
   ClassifierConfig c;
-  c.c1 = 4, c.c2 = 8, c.hidden = 32, c.dropout = 0.1f;
+  c.c1 = 4, c.c2 = 8, c.hidden = 32, c.dropout = 0.1;
   return c;
 }
 
