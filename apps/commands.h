@@ -14,5 +14,6 @@ void register_classifier(CLI::App& app, Runner& run);
 void register_train(CLI::App& app, Runner& run);
 void register_sample(CLI::App& app, Runner& run);
 void register_lora(CLI::App& app, Runner& run);
+void register_eval(CLI::App& app, Runner& run);
 
 }  // namespace ld::app
