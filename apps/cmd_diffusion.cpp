@@ -172,6 +172,7 @@ void register_eval(CLI::App& app, Runner& run) {
     float guidance = 3.0f;
     uint64_t seed = 0;
     std::vector<int> digits{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+    std::vector<std::string> loras;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("eval", "prompt accuracy and Frechet distance of generated digits (JSON)");
@@ -186,10 +187,16 @@ void register_eval(CLI::App& app, Runner& run) {
   cmd->add_option("--seed", a->seed, "noise seed")->capture_default_str();
   cmd->add_option("--batch", a->batch, "images per sampling batch")->capture_default_str();
   cmd->add_option("--json", a->json_out, "also write the JSON result to this file");
+  cmd->add_option("--lora", a->loras, "LoRA adapter FILE:WEIGHT applied to the model (repeatable)");
   cmd->callback([&run, a] {
     run = [a] {
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
+      nlohmann::json lora_used = nlohmann::json::array();
+      for (const auto& r : lora::load_lora_specs(*lm.model, a->loras)) {
+        for (const auto& w : r.warnings) std::cerr << "loradiff: warning: " << w << "\n";
+        lora_used.push_back(str_cat(r.name, ":", r.weight));
+      }
       auto cls = nn::load_classifier(a->classifier);
       data::Digits test = data::load_mnist(a->data_dir, data::Split::Test);
       data::CaptionedImages real = data::captioned_mnist(test, data::CaptionMode::Simple);
@@ -211,6 +218,7 @@ void register_eval(CLI::App& app, Runner& run) {
       nlohmann::json j = r.to_json();
       j["model"] = a->model;
       j["classifier"] = a->classifier;
+      j["lora"] = lora_used;
       j["sampler"] = a->sampler;
       j["steps"] = a->steps;
       j["guidance"] = a->guidance;
