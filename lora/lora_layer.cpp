@@ -100,7 +100,9 @@ Var LoRALayer::add_adapters(Var y, const Var& x) {
   for (auto& a : adapters_) {
     if (a->merged || a->weight == 0.0f) continue;
     const Var in = a->dropout ? a->dropout->forward(x) : x;
-    y = y + a->lora_B->forward(a->lora_A->forward(in)) * a->scale();
+    // w (alpha / r) applied to the narrow (..., r) activation rather than to the (..., out) result:
+    // the same product, one pass over r instead of out columns.
+    y = y + a->lora_B->forward(a->lora_A->forward(in) * a->scale());
   }
   return y;
 }

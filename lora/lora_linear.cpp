@@ -2,8 +2,88 @@
 #include "lora/lora_linear.h"
 
 #include "autograd/ops.h"
+#include "tensor/matmul.h"
+#include "tensor/reduce.h"
 
 namespace ld::lora {
+
+namespace {
+
+struct Term {
+  Var A, B;  // (r, in), (out, r)
+  float s;   // w (alpha / r)
+};
+
+// Fig. 1 as one op, for x (..., in) read as X (M, in), s_i = w_i alpha_i / r_i:
+//   W   = W0 + sum_i s_i B_i A_i                      (out, in): the adapters merged on the fly
+//   Y   = X W^T + 1 b^T                               = X W0^T + b + sum_i s_i (X A_i^T) B_i^T
+// Backward, with T_i = X A_i^T and G_i = dY B_i (both (M, r_i)):
+//   dX   = dY W                                       = dY W0 + sum_i s_i G_i A_i
+//   dA_i = s_i G_i^T X,   dB_i = s_i dY^T T_i
+//   dW0  = dY^T X, db = sum of the rows of dY         (only when W0 / b train, i.e. not in LoRA)
+// Building W costs out*in*r per adapter, nothing next to the M*out*in GEMM, and leaves the
+// forward exactly as costly as the base layer's; the composed form (two ag::linear, a scale and
+// an add per adapter) reads and writes extra (M, out) and (M, in) tensors. `loradiff bench lora`
+// measured the difference (docs/lora.md, claim C2).
+Var fused_lora_linear(const Var& x, const Var& w, const Var& b, const std::vector<Term>& terms) {
+  const int64_t in = w.value().size(1), out = w.value().size(0), M = x.value().numel() / in;
+  Tensor W = w.value().clone();
+  for (const Term& t : terms) gemm(t.B.value(), t.A.value(), W, t.s, 1.0f);
+  const Tensor X = x.value().reshape({M, in});
+  Tensor Y = Tensor::empty({M, out});
+  if (b.defined()) {
+    Y.copy_(b.value().view({1, out}).expand({M, out}));
+    gemm(X, W.transpose(0, 1), Y, 1.0f, 1.0f);
+  } else {
+    gemm(X, W.transpose(0, 1), Y);
+  }
+  std::vector<float> scales;
+  std::vector<Var> inputs{x, w};
+  if (b.defined()) inputs.push_back(b);
+  const size_t first = inputs.size();  // A_0, B_0, A_1, B_1, ... follow
+  for (const Term& t : terms) {
+    scales.push_back(t.s);
+    inputs.push_back(t.A);
+    inputs.push_back(t.B);
+  }
+  Shape ys = x.value().shape();
+  ys.back() = out;
+  return ag::make_node(
+      Y.view(ys), "lora_linear", inputs, [M, in, out, first, W, scales, has_bias = b.defined()](ag::Node& self) {
+        ag::Node &x = *self.inputs[0], &w = *self.inputs[1];
+        const Tensor dY = self.grad.reshape({M, out});
+        const Tensor Xs = x.value.reshape({M, in});
+        if (x.requires_grad) {
+          Tensor dX = Tensor::empty({M, in});
+          gemm(dY, W, dX);
+          x.accumulate(dX.view(x.value.shape()));
+        }
+        for (size_t i = 0; i < scales.size(); ++i) {
+          ag::Node &A = *self.inputs[first + 2 * i], &B = *self.inputs[first + 2 * i + 1];
+          const int64_t r = A.value.size(0);
+          if (A.requires_grad) {
+            Tensor G = Tensor::empty({M, r}), dA = Tensor::empty({r, in});
+            gemm(dY, B.value, G);
+            gemm(G.transpose(0, 1), Xs, dA, scales[i], 0.0f);
+            A.accumulate(dA);
+          }
+          if (B.requires_grad) {
+            Tensor T = Tensor::empty({M, r}), dB = Tensor::empty({out, r});
+            gemm(Xs, A.value.transpose(0, 1), T);
+            gemm(dY.transpose(0, 1), T, dB, scales[i], 0.0f);
+            B.accumulate(dB);
+          }
+        }
+        if (w.requires_grad) {
+          Tensor dW = Tensor::empty({out, in});
+          gemm(dY.transpose(0, 1), Xs, dW);
+          w.accumulate(dW);
+        }
+        if (has_bias && self.inputs[2]->requires_grad) self.inputs[2]->accumulate(sum(dY, {0}));
+      });
+}
+
+}  // namespace
 
 LoRALinear::LoRALinear(std::shared_ptr<nn::Linear> base)
     : LoRALayer(base, base->weight, base->bias), in_features(base->in_features) {}
@@ -21,7 +101,18 @@ Var LoRALinear::forward(const Var& x) {
   if (x.dim() < 1 || x.size(-1) != in_features)
     fail("LoRALinear(", in_features, ", ", out_features(), "): input ", shape_str(x.shape()), " must end in ",
          in_features);
-  return add_adapters(ag::linear(x, weight, bias), x);
+  // The fused op unless an adapter's dropout is active (it needs its own input per adapter).
+  std::vector<Term> terms;
+  bool composed = !fused;
+  for (size_t i = 0; i < num_adapters() && !composed; ++i) {
+    const LoRAAdapter& a = adapter(i);
+    if (a.merged || a.weight == 0.0f) continue;
+    if (a.dropout && a.dropout->is_training() && a.dropout->p > 0) composed = true;
+    terms.push_back({a.A(), a.B(), a.scale()});
+  }
+  if (composed) return add_adapters(ag::linear(x, weight, bias), x);
+  if (terms.empty()) return ag::linear(x, weight, bias);
+  return fused_lora_linear(x, weight, bias, terms);
 }
 
 }  // namespace ld::lora

@@ -11,9 +11,9 @@
 //        v
 //   h = W0 x + b + w (alpha / r) B A x                           Eq. (LoRA)
 //
-// Backward: the adapter path is two ag::linear ops, so dA = (w alpha / r) (B^T dh) x^T and
-// dB = (w alpha / r) dh (A x)^T come from ag::linear's backward; the frozen W0 gets no dW
-// GEMM (ag::linear skips it), only dx = W0^T dh + A^T B^T dh (w alpha / r) flows on.
+// Backward (s = w alpha / r): dA = s (B^T dh) x^T, dB = s dh (A x)^T, dx = W0^T dh + s A^T B^T dh;
+// the frozen W0 gets no dW GEMM. forward() runs it as one fused op (lora_linear.cpp), or, with
+// an active adapter dropout or fused = false, composed from ag::linear, scale and add.
 #pragma once
 #include "lora/lora_layer.h"
 #include "nn/linear.h"
@@ -29,6 +29,9 @@ class LoRALinear : public LoRALayer {
   Var forward(const Var& x) override;
 
   int64_t in_features;  // out_features() comes from the weight
+  // true: one fused op (forward and backward in lora_linear.cpp); false: composed from
+  // ag::linear, scale and add (LoRALayer::add_adapters). Same values; tests compare the two.
+  bool fused = true;
 
  protected:
   std::pair<std::shared_ptr<nn::Module>, std::shared_ptr<nn::Module>> make_pair(int64_t rank,

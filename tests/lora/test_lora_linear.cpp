@@ -109,6 +109,40 @@ TEST_CASE("gradcheck with two adapters (one at weight 0) and the base trainable 
   CHECK(r.checked == 8 + 12 + (8 + 6) + (4 + 3));
 }
 
+TEST_CASE("the fused op and the composed ops agree: outputs and every gradient") {
+  for (bool frozen : {true, false}) {
+    CAPTURE(frozen);
+    Generator gen(11);
+    auto base = nn::make<nn::Linear>(6, 5, true, gen);
+    if (frozen) base->requires_grad(false);
+    LoRALinear layer(base);
+    randomize(layer.adapter(layer.add_adapter("a", 3, 6.0f, 0.5f, 0.0f, gen)), gen);
+    randomize(layer.adapter(layer.add_adapter("b", 2, 1.0f, -2.0f, 0.0f, gen)), gen);
+    layer.add_adapter("zero", 2, 1.0f, 0.0f, 0.0f, gen);  // weight 0: skipped by both
+    Tensor xt = rand_normal({2, 3, 6}, gen), dy = rand_normal({2, 3, 5}, gen);
+    std::vector<std::vector<float>> outs, grads;
+    for (bool fused : {true, false}) {
+      layer.fused = fused;
+      layer.zero_grad();
+      Var x(xt, true);
+      Var y = layer(x);
+      outs.push_back(y.value().to_vector());
+      y.backward(dy);
+      std::vector<float> g = x.grad().to_vector();
+      for (auto& [name, p] : layer.named_parameters())
+        if (p.grad().defined())
+          for (float v : p.grad().to_vector()) g.push_back(v);
+      grads.push_back(g);
+    }
+    CHECK(std::string(layer.fused ? "" : "composed") == "composed");
+    REQUIRE(outs[0].size() == outs[1].size());
+    REQUIRE(grads[0].size() == grads[1].size());
+    CHECK(grads[0].size() == 36 + (frozen ? 0 : 35) + 18 + 15 + 12 + 10);
+    for (size_t i = 0; i < outs[0].size(); ++i) CHECK(outs[0][i] == doctest::Approx(outs[1][i]).epsilon(1e-5));
+    for (size_t i = 0; i < grads[0].size(); ++i) CHECK(grads[0][i] == doctest::Approx(grads[1][i]).epsilon(1e-4));
+  }
+}
+
 TEST_CASE("several adapters: h = W0 x + sum_i w_i (alpha_i / r_i) B_i A_i x") {
   Generator gen(5);
   auto base = nn::make<nn::Linear>(6, 6, true, gen);
