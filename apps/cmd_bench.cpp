@@ -31,6 +31,17 @@ void register_bench(CLI::App& app, Runner& run) {
   sample->add_option("--steps", a->steps, "DDIM steps")->capture_default_str()->check(CLI::Range(1, 1000));
   sample->add_option("--guidance", a->guidance, "guidance scale")->capture_default_str();
   train->callback([&run, a] { run = [a] { return bench::run_train(a->config, a->batch, a->reps); }; });
+  auto* lora = cmd->add_subcommand("lora", "a LoRA training step vs a full fine-tuning step, measured alternately (C2)");
+  auto rank = std::make_shared<int64_t>(4);
+  lora->add_option("--config", a->config, "model config")->capture_default_str();
+  lora->add_option("--batch", a->batch, "images per batch")->capture_default_str()->check(CLI::Range(1, 4096));
+  lora->add_option("--reps", a->reps, "alternating repetitions (medians reported)")->capture_default_str()->check(CLI::Range(1, 1000));
+  lora->add_option("--rank", *rank, "LoRA rank (alpha = rank)")->capture_default_str()->check(CLI::Range(1, 1024));
+  auto composed = std::make_shared<bool>(false);
+  lora->add_flag("--composed", *composed, "LoRA layers as ag::linear + scale + add instead of the fused op");
+  lora->callback([&run, a, rank, composed] {
+    run = [a, rank, composed] { return bench::run_lora(a->config, a->batch, a->reps, *rank, *composed); };
+  });
   sample->callback([&run, a] {
     run = [a] { return bench::run_sample(a->config, a->batch, a->steps, a->guidance, a->reps); };
   });

@@ -21,5 +21,7 @@ void emit(const nlohmann::json& j);  // one line on stdout, flushed
 int run_ops(int reps);  // `loradiff bench ops`
 int run_train(const std::string& config, int64_t batch, int reps);  // `loradiff bench train`
 int run_sample(const std::string& config, int64_t batch, int64_t steps, float guidance, int reps);
+// `loradiff bench lora`: a LoRA step vs a full fine-tuning step, alternately (claim C2)
+int run_lora(const std::string& config, int64_t batch, int reps, int64_t rank, bool composed);
 
 }  // namespace ld::bench
