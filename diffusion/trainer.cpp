@@ -106,6 +106,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     fail("--out: '", o.out_dir, "' already holds a training run (train_state.safetensors); pass --resume to "
          "continue it, or choose another folder");
 
+  ModelConfig cfg = load_config(o.config);  // first: a bad config is the cheapest error to report
+
   // --- data: MNIST train split for training, test split for the held-out loss
   const data::Vocabulary& vocab = data::Vocabulary::builtin();
   data::Digits train_digits = data::load_mnist(o.data_dir, data::Split::Train);
@@ -133,7 +135,6 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     test_set = data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Test), data::CaptionMode::Simple);
 
   // --- model, optimizer, EMA, the loss's generator
-  ModelConfig cfg = load_config(o.config);
   auto model = build_model(cfg, vocab, o.seed);
   cfg = model->config;
   model->train();
