@@ -8,6 +8,8 @@
 #include "bench/bench.h"
 #include "tensor/all.h"
 
+extern "C" void openblas_set_num_threads(int);
+
 namespace ld::bench {
 
 int run_ops(int reps) {
@@ -16,10 +18,14 @@ int run_ops(int reps) {
   for (int64_t n : {256, 512, 1024, 2048}) {
     Tensor a = rand_normal({n, n}, gen), b = rand_normal({n, n}, gen), c = Tensor::empty({n, n});
     const int r = n >= 2048 ? std::max(3, reps / 3) : reps;
+    // raw: one cblas_sgemm call with OpenBLAS's own threads (loradiff keeps OpenBLAS
+    // single-threaded and splits the GEMM over its OpenMP threads instead)
     auto [raw, ours] = paired_median_ms(
         [&] {
+          openblas_set_num_threads(threads);
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.f32(), n, b.f32(), n, 0.0f,
                       c.f32(), n);
+          openblas_set_num_threads(1);
         },
         [&] { Tensor y = matmul(a, b); }, r);
     const double gflop = 2.0 * n * n * n / 1e9;
