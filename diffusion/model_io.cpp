@@ -2,6 +2,7 @@
 
 #include "data/sha256.h"
 #include "nn/checkpoint.h"
+#include "nn/low_rank_layout.h"
 
 namespace ld::diffusion {
 
@@ -28,6 +29,10 @@ nn::Metadata model_metadata(const TextToImageModel& model, const data::Vocabular
   m["config"] = model.config.to_json().dump();
   m["vocab"] = nlohmann::json(vocab.words()).dump();
   m["weights_hash"] = weights_hash(model.state_dict());
+  // a compressed model (`loradiff compress`) lists its low-rank layers so load_model can rebuild it
+  const nn::LowRankLayout low_rank = nn::low_rank_layout(model);
+  if (!low_rank.empty()) m[nn::kLowRankMetadataKey] = nn::low_rank_layout_to_json(low_rank);
+  else m.erase(nn::kLowRankMetadataKey);
   return m;
 }
 
@@ -58,6 +63,11 @@ LoadedModel load_model(const std::string& path) {
   out.vocab = data::Vocabulary::from_words(words);
   out.metadata = st.metadata;
   out.model = build_model(cfg, out.vocab, 0);
+  // A compressed checkpoint (docs/compression.md): the listed dense layers become low-rank
+  // layers of the listed ranks, so that its U / V tensors have slots in the strict load below.
+  if (auto it = st.metadata.find(nn::kLowRankMetadataKey); it != st.metadata.end())
+    nn::apply_low_rank_layout(*out.model, nn::low_rank_layout_from_json(it->second, "model '" + path + "'"),
+                              "model '" + path + "'");
   try {
     out.model->load_state_dict(st.tensors, /*strict=*/true);
   } catch (const Error& e) {
