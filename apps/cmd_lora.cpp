@@ -5,9 +5,8 @@
 #include <csignal>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "apps/commands.h"
 #include "diffusion/model_io.h"
@@ -45,17 +44,21 @@ void register_lora_train(CLI::App& group, Runner& run) {
   auto o = std::make_shared<lora::LoRATrainOptions>();
   auto targets = std::make_shared<std::string>();
   auto quiet = std::make_shared<bool>(false);
-  auto* cmd = group.add_subcommand("train", "train a LoRA adapter (or, with --full, every weight) on an image + caption folder");
+  auto* cmd = group.add_subcommand(
+      "train", "train a LoRA adapter (or, with --full, every weight) on an image + caption folder");
   cmd->add_option("--base", o->base, "base checkpoint (model.safetensors of `loradiff train`)")->required();
-  cmd->add_option("--data", o->data_dir, "folder of image + same-name .txt caption pairs (16-24 in the article)")
+  cmd->add_option("--data", o->data_dir,
+                  "folder of image + same-name .txt caption pairs (16-24 in the article)")
       ->required();
   cmd->add_option("--out", o->out, "adapter file to write (a full checkpoint with --full)")->required();
   cmd->add_option("--rank", o->rank, "LoRA rank r")->capture_default_str();
-  cmd->add_option("--alpha", o->alpha, "LoRA alpha (the update is scaled by alpha / r)")->capture_default_str();
+  cmd->add_option("--alpha", o->alpha, "LoRA alpha (the update is scaled by alpha / r)")
+      ->capture_default_str();
   cmd->add_option("--dropout", o->dropout, "dropout on the adapter input")->capture_default_str();
-  cmd->add_option("--targets", *targets,
-                  "comma-separated layer patterns (default unet.*.to_q,unet.*.to_k,unet.*.to_v,unet.*.to_out; "
-                  "'*' matches anything, a bare name matches the last part, conv layers get LoCon)");
+  cmd->add_option(
+      "--targets", *targets,
+      "comma-separated layer patterns (default unet.*.to_q,unet.*.to_k,unet.*.to_v,unet.*.to_out; "
+      "'*' matches anything, a bare name matches the last part, conv layers get LoCon)");
   cmd->add_flag("--text-encoder", o->text_encoder, "also adapt the text encoder's attention projections");
   cmd->add_flag("--full", o->full, "fine-tune every weight instead of training an adapter (for comparisons)");
   cmd->add_option("--steps", o->steps, "optimizer steps")->capture_default_str();
@@ -67,10 +70,13 @@ void register_lora_train(CLI::App& group, Runner& run) {
   cmd->add_option("--seed", o->seed, "seed of the adapter init, data order and noise")->capture_default_str();
   cmd->add_option("--val", o->val_dir, "held-out image + caption folder: its loss is logged (fixed noise)");
   cmd->add_option("--eval-every", o->eval_every, "steps between held-out losses")->capture_default_str();
-  cmd->add_option("--eval-repeats", o->eval_repeats, "passes over --val per evaluation")->capture_default_str();
-  cmd->add_option("--sample-every", o->sample_every, "steps between sample grids of the folder's captions (0 = never)")
+  cmd->add_option("--eval-repeats", o->eval_repeats, "passes over --val per evaluation")
       ->capture_default_str();
-  cmd->add_option("--sample-steps", o->sample_steps, "DDIM steps for the sample grids")->capture_default_str();
+  cmd->add_option("--sample-every", o->sample_every,
+                  "steps between sample grids of the folder's captions (0 = never)")
+      ->capture_default_str();
+  cmd->add_option("--sample-steps", o->sample_steps, "DDIM steps for the sample grids")
+      ->capture_default_str();
   cmd->add_option("--log-every", o->log_every, "steps between loss.csv rows")->capture_default_str();
   cmd->add_option("--log-dir", o->log_dir, "folder for loss.csv, loss.png, samples/ (default <out>-log)");
   cmd->add_flag("--no-progress", *quiet, "no progress bar");
@@ -81,14 +87,14 @@ void register_lora_train(CLI::App& group, Runner& run) {
       o->stop_requested = &g_lora_stop;
       std::signal(SIGINT, on_lora_sigint);
       lora::LoRATrainResult r = lora::train_lora(*o, std::cout);
-      std::cout << (r.interrupted ? "interrupted" : "trained") << ": " << r.steps << " steps, loss " << r.first_loss
-                << " -> " << r.last_loss;
+      std::cout << (r.interrupted ? "interrupted" : "trained") << ": " << r.steps << " steps, loss "
+                << r.first_loss << " -> " << r.last_loss;
       if (std::isfinite(r.heldout_before))
         std::cout << ", held-out " << r.heldout_before << " -> " << r.heldout_after;
       std::cout << ", " << r.median_step_ms << " ms/step (median), " << r.seconds << " s\n"
                 << "trainable parameters " << r.trainable_params << " ("
-                << pct(double(r.trainable_params) / double(r.unet_params)) << " of the UNet's " << r.unet_params
-                << "), AdamW state " << r.optimizer_state_floats << " floats\n"
+                << pct(double(r.trainable_params) / double(r.unet_params)) << " of the UNet's "
+                << r.unet_params << "), AdamW state " << r.optimizer_state_floats << " floats\n"
                 << "wrote " << o->out << "; log in " << r.log_dir << "\n";
       return 0;
     };
@@ -117,7 +123,8 @@ void register_lora_merge(CLI::App& group, Runner& run) {
       diffusion::save_model(a->out, *lm.model, lm.vocab,
                             {{"merged_from", base_hash}, {"merged_loras", merged.dump()}});
       std::cout << "merged " << loaded.size() << " adapter(s) into " << layers << " layers of " << a->base
-                << "; wrote " << a->out << " (weights " << diffusion::weights_hash(lm.model->state_dict()) << ")\n";
+                << "; wrote " << a->out << " (weights " << diffusion::weights_hash(lm.model->state_dict())
+                << ")\n";
       return 0;
     };
   });
@@ -130,19 +137,21 @@ void register_lora_extract(CLI::App& group, Runner& run) {
     float alpha = 0;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = group.add_subcommand("extract", "an adapter from two checkpoints: top-r SVD of each targeted weight difference");
+  auto* cmd = group.add_subcommand(
+      "extract", "an adapter from two checkpoints: top-r SVD of each targeted weight difference");
   cmd->add_option("--base", a->base, "base checkpoint")->required();
   cmd->add_option("--tuned", a->tuned, "fine-tuned checkpoint of the same config")->required();
   cmd->add_option("--rank", a->rank, "rank r kept per layer")->capture_default_str();
   cmd->add_option("--alpha", a->alpha, "alpha of the adapter (0 = rank)")->capture_default_str();
-  cmd->add_option("--targets", a->targets, "comma-separated layer patterns (default: the UNet attention projections)");
+  cmd->add_option("--targets", a->targets,
+                  "comma-separated layer patterns (default: the UNet attention projections)");
   cmd->add_option("--out", a->out, "adapter file to write")->required();
   cmd->callback([&run, a] {
     run = [a] {
       diffusion::LoadedModel base = diffusion::load_model(a->base), tuned = diffusion::load_model(a->tuned);
       if (base.model->config.to_json() != tuned.model->config.to_json())
-        fail("--tuned '", a->tuned, "' has config ", tuned.model->config.name, ", the base '", a->base, "' has ",
-             base.model->config.name, "; extract needs the same architecture");
+        fail("--tuned '", a->tuned, "' has config ", tuned.model->config.name, ", the base '", a->base,
+             "' has ", base.model->config.name, "; extract needs the same architecture");
       lora::ExtractOptions o;
       o.rank = a->rank;
       o.alpha = a->alpha;
@@ -151,18 +160,20 @@ void register_lora_extract(CLI::App& group, Runner& run) {
       r.adapter.base_config = base.model->config.to_json().dump();
       r.adapter.base_weights_hash = diffusion::weights_hash(base.model->state_dict());
       r.adapter.extra["training"] =
-          nlohmann::json{{"mode", "extract"}, {"tuned", a->tuned},
+          nlohmann::json{{"mode", "extract"},
+                         {"tuned", a->tuned},
                          {"tuned_weights_hash", diffusion::weights_hash(tuned.model->state_dict())}}
               .dump();
       lora::save_adapter(a->out, r.adapter);
       std::cout << "layer  rank  ||W_tuned - W_base||_F  energy kept\n";
       for (const auto& l : r.layers)
         std::cout << l.name << "  " << l.rank << "  " << l.diff_norm << "  " << pct(l.energy_kept) << "\n";
-      if (!r.unchanged.empty()) std::cout << r.unchanged.size() << " targeted layers are unchanged (left out)\n";
+      if (!r.unchanged.empty())
+        std::cout << r.unchanged.size() << " targeted layers are unchanged (left out)\n";
       if (!r.other_changes.empty()) {
         std::cout << "note: " << r.other_changes.size()
-                  << " parameters outside the adapter also differ and are not in it, e.g. " << r.other_changes[0]
-                  << "\n";
+                  << " parameters outside the adapter also differ and are not in it, e.g. "
+                  << r.other_changes[0] << "\n";
       }
       std::cout << "wrote " << a->out << ": " << r.adapter.layers.size() << " layers, "
                 << r.adapter.num_parameters() << " parameters\n";
@@ -178,7 +189,8 @@ void register_lora_resize(CLI::App& group, Runner& run) {
     double energy = 0;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = group.add_subcommand("resize", "shrink an adapter: top singular triplets of each layer's (alpha / r) B A");
+  auto* cmd = group.add_subcommand(
+      "resize", "shrink an adapter: top singular triplets of each layer's (alpha / r) B A");
   cmd->add_option("--in", a->in, "adapter file")->required();
   auto* r = cmd->add_option("--rank", a->rank, "new rank in every layer");
   auto* e = cmd->add_option("--energy", a->energy, "keep this share of sum S^2 per layer, e.g. 0.9");
@@ -191,15 +203,18 @@ void register_lora_resize(CLI::App& group, Runner& run) {
       o.rank = a->rank;
       o.energy = a->energy;
       lora::ResizeResult res = lora::resize_lora(in, o);
-      res.adapter.extra["resized_from"] =
-          nlohmann::json{{"file", a->in}, {"rank", in.rank}, {"by", a->rank > 0 ? "rank" : "energy"},
-                         {"value", a->rank > 0 ? double(a->rank) : a->energy}}
-              .dump();
+      res.adapter.extra["resized_from"] = nlohmann::json{
+          {"file", a->in},
+          {"rank", in.rank},
+          {"by", a->rank > 0 ? "rank" : "energy"},
+          {"value", a->rank > 0 ? double(a->rank)
+                                : a->energy}}.dump();
       lora::save_adapter(a->out, res.adapter);
       std::cout << "layer  rank  energy kept\n";
       double min_kept = 1;
       for (const auto& l : res.layers) {
-        std::cout << l.name << "  " << l.old_rank << " -> " << l.new_rank << "  " << pct(l.energy_kept) << "\n";
+        std::cout << l.name << "  " << l.old_rank << " -> " << l.new_rank << "  " << pct(l.energy_kept)
+                  << "\n";
         min_kept = std::min(min_kept, l.energy_kept);
       }
       std::cout << "wrote " << a->out << ": " << in.num_parameters() << " -> " << res.adapter.num_parameters()
@@ -216,13 +231,15 @@ void register_lora_info(CLI::App& group, Runner& run) {
   cmd->callback([&run, path] {
     run = [path] {
       lora::Adapter a = lora::read_adapter(*path);
-      std::cout << *path << ": " << a.layers.size() << " layers, rank " << a.rank << ", alpha " << a.alpha << ", "
-                << a.num_parameters() << " parameters\n";
+      std::cout << *path << ": " << a.layers.size() << " layers, rank " << a.rank << ", alpha " << a.alpha
+                << ", " << a.num_parameters() << " parameters\n";
       std::cout << "  targets: " << nlohmann::json(a.targets).dump() << "\n";
-      std::cout << "  base weights: " << (a.base_weights_hash.empty() ? "unknown" : a.base_weights_hash) << "\n";
+      std::cout << "  base weights: " << (a.base_weights_hash.empty() ? "unknown" : a.base_weights_hash)
+                << "\n";
       for (const auto& [k, v] : a.extra) std::cout << "  " << k << ": " << v << "\n";
       for (const auto& l : a.layers)
-        std::cout << "  " << l.name << "  A " << shape_str(l.A.shape()) << "  B " << shape_str(l.B.shape()) << "\n";
+        std::cout << "  " << l.name << "  A " << shape_str(l.A.shape()) << "  B " << shape_str(l.B.shape())
+                  << "\n";
       return 0;
     };
   });

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "diffusion/model.h"
@@ -41,8 +40,8 @@ std::string check_layer(const AdapterLayer& l) {
                      " (out, r) disagree on r");
   } else if (A.dim() == 4 && B.dim() == 4) {
     if (B.size(1) != A.size(0) || B.size(2) != 1 || B.size(3) != 1 || A.size(2) != A.size(3))
-      return str_cat("lora_A ", shape_str(A.shape()), " must be (r, in, k, k) and lora_B ", shape_str(B.shape()),
-                     " (out, r, 1, 1)");
+      return str_cat("lora_A ", shape_str(A.shape()), " must be (r, in, k, k) and lora_B ",
+                     shape_str(B.shape()), " (out, r, 1, 1)");
   } else {
     return str_cat("lora_A ", shape_str(A.shape()), " and lora_B ", shape_str(B.shape()),
                    " must both be 2-D (Linear) or both 4-D (Conv2d)");
@@ -86,8 +85,8 @@ Adapter adapter_from_model(const nn::Module& model, const std::string& name) {
     const LoRAAdapter& ad = layer->adapter(static_cast<size_t>(i));
     if (a.layers.empty()) a.alpha = ad.alpha;
     if (ad.alpha != a.alpha)
-      fail("adapter '", name, "': alpha differs between layers (", a.alpha, " and ", ad.alpha, " in '", layer_name,
-           "'); one file holds one alpha");
+      fail("adapter '", name, "': alpha differs between layers (", a.alpha, " and ", ad.alpha, " in '",
+           layer_name, "'); one file holds one alpha");
     a.layers.push_back({layer_name, ad.A().value().clone(), ad.B().value().clone()});
     a.rank = std::max(a.rank, ad.rank);
   }
@@ -124,8 +123,8 @@ Adapter read_adapter(const std::string& path) {
   auto it = st.metadata.find("format");
   if (it == st.metadata.end() || it->second != kAdapterFormat)
     fail("adapter '", path, "': not a loradiff LoRA adapter (metadata 'format' is ",
-         it == st.metadata.end() ? std::string("missing") : "'" + it->second + "'", ", expected '", kAdapterFormat,
-         "'); a model checkpoint goes to --model/--base, an adapter to --lora");
+         it == st.metadata.end() ? std::string("missing") : "'" + it->second + "'", ", expected '",
+         kAdapterFormat, "'); a model checkpoint goes to --model/--base, an adapter to --lora");
   if (!st.metadata.count("alpha")) fail("adapter '", path, "': metadata has no 'alpha'");
   a.alpha = parse_float(st.metadata.at("alpha"), "alpha", path);
   if (!(a.alpha > 0)) fail("adapter '", path, "': alpha ", a.alpha, " must be > 0");
@@ -139,8 +138,8 @@ Adapter read_adapter(const std::string& path) {
   if (st.metadata.count("base_config")) a.base_config = st.metadata.at("base_config");
   if (st.metadata.count("base_weights_hash")) a.base_weights_hash = st.metadata.at("base_weights_hash");
   for (const auto& [k, v] : st.metadata)
-    if (k != "format" && k != "rank" && k != "alpha" && k != "targets" && k != "layers" && k != "base_config" &&
-        k != "base_weights_hash")
+    if (k != "format" && k != "rank" && k != "alpha" && k != "targets" && k != "layers" &&
+        k != "base_config" && k != "base_weights_hash")
       a.extra[k] = v;
 
   std::map<std::string, AdapterLayer> by_name;
@@ -216,7 +215,8 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
   }
   const std::string hash = diffusion::weights_hash(base_state_dict(model));
   if (a.base_weights_hash.empty())
-    report.warnings.push_back(str_cat("adapter '", src, "' does not record the base weights it was trained on"));
+    report.warnings.push_back(
+        str_cat("adapter '", src, "' does not record the base weights it was trained on"));
   else if (a.base_weights_hash != hash)
     report.warnings.push_back(str_cat("adapter '", src, "' was trained on base weights ", a.base_weights_hash,
                                       ", but this model's are ", hash,

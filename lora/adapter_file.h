@@ -65,7 +65,8 @@ struct LoadAdapterReport {
 
 // Attach `adapter` to `model` with weight w (Eq. (LoRA)'s w_i), under `name` (new in every
 // layer). Validates every layer first: nothing changes when one does not fit.
-LoadAdapterReport load_adapter(nn::Module& model, const Adapter& adapter, float weight, const std::string& name);
+LoadAdapterReport load_adapter(nn::Module& model, const Adapter& adapter, float weight,
+                               const std::string& name);
 
 // "--lora path.safetensors:0.8" -> {path, 0.8}; without ":w" the weight is 1.
 struct LoRASpec {

@@ -75,7 +75,8 @@ std::vector<std::string> find_targets(const nn::Module& model, const std::vector
   }
   for (size_t i = 0; i < patterns.size(); ++i)
     if (!used[i])
-      fail("--targets: pattern '", patterns[i], "' matches no Linear or Conv2d layer of the ", model.type_name(),
+      fail("--targets: pattern '", patterns[i], "' matches no Linear or Conv2d layer of the ",
+           model.type_name(),
            " (names look like 'unet.down1.attn.self_attn.to_q'; '*' matches any characters)");
   return names;
 }
@@ -161,7 +162,8 @@ int64_t set_adapter_weight(nn::Module& model, const std::string& name, float wei
     const int64_t i = layer->find_adapter(name);
     if (i < 0) continue;
     LoRAAdapter& a = layer->adapter(static_cast<size_t>(i));
-    if (a.merged) fail("set_adapter_weight: adapter '", name, "' is merged in '", layer_name, "'; unmerge it first");
+    if (a.merged)
+      fail("set_adapter_weight: adapter '", name, "' is merged in '", layer_name, "'; unmerge it first");
     a.weight = weight;
     ++n;
   }

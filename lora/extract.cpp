@@ -30,17 +30,20 @@ AdapterLayer factor_low_rank(const std::string& name, const SVD& d, float alpha,
 
 ExtractResult extract_lora(const nn::Module& base, const nn::Module& tuned, const ExtractOptions& o) {
   if (o.rank < 1) fail("--rank: ", o.rank, " must be >= 1");
-  if (o.alpha < 0 || !std::isfinite(o.alpha)) fail("--alpha: ", o.alpha, " must be > 0 (or 0 for alpha = rank)");
+  if (o.alpha < 0 || !std::isfinite(o.alpha))
+    fail("--alpha: ", o.alpha, " must be > 0 (or 0 for alpha = rank)");
   const std::vector<std::string> targets = o.targets.empty() ? default_targets() : o.targets;
   const nn::StateDict bw = base_state_dict(base), tw = base_state_dict(tuned);
   for (const auto& [name, t] : bw) {
     auto it = tw.find(name);
-    if (it == tw.end()) fail("--tuned: the tuned model has no parameter '", name, "'; it must have the base's layout");
+    if (it == tw.end())
+      fail("--tuned: the tuned model has no parameter '", name, "'; it must have the base's layout");
     if (it->second.shape() != t.shape())
       fail("--tuned: parameter '", name, "' is ", shape_str(it->second.shape()), " in the tuned model but ",
            shape_str(t.shape()), " in the base");
   }
-  if (tw.size() != bw.size()) fail("--tuned: the tuned model has parameters the base lacks; it must have the same layout");
+  if (tw.size() != bw.size())
+    fail("--tuned: the tuned model has parameters the base lacks; it must have the same layout");
 
   ExtractResult res;
   const float alpha = o.alpha > 0 ? o.alpha : static_cast<float>(o.rank);

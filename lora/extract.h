@@ -18,22 +18,22 @@ namespace ld::lora {
 
 struct ExtractOptions {
   int64_t rank = 4;
-  float alpha = 0;  // 0: alpha = rank (scale 1)
+  float alpha = 0;                   // 0: alpha = rank (scale 1)
   std::vector<std::string> targets;  // empty: default_targets()
 };
 
 struct ExtractLayerReport {
   std::string name;
-  int64_t rank = 0;         // kept (min of --rank and the layer's size)
-  double diff_norm = 0;     // ||D||_F
-  double energy_kept = 1;   // sum of kept S^2 / sum S^2
+  int64_t rank = 0;        // kept (min of --rank and the layer's size)
+  double diff_norm = 0;    // ||D||_F
+  double energy_kept = 1;  // sum of kept S^2 / sum S^2
 };
 
 struct ExtractResult {
-  Adapter adapter;                          // layers, rank, alpha, targets (config/hash left to the caller)
-  std::vector<ExtractLayerReport> layers;   // every targeted layer whose weight differs
-  std::vector<std::string> unchanged;       // targeted layers with identical weights (left out)
-  std::vector<std::string> other_changes;   // parameters outside the adapter that differ (biases, ...)
+  Adapter adapter;                         // layers, rank, alpha, targets (config/hash left to the caller)
+  std::vector<ExtractLayerReport> layers;  // every targeted layer whose weight differs
+  std::vector<std::string> unchanged;      // targeted layers with identical weights (left out)
+  std::vector<std::string> other_changes;  // parameters outside the adapter that differ (biases, ...)
 };
 
 // The split used by extract and resize: B = c U diag(sqrt S), A = c diag(sqrt S) Vt, c = sqrt(r / alpha),

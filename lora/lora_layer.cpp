@@ -31,7 +31,7 @@ size_t LoRALayer::add_adapter(const std::string& name, int64_t rank, float alpha
   a->lora_A = std::move(down);
   a->lora_B = std::move(up);
   Tensor B = a->B().value();  // shares the parameter's storage
-  B.zero_();  // B = 0: the new adapter leaves the layer's output unchanged
+  B.zero_();                  // B = 0: the new adapter leaves the layer's output unchanged
   if (dropout > 0) a->dropout = std::make_shared<nn::Dropout>(dropout, gen);
   const std::string suffix = adapters_.empty() ? std::string() : str_cat("_", adapters_.size());
   register_module("lora_A" + suffix, a->lora_A);

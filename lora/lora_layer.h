@@ -35,7 +35,7 @@ struct LoRAAdapter {
   std::string name;  // which adapter this is (a file's stem, "train", ...): layers hold one per name
   int64_t rank = 0;
   float alpha = 0;
-  float weight = 1;  // w_i of Eq. (LoRA)
+  float weight = 1;                            // w_i of Eq. (LoRA)
   std::shared_ptr<nn::Module> lora_A, lora_B;  // down- and up-projection (Linear or Conv2d, no bias)
   std::shared_ptr<nn::Dropout> dropout;        // on the adapter's input; null = none
   bool merged = false;
@@ -76,7 +76,7 @@ class LoRALayer : public nn::Module {
   LoRALayer(std::shared_ptr<nn::Module> base, Var weight, Var bias);
   // The A (down) and B (up) layers of a new adapter of rank r, A initialised from gen.
   virtual std::pair<std::shared_ptr<nn::Module>, std::shared_ptr<nn::Module>> make_pair(int64_t rank,
-                                                                                          Generator& gen) = 0;
+                                                                                        Generator& gen) = 0;
   // y + sum over unmerged adapters with w_i != 0 of w_i (alpha_i / r_i) B_i(A_i(dropout(x))).
   // An adapter with w_i = 0 is skipped, so weight 0 gives outputs identical to the base.
   Var add_adapters(Var y, const Var& x);

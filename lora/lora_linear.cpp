@@ -48,39 +48,40 @@ Var fused_lora_linear(const Var& x, const Var& w, const Var& b, const std::vecto
   }
   Shape ys = x.value().shape();
   ys.back() = out;
-  return ag::make_node(
-      Y.view(ys), "lora_linear", inputs, [M, in, out, first, W, scales, has_bias = b.defined()](ag::Node& self) {
-        ag::Node &x = *self.inputs[0], &w = *self.inputs[1];
-        const Tensor dY = self.grad.reshape({M, out});
-        const Tensor Xs = x.value.reshape({M, in});
-        if (x.requires_grad) {
-          Tensor dX = Tensor::empty({M, in});
-          gemm(dY, W, dX);
-          x.accumulate(dX.view(x.value.shape()));
-        }
-        for (size_t i = 0; i < scales.size(); ++i) {
-          ag::Node &A = *self.inputs[first + 2 * i], &B = *self.inputs[first + 2 * i + 1];
-          const int64_t r = A.value.size(0);
-          if (A.requires_grad) {
-            Tensor G = Tensor::empty({M, r}), dA = Tensor::empty({r, in});
-            gemm(dY, B.value, G);
-            gemm(G.transpose(0, 1), Xs, dA, scales[i], 0.0f);
-            A.accumulate(dA);
-          }
-          if (B.requires_grad) {
-            Tensor T = Tensor::empty({M, r}), dB = Tensor::empty({out, r});
-            gemm(Xs, A.value.transpose(0, 1), T);
-            gemm(dY.transpose(0, 1), T, dB, scales[i], 0.0f);
-            B.accumulate(dB);
-          }
-        }
-        if (w.requires_grad) {
-          Tensor dW = Tensor::empty({out, in});
-          gemm(dY.transpose(0, 1), Xs, dW);
-          w.accumulate(dW);
-        }
-        if (has_bias && self.inputs[2]->requires_grad) self.inputs[2]->accumulate(sum(dY, {0}));
-      });
+  return ag::make_node(Y.view(ys), "lora_linear", inputs,
+                       [M, in, out, first, W, scales, has_bias = b.defined()](ag::Node& self) {
+                         ag::Node &x = *self.inputs[0], &w = *self.inputs[1];
+                         const Tensor dY = self.grad.reshape({M, out});
+                         const Tensor Xs = x.value.reshape({M, in});
+                         if (x.requires_grad) {
+                           Tensor dX = Tensor::empty({M, in});
+                           gemm(dY, W, dX);
+                           x.accumulate(dX.view(x.value.shape()));
+                         }
+                         for (size_t i = 0; i < scales.size(); ++i) {
+                           ag::Node &A = *self.inputs[first + 2 * i], &B = *self.inputs[first + 2 * i + 1];
+                           const int64_t r = A.value.size(0);
+                           if (A.requires_grad) {
+                             Tensor G = Tensor::empty({M, r}), dA = Tensor::empty({r, in});
+                             gemm(dY, B.value, G);
+                             gemm(G.transpose(0, 1), Xs, dA, scales[i], 0.0f);
+                             A.accumulate(dA);
+                           }
+                           if (B.requires_grad) {
+                             Tensor T = Tensor::empty({M, r}), dB = Tensor::empty({out, r});
+                             gemm(Xs, A.value.transpose(0, 1), T);
+                             gemm(dY.transpose(0, 1), T, dB, scales[i], 0.0f);
+                             B.accumulate(dB);
+                           }
+                         }
+                         if (w.requires_grad) {
+                           Tensor dW = Tensor::empty({out, in});
+                           gemm(dY.transpose(0, 1), Xs, dW);
+                           w.accumulate(dW);
+                         }
+                         if (has_bias && self.inputs[2]->requires_grad)
+                           self.inputs[2]->accumulate(sum(dY, {0}));
+                       });
 }
 
 }  // namespace
@@ -91,7 +92,7 @@ LoRALinear::LoRALinear(std::shared_ptr<nn::Linear> base)
 // A = Linear(in -> r) and B = Linear(r -> out), no biases: their weights are (r, in) and (out, r).
 // Linear's init is PyTorch's kaiming_uniform_(a = sqrt(5)), the init of A in Hu et al.'s code.
 std::pair<std::shared_ptr<nn::Module>, std::shared_ptr<nn::Module>> LoRALinear::make_pair(int64_t rank,
-                                                                                        Generator& gen) {
+                                                                                          Generator& gen) {
   auto A = nn::make<nn::Linear>(in_features, rank, false, gen);
   auto B = nn::make<nn::Linear>(rank, out_features(), false, gen);
   return {A, B};

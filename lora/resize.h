@@ -15,8 +15,8 @@
 namespace ld::lora {
 
 struct ResizeOptions {
-  int64_t rank = 0;     // > 0: this rank in every layer (capped by the layer's current rank)
-  double energy = 0;    // in (0, 1]: the smallest rank per layer keeping this share
+  int64_t rank = 0;   // > 0: this rank in every layer (capped by the layer's current rank)
+  double energy = 0;  // in (0, 1]: the smallest rank per layer keeping this share
 };
 
 struct ResizeLayerReport {

@@ -21,9 +21,10 @@ SVD svd(const Tensor& m_in) {
   const std::vector<float> src = m_in.contiguous().to_vector();
   std::vector<double> a(src.begin(), src.end()), s(k), u(m * k), vt(k * n);
   // Row-major: a is m x n (lda n), u is m x k (ldu k), vt is k x n (ldvt n). jobz 'S': thin.
-  const lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', static_cast<lapack_int>(m), static_cast<lapack_int>(n),
-                                         a.data(), static_cast<lapack_int>(n), s.data(), u.data(),
-                                         static_cast<lapack_int>(k), vt.data(), static_cast<lapack_int>(n));
+  const lapack_int info =
+      LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', static_cast<lapack_int>(m), static_cast<lapack_int>(n), a.data(),
+                     static_cast<lapack_int>(n), s.data(), u.data(), static_cast<lapack_int>(k), vt.data(),
+                     static_cast<lapack_int>(n));
   if (info < 0) fail("svd: LAPACKE_dgesdd rejected argument ", -info, " for a ", m, " x ", n, " matrix");
   if (info > 0) fail("svd: LAPACKE_dgesdd did not converge on a ", m, " x ", n, " matrix (info ", info, ")");
   auto to_tensor = [](const std::vector<double>& v, const Shape& shape) {

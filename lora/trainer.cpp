@@ -8,9 +8,8 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "autograd/ops.h"
 #include "data/image_folder.h"
@@ -92,7 +91,8 @@ double fixed_noise_loss(diffusion::TextToImageModel& model, const diffusion::Noi
 std::vector<std::string> unique_captions(const data::ImageFolder& f, size_t max) {
   std::vector<std::string> out;
   for (const auto& item : f.items)
-    if (std::find(out.begin(), out.end(), item.caption) == out.end() && out.size() < max) out.push_back(item.caption);
+    if (std::find(out.begin(), out.end(), item.caption) == out.end() && out.size() < max)
+      out.push_back(item.caption);
   return out;
 }
 
@@ -106,12 +106,15 @@ double median(std::vector<double> v) {
 
 LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   validate(o);
-  if (is_inside(fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path(), o.data_dir))
-    fail("--out '", o.out, "' lies inside the data folder '", o.data_dir,
-         "'; loradiff never writes into a data folder (it would also break the folder's image/caption pairs)");
+  if (is_inside(fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path(),
+                o.data_dir))
+    fail(
+        "--out '", o.out, "' lies inside the data folder '", o.data_dir,
+        "'; loradiff never writes into a data folder (it would also break the folder's image/caption pairs)");
   const std::string log_dir =
-      o.log_dir.empty() ? (fs::path(o.out).parent_path() / (fs::path(o.out).stem().string() + "-log")).string()
-                        : o.log_dir;
+      o.log_dir.empty()
+          ? (fs::path(o.out).parent_path() / (fs::path(o.out).stem().string() + "-log")).string()
+          : o.log_dir;
   if (is_inside(log_dir, o.data_dir))
     fail("--log-dir '", log_dir, "' lies inside the data folder '", o.data_dir, "'; choose another folder");
 
@@ -168,8 +171,8 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   if (o.full)
     log << "full fine-tuning: " << res.trainable_params << " trainable parameters (every weight)";
   else
-    log << "LoRA rank " << o.rank << ", alpha " << o.alpha << " on " << res.layers << " layers: "
-        << res.trainable_params << " trainable parameters = " << std::setprecision(3)
+    log << "LoRA rank " << o.rank << ", alpha " << o.alpha << " on " << res.layers
+        << " layers: " << res.trainable_params << " trainable parameters = " << std::setprecision(3)
         << 100.0 * static_cast<double>(res.trainable_params) / static_cast<double>(res.unet_params)
         << "% of the UNet's " << res.unet_params;
   log << "; AdamW state " << std::setprecision(4)
@@ -212,8 +215,10 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     gp.guidance = so.guidance;
     gp.seed = so.seed;
     gp.model_hash = base_hash;
-    if (!o.full) gp.extra.push_back({"LoRA", str_cat(fs::path(o.out).stem().string(), ":1 (step ", step, ")")});
-    else gp.extra.push_back({"Fine-tuned", str_cat("full, step ", step)});
+    if (!o.full)
+      gp.extra.push_back({"LoRA", str_cat(fs::path(o.out).stem().string(), ":1 (step ", step, ")")});
+    else
+      gp.extra.push_back({"Fine-tuned", str_cat("full, step ", step)});
     data::write_png_grid((fs::path(log_dir) / "samples" / name.str()).string(), imgs,
                          static_cast<int64_t>(prompts.size()), o.sample_cols, 2, gp);
   };
@@ -233,7 +238,8 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     if (!o.val_dir.empty()) training["val"] = o.val_dir;
     if (o.full) {
       // a full checkpoint, loadable by `loradiff sample --model`; the base's weights hash is kept
-      diffusion::save_model(o.out, model, lm.vocab, {{"fine_tuned_from", base_hash}, {"training", training.dump()}});
+      diffusion::save_model(o.out, model, lm.vocab,
+                            {{"fine_tuned_from", base_hash}, {"training", training.dump()}});
       return;
     }
     Adapter a = adapter_from_model(model, adapter_name);
@@ -263,18 +269,21 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     opt.zero_grad();
     ag::Var loss = diffusion::diffusion_loss(model, sched, b.images, b.tokens, cfg.p_uncond, gen);
     const double lv = loss.value().item();
-    if (!std::isfinite(lv)) fail("training stopped at step ", step + 1, ": the loss is ", lv, " (try a lower --lr)");
+    if (!std::isfinite(lv))
+      fail("training stopped at step ", step + 1, ": the loss is ", lv, " (try a lower --lr)");
     loss.backward();
     const double gnorm = nn::clip_grad_norm(params, o.clip > 0 ? o.clip : INFINITY);
     if (!std::isfinite(gnorm))
       fail("training stopped at step ", step + 1, ": the gradient norm is ", gnorm, " (try a lower --lr)");
     opt.step();
-    step_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count());
+    step_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count());
     ++step;
     if (step == 1) res.first_loss = lv;
     last_loss = lv;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (o.log_every > 0 && (step % o.log_every == 0 || step == o.steps)) tlog.add({step, lv, opt.lr, gnorm, NAN, secs});
+    if (o.log_every > 0 && (step % o.log_every == 0 || step == o.steps))
+      tlog.add({step, lv, opt.lr, gnorm, NAN, secs});
     if (val.size() > 0 && ((o.eval_every > 0 && step % o.eval_every == 0) || step == o.steps))
       tlog.add({step, NAN, NAN, NAN, heldout(), secs});
     bar.update(step, lv);

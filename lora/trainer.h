@@ -54,12 +54,12 @@ struct LoRATrainOptions {
 struct LoRATrainResult {
   int64_t steps = 0;
   double first_loss = 0, last_loss = 0, seconds = 0;
-  double median_step_ms = 0;         // forward + backward + update, without evaluation and sampling
-  int64_t trainable_params = 0;      // adapter parameters, or every parameter with full
-  int64_t unet_params = 0;           // the base UNet's parameters
+  double median_step_ms = 0;           // forward + backward + update, without evaluation and sampling
+  int64_t trainable_params = 0;        // adapter parameters, or every parameter with full
+  int64_t unet_params = 0;             // the base UNet's parameters
   int64_t optimizer_state_floats = 0;  // AdamW moments: 2 per trainable parameter
   double heldout_before = 0, heldout_after = 0;  // NaN without --val
-  int64_t layers = 0;                // adapted layers (0 with full)
+  int64_t layers = 0;                            // adapted layers (0 with full)
   bool interrupted = false;
   std::string log_dir;
 };

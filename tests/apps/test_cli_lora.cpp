@@ -12,9 +12,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "data/png.h"
 #include "data/vocab.h"
@@ -89,9 +88,9 @@ std::vector<float> png_pixels(const std::string& path) {
 TEST_CASE("lora train, sample --lora, merge, extract, resize, info on the tiny config") {
   TempDir tmp;
   const std::string base = tmp / "base.safetensors";
-  diffusion::save_model(base, *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"),
-                                                      data::Vocabulary::builtin(), 3),
-                        data::Vocabulary::builtin());
+  diffusion::save_model(
+      base, *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 3),
+      data::Vocabulary::builtin());
   write_folder(tmp.path / "nines", 20, 0);
   write_folder(tmp.path / "val", 6, 1);
   const auto folder_time = fs::last_write_time(tmp.path / "nines" / "nine_0.png");
@@ -131,14 +130,18 @@ TEST_CASE("lora train, sample --lora, merge, extract, resize, info on the tiny c
   CHECK(bnorm > 0);  // B moved away from zero: the adapter trained
 
   // --- sample: the base, weight 0 (bit-identical), weight 1 (different), parameters chunk
-  const std::string common = " --prompt \"a handwritten digit nine\" --n 2 --steps 3 --seed 5 --model " + base;
+  const std::string common =
+      " --prompt \"a handwritten digit nine\" --n 2 --steps 3 --seed 5 --model " + base;
   REQUIRE(run("sample" + common + " --out " + (tmp / "s_base.png")).rc == 0);
-  r = run("sample" + common + " --out " + (tmp / "s_w0.png") + " --lora " + (tmp / "nine.safetensors") + ":0");
+  r = run("sample" + common + " --out " + (tmp / "s_w0.png") + " --lora " + (tmp / "nine.safetensors") +
+          ":0");
   INFO(r.output);
   REQUIRE(r.rc == 0);
   CHECK_FALSE(has(r.output, "warning"));
   CHECK(png_pixels(tmp / "s_w0.png") == png_pixels(tmp / "s_base.png"));
-  REQUIRE(run("sample" + common + " --out " + (tmp / "s_w1.png") + " --lora " + (tmp / "nine.safetensors")).rc == 0);
+  REQUIRE(
+      run("sample" + common + " --out " + (tmp / "s_w1.png") + " --lora " + (tmp / "nine.safetensors")).rc ==
+      0);
   CHECK(png_pixels(tmp / "s_w1.png") != png_pixels(tmp / "s_base.png"));
   auto params = data::read_png_parameters(tmp / "s_w1.png");
   REQUIRE(params.has_value());
@@ -147,12 +150,13 @@ TEST_CASE("lora train, sample --lora, merge, extract, resize, info on the tiny c
   CHECK(found);
 
   // --- merge: the merged checkpoint samples like base + adapter (up to float rounding in W0 + BA)
-  r = run("lora merge --base " + base + " --lora " + (tmp / "nine.safetensors") + ":1 --out " + (tmp / "merged.safetensors"));
+  r = run("lora merge --base " + base + " --lora " + (tmp / "nine.safetensors") + ":1 --out " +
+          (tmp / "merged.safetensors"));
   INFO(r.output);
   REQUIRE(r.rc == 0);
   CHECK(has(r.output, "into 40 layers"));
-  REQUIRE(run("sample --prompt \"a handwritten digit nine\" --n 2 --steps 3 --seed 5 --model " + (tmp / "merged.safetensors") +
-              " --out " + (tmp / "s_merged.png"))
+  REQUIRE(run("sample --prompt \"a handwritten digit nine\" --n 2 --steps 3 --seed 5 --model " +
+              (tmp / "merged.safetensors") + " --out " + (tmp / "s_merged.png"))
               .rc == 0);
   {
     std::vector<float> m = png_pixels(tmp / "s_merged.png"), w = png_pixels(tmp / "s_w1.png");
@@ -185,11 +189,13 @@ TEST_CASE("lora train, sample --lora, merge, extract, resize, info on the tiny c
   CHECK(has(r.output, "8448 -> 4224 parameters"));
   lora::Adapter r2 = lora::read_adapter(tmp / "r2.safetensors");
   for (size_t i = 0; i < 40; ++i) {
-    std::vector<float> s0 = lora::svd(a.delta_matrix(i)).S.to_vector(), s2 = lora::svd(r2.delta_matrix(i)).S.to_vector();
+    std::vector<float> s0 = lora::svd(a.delta_matrix(i)).S.to_vector(),
+                       s2 = lora::svd(r2.delta_matrix(i)).S.to_vector();
     CHECK(s2[0] == doctest::Approx(s0[0]).epsilon(1e-3));
     CHECK(s2[1] == doctest::Approx(s0[1]).epsilon(1e-3).scale(1e-6));
   }
-  r = run("lora resize --in " + (tmp / "nine.safetensors") + " --energy 0.9 --out " + (tmp / "e90.safetensors"));
+  r = run("lora resize --in " + (tmp / "nine.safetensors") + " --energy 0.9 --out " +
+          (tmp / "e90.safetensors"));
   REQUIRE(r.rc == 0);
   CHECK(has(r.output, "energy kept"));
   r = run("lora info " + (tmp / "e90.safetensors"));
@@ -198,14 +204,14 @@ TEST_CASE("lora train, sample --lora, merge, extract, resize, info on the tiny c
   CHECK(has(r.output, "unet.mid.attn.cross_attn.to_k"));
 
   // --- two adapters at once
-  r = run("sample" + common + " --out " + (tmp / "s_two.png") + " --lora " + (tmp / "nine.safetensors") + ":0.5 --lora " +
-          (tmp / "r2.safetensors") + ":0.5");
+  r = run("sample" + common + " --out " + (tmp / "s_two.png") + " --lora " + (tmp / "nine.safetensors") +
+          ":0.5 --lora " + (tmp / "r2.safetensors") + ":0.5");
   INFO(r.output);
   CHECK(r.rc == 0);
 
   // --- full fine-tuning on the same folder: a checkpoint of every weight
-  r = run("lora train --full --base " + base + " --data " + (tmp / "nines") + " --out " + (tmp / "full.safetensors") +
-          " --steps 3 --batch 4 --lr 1e-3 --no-progress");
+  r = run("lora train --full --base " + base + " --data " + (tmp / "nines") + " --out " +
+          (tmp / "full.safetensors") + " --steps 3 --batch 4 --lr 1e-3 --no-progress");
   INFO(r.output);
   REQUIRE(r.rc == 0);
   CHECK(has(r.output, "full fine-tuning"));
@@ -221,16 +227,17 @@ TEST_CASE("lora train, sample --lora, merge, extract, resize, info on the tiny c
 TEST_CASE("lora command errors name the file, layer or option") {
   TempDir tmp;
   const std::string base = tmp / "base.safetensors", small = tmp / "small.safetensors";
-  diffusion::save_model(base, *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"),
-                                                      data::Vocabulary::builtin(), 3),
-                        data::Vocabulary::builtin());
-  diffusion::save_model(small, *diffusion::build_model(diffusion::load_config("mnist-t2i-small"),
-                                                       data::Vocabulary::builtin(), 3),
-                        data::Vocabulary::builtin());
+  diffusion::save_model(
+      base, *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 3),
+      data::Vocabulary::builtin());
+  diffusion::save_model(
+      small,
+      *diffusion::build_model(diffusion::load_config("mnist-t2i-small"), data::Vocabulary::builtin(), 3),
+      data::Vocabulary::builtin());
   write_folder(tmp.path / "few", 4, 0);
 
-  Result r = run("lora train --base " + base + " --data " + (tmp / "few") + " --out " + (tmp / "x.safetensors") +
-                 " --batch 8 --steps 1");
+  Result r = run("lora train --base " + base + " --data " + (tmp / "few") + " --out " +
+                 (tmp / "x.safetensors") + " --batch 8 --steps 1");
   CHECK(r.rc != 0);
   CHECK(has(r.output, "--batch: 8 is larger than the 4 image/caption pairs"));
   r = run("lora train --base " + base + " --data " + (tmp / "few") + " --out " + (tmp / "few/x.safetensors") +

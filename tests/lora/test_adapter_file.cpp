@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "data/vocab.h"
@@ -52,7 +51,8 @@ Adapter make_adapter(diffusion::TextToImageModel& model) {
   c.alpha = 3;
   attach_lora(model, c, "mine");
   Generator gen(9);
-  for (auto& [_, l] : lora_layers(model)) l->adapter(0).B().set_value(rand_normal(l->adapter(0).B().shape(), gen));
+  for (auto& [_, l] : lora_layers(model))
+    l->adapter(0).B().set_value(rand_normal(l->adapter(0).B().shape(), gen));
   Adapter a = adapter_from_model(model, "mine");
   a.targets = c.targets;
   a.base_config = model.config.to_json().dump();
@@ -116,8 +116,8 @@ TEST_CASE("adapter file round trip: only lora_A / lora_B, metadata, same outputs
   const Tensor twice = eps(*fresh, 3);
   for (size_t i = 0; i < twice.to_vector().size(); i += 97)
     CHECK(twice.to_vector()[i] == doctest::Approx(with.to_vector()[i]).epsilon(1e-4).scale(1e-3));
-  CHECK_THROWS_WITH_AS(load_adapter(*fresh, b, 1.0f, "a"), doctest::Contains("already has an adapter called 'a'"),
-                       Error);
+  CHECK_THROWS_WITH_AS(load_adapter(*fresh, b, 1.0f, "a"),
+                       doctest::Contains("already has an adapter called 'a'"), Error);
 }
 
 TEST_CASE("bad adapter files fail clearly; a different base warns") {
@@ -132,13 +132,14 @@ TEST_CASE("bad adapter files fail clearly; a different base warns") {
     bad.layers[0].name = "unet.down0.attn.self_attn.to_q";  // down0 has no attention
     auto m = tiny_model(1);
     const std::string before = m->str();
-    CHECK_THROWS_WITH_AS(load_adapter(*m, bad, 1.0f, "x"),
-                         doctest::Contains("layer 'unet.down0.attn.self_attn.to_q': the model has no such layer"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        load_adapter(*m, bad, 1.0f, "x"),
+        doctest::Contains("layer 'unet.down0.attn.self_attn.to_q': the model has no such layer"), Error);
     CHECK(m->str() == before);
   }
   SUBCASE("wrong shapes: another config") {
-    auto small = diffusion::build_model(diffusion::load_config("mnist-t2i-small"), data::Vocabulary::builtin(), 1);
+    auto small =
+        diffusion::build_model(diffusion::load_config("mnist-t2i-small"), data::Vocabulary::builtin(), 1);
     CHECK_THROWS_WITH_AS(load_adapter(*small, read_adapter(tmp / "good.safetensors"), 1.0f, "x"),
                          doctest::Contains("need a weight of shape"), Error);
     CHECK(lora_layers(*small).empty());
@@ -147,7 +148,8 @@ TEST_CASE("bad adapter files fail clearly; a different base warns") {
     Adapter bad = a;
     bad.layers[0].name = "unet.mid.attn.ln1";
     auto m = tiny_model(1);
-    CHECK_THROWS_WITH_AS(load_adapter(*m, bad, 1.0f, "x"), doctest::Contains("is a LayerNorm, not a Linear"), Error);
+    CHECK_THROWS_WITH_AS(load_adapter(*m, bad, 1.0f, "x"), doctest::Contains("is a LayerNorm, not a Linear"),
+                         Error);
   }
   SUBCASE("a different base: warning with both hashes, still attached") {
     auto other = tiny_model(2);
@@ -165,7 +167,8 @@ TEST_CASE("bad adapter files fail clearly; a different base warns") {
     nn::StateDict t = good.tensors;
     t.erase("unet.mid.attn.self_attn.to_v.lora_B.weight");
     CHECK_THROWS_WITH_AS(read_adapter(write(t, good.metadata)),
-                         doctest::Contains("layer 'unet.mid.attn.self_attn.to_v' has lora_A but no lora_B"), Error);
+                         doctest::Contains("layer 'unet.mid.attn.self_attn.to_v' has lora_A but no lora_B"),
+                         Error);
     t = good.tensors;
     t["unet.mid.attn.self_attn.to_v.weight"] = Tensor::zeros({2, 2});
     CHECK_THROWS_WITH_AS(read_adapter(write(t, good.metadata)),
@@ -175,17 +178,18 @@ TEST_CASE("bad adapter files fail clearly; a different base warns") {
     CHECK_THROWS_WITH_AS(read_adapter(write(t, good.metadata)), doctest::Contains("disagree on r"), Error);
     nn::Metadata m = good.metadata;
     m.erase("format");
-    CHECK_THROWS_WITH_AS(read_adapter(write(good.tensors, m)), doctest::Contains("not a loradiff LoRA adapter"),
-                         Error);
+    CHECK_THROWS_WITH_AS(read_adapter(write(good.tensors, m)),
+                         doctest::Contains("not a loradiff LoRA adapter"), Error);
     m = good.metadata;
     m["alpha"] = "four";
-    CHECK_THROWS_WITH_AS(read_adapter(write(good.tensors, m)), doctest::Contains("alpha 'four' is not a number"),
-                         Error);
+    CHECK_THROWS_WITH_AS(read_adapter(write(good.tensors, m)),
+                         doctest::Contains("alpha 'four' is not a number"), Error);
     // a model checkpoint given as an adapter
     diffusion::save_model(tmp / "model.safetensors", *tiny_model(1), data::Vocabulary::builtin());
-    CHECK_THROWS_WITH_AS(read_adapter(tmp / "model.safetensors"), doctest::Contains("not a loradiff LoRA adapter"),
+    CHECK_THROWS_WITH_AS(read_adapter(tmp / "model.safetensors"),
+                         doctest::Contains("not a loradiff LoRA adapter"), Error);
+    CHECK_THROWS_WITH_AS(read_adapter(tmp / "missing.safetensors"), doctest::Contains("missing.safetensors"),
                          Error);
-    CHECK_THROWS_WITH_AS(read_adapter(tmp / "missing.safetensors"), doctest::Contains("missing.safetensors"), Error);
   }
 }
 

@@ -51,7 +51,8 @@ TEST_CASE("target patterns: glob, last name part, exact name") {
   CHECK_FALSE(matches_target(q, "text.*.to_q"));
   CHECK_FALSE(matches_target(q, "down1.attn"));  // exact names must be whole
   CHECK_FALSE(matches_target("unet.down1.attn.self_attn.to_qq", "unet.*.to_q"));
-  CHECK(split_patterns(" to_q, to_k,,unet.*.to_out ") == std::vector<std::string>{"to_q", "to_k", "unet.*.to_out"});
+  CHECK(split_patterns(" to_q, to_k,,unet.*.to_out ") ==
+        std::vector<std::string>{"to_q", "to_k", "unet.*.to_out"});
 }
 
 TEST_CASE("default targets: to_q, to_k, to_v, to_out of every UNet attention; nothing else trains") {
@@ -131,10 +132,10 @@ TEST_CASE("text encoder and conv targets; errors name the pattern or the layer")
   CHECK(r2.layers.size() == model->config.text_layers + 5 + 1);
   // only the newest adapter trains
   for (auto& [name, p] : model->named_parameters())
-    CHECK(p.requires_grad() == (name.find(".lora_A_1.") != std::string::npos ||
-                                name.find(".lora_B_1.") != std::string::npos ||
-                                (name.find("proj_in.lora_") != std::string::npos) ||
-                                (name.find("conv_in.lora_") != std::string::npos)));
+    CHECK(p.requires_grad() ==
+          (name.find(".lora_A_1.") != std::string::npos || name.find(".lora_B_1.") != std::string::npos ||
+           (name.find("proj_in.lora_") != std::string::npos) ||
+           (name.find("conv_in.lora_") != std::string::npos)));
 
   LoRAConfig nothing;
   nothing.targets = {"to_nothing"};

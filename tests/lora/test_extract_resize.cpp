@@ -60,7 +60,8 @@ TEST_CASE("extract recovers a rank-2 difference exactly; base + adapter = tuned"
     ExtractResult r = extract_lora(*base, *tuned, o);
     REQUIRE(r.adapter.layers.size() == 3);
     CHECK(r.unchanged.size() == 37);
-    CHECK(r.other_changes == std::vector<std::string>{"unet.conv_in.weight", "unet.mid.attn.self_attn.to_out.bias"});
+    CHECK(r.other_changes ==
+          std::vector<std::string>{"unet.conv_in.weight", "unet.mid.attn.self_attn.to_out.bias"});
     CHECK(r.adapter.alpha == float(rank));
     for (const auto& l : r.layers) {
       CHECK(l.rank == rank);
@@ -110,7 +111,8 @@ TEST_CASE("extract: conv targets, identical models, different layouts") {
     CHECK(max_abs_diff(add(w0, r.adapter.delta_matrix(i).view(w0.shape())),
                        tuned->get_module(l.name)->parameter("weight").value()) < 2e-5);
   }
-  auto other = diffusion::build_model(diffusion::load_config("mnist-t2i-small"), data::Vocabulary::builtin(), 1);
+  auto other =
+      diffusion::build_model(diffusion::load_config("mnist-t2i-small"), data::Vocabulary::builtin(), 1);
   CHECK_THROWS_WITH_AS(extract_lora(*base, *other, o), doctest::Contains("in the tuned model but"), Error);
 }
 

@@ -57,8 +57,8 @@ TEST_CASE("LoRALinear: h = W0 x + b + w (alpha / r) B A x, parameter names as re
   layer.add_adapter("b", 2, 2.0f, 1.0f, 0.0f, gen);
   CHECK(layer.named_parameters().size() == 6);
   CHECK(layer.named_parameters()[4].first == "lora_A_1.weight");
-  CHECK_THROWS_WITH_AS(layer.add_adapter("a", 2, 2.0f, 1.0f, 0.0f, gen), doctest::Contains("already attached"),
-                       Error);
+  CHECK_THROWS_WITH_AS(layer.add_adapter("a", 2, 2.0f, 1.0f, 0.0f, gen),
+                       doctest::Contains("already attached"), Error);
   CHECK_THROWS_WITH_AS(layer(Var(Tensor::zeros({2, 5}))), doctest::Contains("must end in 6"), Error);
 }
 
@@ -138,8 +138,10 @@ TEST_CASE("the fused op and the composed ops agree: outputs and every gradient")
     REQUIRE(outs[0].size() == outs[1].size());
     REQUIRE(grads[0].size() == grads[1].size());
     CHECK(grads[0].size() == 36 + (frozen ? 0 : 35) + 18 + 15 + 12 + 10);
-    for (size_t i = 0; i < outs[0].size(); ++i) CHECK(outs[0][i] == doctest::Approx(outs[1][i]).epsilon(1e-5));
-    for (size_t i = 0; i < grads[0].size(); ++i) CHECK(grads[0][i] == doctest::Approx(grads[1][i]).epsilon(1e-4));
+    for (size_t i = 0; i < outs[0].size(); ++i)
+      CHECK(outs[0][i] == doctest::Approx(outs[1][i]).epsilon(1e-5));
+    for (size_t i = 0; i < grads[0].size(); ++i)
+      CHECK(grads[0][i] == doctest::Approx(grads[1][i]).epsilon(1e-4));
   }
 }
 
