@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "data/png.h"
@@ -112,6 +113,19 @@ TEST_CASE("lora train, sample --lora, merge, extract, resize, info on the tiny c
   CHECK(fs::exists(tmp.path / "nine-log" / "samples" / "step_0000012.png"));
   const std::string csv = read_file(tmp / "nine-log/loss.csv");
   CHECK(std::count(csv.begin(), csv.end(), '\n') >= 1 + 2 + 3);  // header, 2 loss rows, 3 held-out rows
+  {
+    // held-out loss (fixed t and noise) at steps 0, 6, 12: the adapter alone lowers it
+    std::vector<double> heldout;
+    std::istringstream lines(csv);
+    std::string line;
+    while (std::getline(lines, line)) {
+      const size_t last = line.rfind(',');
+      const size_t prev = line.rfind(',', last - 1);
+      if (line.rfind("step", 0) != 0 && last - prev > 1) heldout.push_back(std::stod(line.substr(prev + 1)));
+    }
+    REQUIRE(heldout.size() == 3);
+    CHECK(heldout[2] < heldout[0]);
+  }
   // the data folder is untouched
   int files = 0;
   for (auto& e : fs::directory_iterator(tmp.path / "nines")) files += e.is_regular_file();
