@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   ld::app::register_sample(app, run);
   ld::app::register_lora(app, run);
   ld::app::register_eval(app, run);
+  ld::app::register_compress(app, run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,179 @@
+// `loradiff compress` and `compress-plot` end to end on the tiny config in a temporary folder
+// (a generated MNIST, a base checkpoint): input compression with calibration, benchmark and
+// fine-tuning -> JSON report -> the checkpoint samples with `loradiff sample`; SVD by energy
+// without calibration; --method none fine-tunes a compressed checkpoint; the errors (rank too
+// large for a layer, unknown layer pattern, conflicting or missing rank options).
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "data/mnist.h"
+#include "data/vocab.h"
+#include "diffusion/model_io.h"
+#include "nn/low_rank_layout.h"
+#include "tensor/file_io.h"
+
+namespace fs = std::filesystem;
+using namespace ld;
+
+namespace {
+
+struct Result {
+  int rc;
+  std::string output;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(LORADIFF_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("loradiff-test-cli-compress-" + std::to_string(::getpid()));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+// Bars at a label-dependent column: an MNIST-shaped data set made in milliseconds.
+data::Digits bar_digits(int64_t n) {
+  data::Digits d;
+  std::vector<uint8_t> img(784);
+  for (int64_t i = 0; i < n; ++i) {
+    std::fill(img.begin(), img.end(), 0);
+    const int col = 4 + 2 * static_cast<int>(i % 10);
+    for (int r = 5; r < 23; ++r)
+      for (int c = col; c < col + 3; ++c) img[r * 28 + c] = 255;
+    d.append(img.data(), static_cast<uint8_t>(i % 10));
+  }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("compress (input, svd, none), sample the result, plot; errors") {
+  TempDir tmp;
+  fs::create_directories(tmp.path / "mnist");
+  data::save_mnist(tmp / "mnist", data::Split::Train, bar_digits(40));
+  data::save_mnist(tmp / "mnist", data::Split::Test, bar_digits(10));
+  const std::string base = tmp / "base.safetensors";
+  diffusion::save_model(
+      base, *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 3),
+      data::Vocabulary::builtin());
+  const std::string common = " --data " + (tmp / "mnist") + " --no-progress";
+
+  // --- input compression, half the parameters of the default layers, benchmark, fine-tuning
+  Result r = run(
+      "compress --model " + base + " --method input --params 0.5 --calib-samples 16 --calib-batch 8" +
+      " --heldout-samples 8 --finetune-steps 2 --batch 8 --bench-reps 1 --bench-batch 4" +
+      " --bench-sample-steps 1 --out " + (tmp / "c.safetensors") + " --json " + (tmp / "c.json") + common);
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK(has(r.output, "calibration: inputs of 50 layers on 16 training digits"));
+  CHECK(has(r.output, "unet.mid.attn.ff.fc1"));
+  CHECK(has(r.output, "total: 50 of 50 layers low-rank (input, params 0.5): 59264 -> 29120 parameters"));
+  CHECK(has(r.output, "held-out loss (1) after compression"));
+  CHECK(has(r.output, "bench: 50 replaced layers at batch 4"));
+  CHECK(has(r.output, "fine-tuned: 2 steps"));
+  CHECK(has(r.output, "held-out loss (1) after fine-tuning"));
+  const auto j = nlohmann::json::parse(read_file(tmp / "c.json"));
+  CHECK(j["method"] == "input");
+  CHECK(j["compression"]["layers_replaced"] == 50);
+  CHECK(j["compression"]["params_before"] == 59264);
+  CHECK(j["compression"]["params_after"] == 29120);
+  CHECK(j["compression"]["layers"].size() == 50);
+  CHECK(j["compression"]["mean_output_error"].is_number());
+  CHECK(j["heldout_loss"]["input"].is_number());
+  CHECK(j["heldout_loss"]["compressed"].is_number());
+  CHECK(j["heldout_loss"]["finetuned"].is_number());
+  CHECK(j["finetune"]["steps"] == 2);
+  CHECK(j["bench"]["train_step"]["dense_ms"].is_number());
+  CHECK(j["bench"]["layers_forward_backward"]["low_rank_ms"].is_number());
+  CHECK(j["low_rank_layers"] == 50);
+  CHECK(j["model_params_after"] == j["model_params_before"].get<int64_t>() - (59264 - 29120));
+
+  // --- it loads and samples like any checkpoint
+  diffusion::LoadedModel lm = diffusion::load_model(tmp / "c.safetensors");
+  CHECK(nn::low_rank_layout(*lm.model).size() == 50);
+  r = run("sample --model " + (tmp / "c.safetensors") +
+          " --prompt \"a handwritten digit seven\" --n 2 --steps 2 --out " + (tmp / "c.png"));
+  INFO(r.output);
+  CHECK(r.rc == 0);
+  CHECK(fs::exists(tmp.path / "c.png"));
+
+  // --- plain SVD by energy, no calibration (so no output errors), extended layer set
+  r = run("compress --model " + base + " --method svd --energy 0.6 --calib-samples 0 --heldout-samples 0" +
+          " --layers extended --out " + (tmp / "s.safetensors") + common);
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK(has(r.output, "unet.down1.attn.proj_in"));
+  CHECK(has(r.output, "Conv2d 1x1"));
+  CHECK(has(r.output, "unet.mid.res1.time_proj"));
+  CHECK_FALSE(has(r.output, "calibration:"));
+  CHECK(has(r.output, "(svd, energy 0.6)"));
+
+  // --- --method none fine-tunes the compressed checkpoint as it is
+  r = run("compress --model " + (tmp / "c.safetensors") + " --method none --finetune-steps 1 --batch 4" +
+          " --heldout-samples 4 --finetune-low-rank-only --out " + (tmp / "c2.safetensors") + common);
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK(has(r.output, "50 low-rank layers"));
+  CHECK(has(r.output, "low-rank layers only"));
+  CHECK(nn::low_rank_layout(*diffusion::load_model(tmp / "c2.safetensors").model).size() == 50);
+
+  // --- plot: one series per "series" value
+  write_file_atomic(tmp / "r.jsonl",
+                    "{\"series\": \"svd\", \"params\": 100, \"accuracy\": 0.5}\n"
+                    "{\"series\": \"svd\", \"params\": 200, \"accuracy\": 0.7}\n"
+                    "{\"series\": \"input\", \"params\": 100, \"accuracy\": 0.6}\n"
+                    "{\"series\": \"input\", \"params\": 150}\n");
+  r = run("compress-plot --results " + (tmp / "r.jsonl") + " --x params --y accuracy --out " +
+          (tmp / "p.png"));
+  INFO(r.output);
+  CHECK(r.rc == 0);
+  CHECK(has(r.output, "3 points in 2 series"));
+  CHECK(fs::exists(tmp.path / "p.png"));
+
+  // --- errors: nothing is written
+  const std::string out = " --out " + (tmp / "bad.safetensors") + common;
+  r = run("compress --model " + base + " --rank 8" + out);
+  CHECK(r.rc == 1);
+  CHECK(has(r.output,
+            "--rank 8: layer unet.down1.attn.self_attn.to_q (16 -> 16, 256 weights) allows at most rank 7"));
+  CHECK_FALSE(has(r.output, "calibration:"));  // checked before any work
+  r = run("compress --model " + base + " --rank 2 --layers to_q,ff.fc9" + out);
+  CHECK(r.rc == 1);
+  CHECK(has(r.output, "--layers: pattern 'ff.fc9' matches no dense (Linear or Conv2d) layer"));
+  r = run("compress --model " + base + " --rank 2 --energy 0.5" + out);
+  CHECK(r.rc != 0);
+  CHECK(has(r.output, "excludes"));
+  r = run("compress --model " + base + out);
+  CHECK(r.rc == 1);
+  CHECK(has(r.output, "choose exactly one of --rank r, --energy e, --params f"));
+  r = run("compress --model " + base + " --method input --rank 2 --calib-samples 0" + out);
+  CHECK(r.rc == 1);
+  CHECK(has(r.output, "--method input needs calibration data"));
+  r = run("compress --model " + base + " --method none" + out);
+  CHECK(r.rc == 1);
+  CHECK(has(r.output, "--method none only fine-tunes"));
+  CHECK_FALSE(fs::exists(tmp.path / "bad.safetensors"));
+}
