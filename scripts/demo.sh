@@ -7,11 +7,11 @@
 #   5. train the independent MNIST classifier and report how many generated digits it
 #      reads as the prompted digit (loradiff eval), -> runs/demo/eval.json
 # Re-running resumes the training run and skips what is already done.
-#   DEMO_STEPS (default 1000) training steps; LORADIFF_NUM_THREADS threads (default 2)
+#   DEMO_STEPS (default 2500) training steps; LORADIFF_NUM_THREADS threads (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LORADIFF_NUM_THREADS="${LORADIFF_NUM_THREADS:-2}"
-STEPS="${DEMO_STEPS:-1000}"
+STEPS="${DEMO_STEPS:-2500}"
 bin=build/release/apps/loradiff
 
 bash scripts/setup.sh
@@ -19,7 +19,7 @@ $bin data fetch-mnist --out data/mnist
 
 resume=()
 [ -f runs/demo/train_state.safetensors ] && resume=(--resume)
-$bin train --config mnist-t2i-tiny --data data/mnist --out runs/demo --steps "$STEPS" --batch 64 --lr 2e-3 \
+$bin train --config mnist-t2i-tiny --data data/mnist --out runs/demo --steps "$STEPS" --batch 32 --lr 2e-3 \
   --warmup 100 --ema 0.995 --sample-every 500 --eval-every 250 --checkpoint-every 250 "${resume[@]}"
 
 prompts=()
