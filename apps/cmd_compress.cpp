@@ -45,7 +45,9 @@ void register_compress_run(CLI::App& app, Runner& run) {
       "compress",
       "replace dense layers by low-rank ones (SVD or input compression), optionally fine-tune (C1-C3)");
   cmd->add_option("--model", o->model, "trained checkpoint to compress")->required();
-  cmd->add_option("--out", o->out, "compressed checkpoint to write (loads with sample / eval)")->required();
+  cmd->add_option("--out", o->out,
+                  "compressed checkpoint to write (loads with sample / eval); required unless --method none "
+                  "without fine-tuning (a report only)");
   cmd->add_option("--method", o->method,
                   "svd (truncated SVD of each weight), input (input compression: whitened SVD on calibration "
                   "inputs), or none (only fine-tune the model as it is)")

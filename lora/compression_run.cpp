@@ -41,12 +41,12 @@ double seconds_since(Clock::time_point t0) {
 
 void validate(const CompressRunOptions& o) {
   if (o.model.empty()) fail("--model: the checkpoint to compress is required");
-  if (o.out.empty()) fail("--out: the output checkpoint is required (e.g. compressed.safetensors)");
+  const bool report_only = o.method == "none" && o.finetune_steps == 0;
+  if (o.out.empty() && !report_only)
+    fail("--out: the output checkpoint is required (e.g. compressed.safetensors)");
   if (o.method == "none") {
     if (o.rule.rank != 0 || o.rule.energy != 0 || o.rule.param_share != 0 || !o.layers.empty())
       fail("--method none compresses nothing; --rank, --energy, --params and --layers belong to svd / input");
-    if (o.finetune_steps == 0)
-      fail("--method none only fine-tunes: give --finetune-steps N (> 0), or choose --method svd or input");
   } else {
     parse_compress_method(o.method);
     o.rule.validate();
@@ -369,7 +369,8 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
   if (o.method != "none") j["rule"] = o.rule.str();
 
   // --- data: training digits (calibration, fine-tuning), test digits (held-out loss)
-  const bool need_train = o.calib_samples > 0 || o.finetune_steps > 0 || o.bench_reps > 0;
+  const bool need_train =
+      (o.method != "none" && o.calib_samples > 0) || o.finetune_steps > 0 || o.bench_reps > 0;
   data::CaptionedImages train, test;
   if (need_train)
     train = data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Train),
@@ -453,6 +454,16 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
   }
   j["heldout_loss"] = hj;
 
+  j["low_rank_layers"] = nn::low_rank_layout(model).size();
+  j["low_rank_params"] = low_rank_parameters(model);
+  j["unet_params_after"] = model.unet->num_parameters();
+  j["model_params_after"] = model.num_parameters();
+  if (o.out.empty()) {  // --method none without fine-tuning: a report of the model as it is
+    j["seconds"] = seconds_since(t_start);
+    if (!o.json_out.empty()) write_file_atomic(o.json_out, j.dump(2) + "\n");
+    return j;
+  }
+
   // --- save: loads like any checkpoint (the layout is in the metadata, nn/low_rank_layout.h)
   model.eval();
   nlohmann::json summary = {{"method", o.method}, {"from", o.model}, {"finetune_steps", o.finetune_steps}};
@@ -464,10 +475,6 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
   diffusion::save_model(o.out, model, lm.vocab,
                         {{"compressed_from", input_hash}, {"compression", summary.dump()}});
   j["out_weights"] = diffusion::weights_hash(model.state_dict());
-  j["low_rank_layers"] = nn::low_rank_layout(model).size();
-  j["low_rank_params"] = low_rank_parameters(model);
-  j["unet_params_after"] = model.unet->num_parameters();
-  j["model_params_after"] = model.num_parameters();
   j["seconds"] = seconds_since(t_start);
   log << "wrote " << o.out << " (" << j["low_rank_layers"] << " low-rank layers, " << j["model_params_after"]
       << " parameters; loads with `loradiff sample` / `loradiff eval`)\n";

@@ -12,7 +12,8 @@
 //   6. save: a checkpoint that `loradiff sample` / `eval` load like any other (the low-rank
 //      layout travels in its metadata, nn/low_rank_layout.h); a JSON report
 // --method none skips 2-4: it fine-tunes a checkpoint as it is (a compressed one, or the dense
-// base for a baseline with the same number of extra steps).
+// base for a baseline with the same number of extra steps); without --finetune-steps it only
+// reports (held-out loss, parameters) and --out may be left out.
 #pragma once
 #include <atomic>
 #include <iosfwd>

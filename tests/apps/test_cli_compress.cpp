@@ -140,6 +140,14 @@ TEST_CASE("compress (input, svd, none), sample the result, plot; errors") {
   CHECK(has(r.output, "low-rank layers only"));
   CHECK(nn::low_rank_layout(*diffusion::load_model(tmp / "c2.safetensors").model).size() == 50);
 
+  // --- --method none without fine-tuning: a report of the model as it is, nothing written
+  r = run("compress --model " + base + " --method none --heldout-samples 4 --json " + (tmp / "d.json") +
+          common);
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK(has(r.output, "held-out loss (1) of the input model"));
+  CHECK(nlohmann::json::parse(read_file(tmp / "d.json"))["heldout_loss"]["input"].is_number());
+
   // --- plot: one series per "series" value
   write_file_atomic(tmp / "r.jsonl",
                     "{\"series\": \"svd\", \"params\": 100, \"accuracy\": 0.5}\n"
@@ -172,8 +180,8 @@ TEST_CASE("compress (input, svd, none), sample the result, plot; errors") {
   r = run("compress --model " + base + " --method input --rank 2 --calib-samples 0" + out);
   CHECK(r.rc == 1);
   CHECK(has(r.output, "--method input needs calibration data"));
-  r = run("compress --model " + base + " --method none" + out);
+  r = run("compress --model " + base + " --method svd --rank 2" + common);
   CHECK(r.rc == 1);
-  CHECK(has(r.output, "--method none only fine-tunes"));
+  CHECK(has(r.output, "--out: the output checkpoint is required"));
   CHECK_FALSE(fs::exists(tmp.path / "bad.safetensors"));
 }
