@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# bench/compare_ops.sh [ROUNDS]: `loradiff bench ops` and bench/torch_ops.py run alternately,
+# ROUNDS times each, so that a change in machine load affects both alike; prints the
+# per-benchmark medians side by side and their ratio (loradiff / PyTorch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+export LORADIFF_NUM_THREADS=${LORADIFF_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+tmp=$(mktemp -d)
+for i in $(seq "$ROUNDS"); do
+  build/release/apps/loradiff bench ops --reps 5 >> "$tmp/ours.jsonl"
+  /usr/bin/python3 bench/torch_ops.py --reps 5 >> "$tmp/torch.jsonl"
+done
+/usr/bin/python3 - "$tmp" <<'PY'
+import json, statistics, sys, collections
+d = sys.argv[1]
+def load(name):
+    out = collections.defaultdict(list)
+    for line in open(f"{d}/{name}.jsonl"):
+        j = json.loads(line)
+        key = (j["bench"], str(j.get("n", j.get("shape"))))
+        for f in ("ms", "forward_ms", "forward_backward_ms", "ratio_of_sgemm"):
+            if f in j: out[key + (f,)].append(j[f])
+    return out
+ours, torch = load("ours"), load("torch")
+for key in ours:
+    o = statistics.median(ours[key])
+    t = statistics.median(torch[key]) if key in torch else None
+    print(json.dumps({"bench": key[0], "size": key[1], "field": key[2], "loradiff": round(o, 3),
+                      "torch": None if t is None else round(t, 3),
+                      "ratio": None if not t else round(o / t, 3)}))
+PY
+rm -rf "$tmp"
