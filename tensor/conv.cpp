@@ -1,6 +1,10 @@
 #include "tensor/conv.h"
 
+#include <cblas.h>
+#include <omp.h>
+
 #include <algorithm>
+#include <vector>
 
 #include "tensor/matmul.h"
 #include "tensor/parallel.h"
@@ -38,7 +42,8 @@ Conv2dGeometry geometry_of(const Shape& xs, int64_t kh, int64_t kw, int64_t stri
 // im2col of samples [n0, n1) of contiguous x into col (K, (n1-n0)*P).
 void im2col_chunk(const float* x, const Conv2dGeometry& g, int64_t n0, int64_t n1, float* col) {
   const int64_t P = g.Ho * g.Wo, cols = (n1 - n0) * P, K = g.C * g.kh * g.kw;
-#pragma omp parallel for collapse(2) schedule(static) if (K * cols >= kParallelGrain) num_threads(num_threads())
+#pragma omp parallel for collapse(2) schedule(static) if (K * cols >= kParallelGrain && !omp_in_parallel()) \
+    num_threads(num_threads())
   for (int64_t n = n0; n < n1; ++n)
     for (int64_t k = 0; k < K; ++k) {
       const int64_t c = k / (g.kh * g.kw), i = (k / g.kw) % g.kh, j = k % g.kw;
@@ -71,8 +76,8 @@ void im2col_chunk(const float* x, const Conv2dGeometry& g, int64_t n0, int64_t n
 // one thread only (its kh*kw rows of col), so there are no races.
 void col2im_chunk(const float* col, const Conv2dGeometry& g, int64_t n0, int64_t n1, float* dx) {
   const int64_t P = g.Ho * g.Wo, cols = (n1 - n0) * P;
-#pragma omp parallel for collapse(2) schedule(static) if (g.C * g.kh * g.kw * cols >= kParallelGrain) \
-    num_threads(num_threads())
+#pragma omp parallel for collapse(2) schedule(static) \
+    if (g.C * g.kh * g.kw * cols >= kParallelGrain && !omp_in_parallel()) num_threads(num_threads())
   for (int64_t n = n0; n < n1; ++n)
     for (int64_t c = 0; c < g.C; ++c) {
       float* xc = dx + (n * g.C + c) * g.H * g.W;
@@ -141,20 +146,30 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
     // 1x1 conv: Y[n] = W @ X[n], one batched matmul with no im2col.
     y = matmul(w, x.view({g.N, g.C, P})).view({g.N, Cout, g.Ho, g.Wo});
   } else {
-    const int64_t chunk = chunk_size(g);
-    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-      const int64_t n1 = std::min(g.N, n0 + chunk), cols = (n1 - n0) * P;
-      Tensor col = Tensor::empty({K, cols});
-      im2col_chunk(x.f32(), g, n0, n1, col.f32());
-      Tensor outv = Tensor::empty({Cout, cols});
-      gemm(w, col, outv);
-      // (Cout, n*P) -> y[n, Cout, P]
-      const float* po = outv.f32();
-      float* py = y.f32();
-#pragma omp parallel for collapse(2) schedule(static) if (Cout * cols >= kParallelGrain) num_threads(num_threads())
-      for (int64_t n = n0; n < n1; ++n)
-        for (int64_t o = 0; o < Cout; ++o)
-          std::copy(po + o * cols + (n - n0) * P, po + o * cols + (n - n0 + 1) * P, py + (n * Cout + o) * P);
+    // Chunks of samples are spread over the threads, one parallel region for the
+    // whole convolution: each thread fills its own im2col buffer (about 2 MB, so it
+    // stays in that core's cache) and runs a single-threaded GEMM on it.
+    const int64_t chunk = chunk_size(g), nchunks = (g.N + chunk - 1) / chunk;
+    const int nt = static_cast<int>(std::min<int64_t>(num_threads(), nchunks));
+    const float* px = x.f32();
+    const float* pw = w.f32();
+    float* py = y.f32();
+#pragma omp parallel num_threads(nt)
+    {
+      std::vector<float> col(static_cast<size_t>(K * chunk * P)), out(static_cast<size_t>(Cout * chunk * P));
+#pragma omp for schedule(static)
+      for (int64_t c = 0; c < nchunks; ++c) {
+        const int64_t n0 = c * chunk, n1 = std::min(g.N, n0 + chunk), cols = (n1 - n0) * P;
+        im2col_chunk(px, g, n0, n1, col.data());
+        // out (Cout, cols) = W (Cout, K) @ col (K, cols)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Cout), static_cast<int>(cols),
+                    static_cast<int>(K), 1.0f, pw, static_cast<int>(K), col.data(), static_cast<int>(cols), 0.0f,
+                    out.data(), static_cast<int>(cols));
+        for (int64_t n = n0; n < n1; ++n)  // (Cout, n*P) -> y[n, Cout, P]
+          for (int64_t o = 0; o < Cout; ++o)
+            std::copy(out.data() + o * cols + (n - n0) * P, out.data() + o * cols + (n - n0 + 1) * P,
+                      py + (n * Cout + o) * P);
+      }
     }
   }
   if (bias.defined()) {
@@ -207,27 +222,45 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
     }
     if (need_dx) r.dx = matmul(w.transpose(0, 1), dyv).view(x.shape());  // dX[n] = W^T @ dY[n]
   } else {
-    const int64_t chunk = chunk_size(g);
-    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-      const int64_t n1 = std::min(g.N, n0 + chunk), cols = (n1 - n0) * P;
-      // dY chunk as a (Cout, n*P) matrix
-      Tensor dyc = Tensor::empty({Cout, cols});
-      const float* pdy = dy.f32();
-      float* pc = dyc.f32();
-#pragma omp parallel for collapse(2) schedule(static) if (Cout * cols >= kParallelGrain) num_threads(num_threads())
-      for (int64_t n = n0; n < n1; ++n)
-        for (int64_t o = 0; o < Cout; ++o)
-          std::copy(pdy + (n * Cout + o) * P, pdy + (n * Cout + o + 1) * P, pc + o * cols + (n - n0) * P);
-      if (need_dw) {
-        Tensor col = Tensor::empty({K, cols});
-        im2col_chunk(x.f32(), g, n0, n1, col.f32());
-        gemm(dyc, col.transpose(0, 1), r.dw, 1.0f, 1.0f);
+    // As in the forward pass: threads take whole chunks. Each thread adds its chunks'
+    // dW into its own partial sum; the partials are added in thread order afterwards,
+    // so the result does not depend on timing (a resumed run stays bit-identical).
+    const int64_t chunk = chunk_size(g), nchunks = (g.N + chunk - 1) / chunk;
+    const int nt = static_cast<int>(std::min<int64_t>(num_threads(), nchunks));
+    std::vector<float> dw_part(need_dw ? static_cast<size_t>(nt * Cout * K) : 0, 0.0f);
+    const float* px = x.f32();
+    const float* pw = w.f32();
+    const float* pdy = dy.f32();
+    float* pdx = need_dx ? r.dx.f32() : nullptr;
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num();
+      std::vector<float> dyc(static_cast<size_t>(Cout * chunk * P)), col(static_cast<size_t>(K * chunk * P));
+#pragma omp for schedule(static)
+      for (int64_t c = 0; c < nchunks; ++c) {
+        const int64_t n0 = c * chunk, n1 = std::min(g.N, n0 + chunk), cols = (n1 - n0) * P;
+        for (int64_t n = n0; n < n1; ++n)  // dY chunk as a (Cout, n*P) matrix
+          for (int64_t o = 0; o < Cout; ++o)
+            std::copy(pdy + (n * Cout + o) * P, pdy + (n * Cout + o + 1) * P, dyc.data() + o * cols + (n - n0) * P);
+        if (need_dw) {  // dW_t += dY_c col_c^T
+          im2col_chunk(px, g, n0, n1, col.data());
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(Cout), static_cast<int>(K),
+                      static_cast<int>(cols), 1.0f, dyc.data(), static_cast<int>(cols), col.data(),
+                      static_cast<int>(cols), 1.0f, dw_part.data() + static_cast<size_t>(t) * Cout * K,
+                      static_cast<int>(K));
+        }
+        if (need_dx) {  // dcol = W^T dY_c, then scatter back into this chunk's samples
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(K), static_cast<int>(cols),
+                      static_cast<int>(Cout), 1.0f, pw, static_cast<int>(K), dyc.data(), static_cast<int>(cols), 0.0f,
+                      col.data(), static_cast<int>(cols));
+          col2im_chunk(col.data(), g, n0, n1, pdx);
+        }
       }
-      if (need_dx) {
-        Tensor dcol = Tensor::empty({K, cols});
-        gemm(w.transpose(0, 1), dyc, dcol);
-        col2im_chunk(dcol.f32(), g, n0, n1, r.dx.f32());
-      }
+    }
+    if (need_dw) {
+      float* dw = r.dw.f32();
+      for (int t = 0; t < nt; ++t)
+        for (int64_t i = 0; i < Cout * K; ++i) dw[i] += dw_part[static_cast<size_t>(t) * Cout * K + i];
     }
   }
   if (need_dw) r.dw = r.dw.view(w_in.shape());
