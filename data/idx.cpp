@@ -81,9 +81,9 @@ IdxArray parse_idx(const std::string& file_bytes, const std::string& name) {
   for (int i = 0; i < ndim; ++i) {
     const uint32_t d = read_be32(bytes, 4 + 4 * i);
     if (d == 0) fail("IDX ", what, ": dimension ", i, " has size 0");
-    numel *= d;
-    if (numel > (int64_t(1) << 36))
+    if (numel > (int64_t(1) << 36) / d)  // checked before multiplying: 2^36 * 2^32 overflows int64
       fail("IDX ", what, ": sizes multiply past 2^36 elements; corrupt header?");
+    numel *= d;
     out.dims.push_back(d);
   }
   const size_t expected = header + static_cast<size_t>(numel);

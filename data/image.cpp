@@ -44,7 +44,60 @@ Tensor tensor_from_image(const FloatImage& image) {
   return t;
 }
 
+// stb_image 2.27 (the Debian 12 header loradiff builds with) writes past its Huffman-table arrays
+// when a JPEG DHT segment declares more than 256 codes in one table (fixed upstream in 2.28).
+// This walks the segments the way stb_image does and checks every DHT table it would read.
+static bool jpeg_huffman_tables_fit(const std::string& b) {
+  const auto at = [&](size_t i) -> size_t { return i < b.size() ? static_cast<uint8_t>(b[i]) : 0; };
+  size_t i = 0;  // SOI: FF D8, after any number of FF fill bytes as stb_image accepts it
+  while (i < b.size() && at(i) == 0xFF) ++i;
+  if (i == 0 || at(i) != 0xD8) return true;  // not a JPEG
+  ++i;
+  while (i < b.size()) {
+    while (i < b.size() && at(i) != 0xFF) ++i;  // the next marker: FF, fill bytes FF, its code
+    while (i + 1 < b.size() && at(i + 1) == 0xFF) ++i;
+    if (i + 1 >= b.size() || at(i + 1) == 0xD9) return true;  // end of file, or EOI
+    const size_t marker = at(i + 1), length = at(i + 2) << 8 | at(i + 3);
+    if (marker == 0xC4) {  // DHT: tables of 1 + 16 count bytes + sum(counts) symbols, until length is used
+      for (size_t p = i + 4, left = length > 2 ? length - 2 : 0; left > 0 && p < b.size();) {
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += at(p + k);
+        if (codes > 256) return false;
+        p += 17 + codes;
+        left -= std::min(left, 17 + codes);
+      }
+    }
+    i += 2 + length;
+    if (marker == 0xDA)  // SOS: entropy-coded data up to the next FF not followed by 00 (stuffing) or RSTn
+      for (; i + 1 < b.size(); ++i)
+        if (at(i) == 0xFF && at(i + 1) != 0x00 && at(i + 1) != 0xFF && (at(i + 1) < 0xD0 || at(i + 1) > 0xD7)) break;
+  }
+  return true;
+}
+
+void check_stb_safe(const std::string& bytes, const std::string& name) {
+  if (!jpeg_huffman_tables_fit(bytes))
+    fail("cannot read image '", name, "': corrupt JPEG (a Huffman table declares more than 256 codes)");
+  // The size comes from the header: a 60-byte BMP may claim 6 x 8,000,000 pixels, which stb_image
+  // would allocate and decode (reading zeros past the end of the file) for a minute.
+  int w = 0, h = 0, channels = 0;
+  if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w,
+                             &h, &channels))
+    return;  // stb_image will say what is wrong
+  const int64_t pixels = static_cast<int64_t>(w) * h;
+  if (pixels > kMaxImagePixels)
+    fail("cannot read image '", name, "': ", w, " x ", h, " pixels is more than the ", kMaxImagePixels / 1000000,
+         " megapixels loradiff reads; shrink it first");
+  // BMP holds >= 1 bit per pixel and JPEG >= about 2 bits per 8x8 block, so neither comes near
+  // 1024 pixels per byte; stb_image stops a truncated PNG by itself.
+  const bool png = bytes.size() >= 4 && bytes.compare(0, 4, "\x89PNG") == 0;
+  if (!png && pixels > 1024 * static_cast<int64_t>(bytes.size()))
+    fail("cannot read image '", name, "': its header claims ", w, " x ", h, " pixels, more than its ", bytes.size(),
+         " bytes can hold (truncated or corrupt)");
+}
+
 FloatImage decode_image(const std::string& bytes, const std::string& name) {
+  check_stb_safe(bytes, name);
   int w = 0, h = 0, channels = 0;
   stbi_uc* rgba = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
                                         static_cast<int>(bytes.size()), &w, &h, &channels, 4);

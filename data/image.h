@@ -33,10 +33,15 @@ GrayImage image_from_tensor(const Tensor& image);
 Tensor tensor_from_image(const GrayImage& image);
 Tensor tensor_from_image(const FloatImage& image);  // [0, 1] -> [-1, 1]
 
-// Decode PNG / JPEG / BMP (anything stb_image reads) to gray in [0, 1]: colour becomes
+// Decode PNG / JPEG / BMP (stb_image, built with only these three decoders) to gray in [0, 1]: colour becomes
 // luma 0.299 R + 0.587 G + 0.114 B, transparency is composited over white (a scan or a
 // drawing with a transparent background is dark ink on white paper). `name` is used in errors.
 FloatImage decode_image(const std::string& bytes, const std::string& name);
+// Throws (naming `name`) for bytes that would trip a known bug of the stb_image version loradiff
+// builds with (Debian 12: 2.27): a JPEG Huffman table of more than 256 codes; and for a header
+// claiming more than kMaxImagePixels. decode_image and decode_png call it before stb_image.
+inline constexpr int64_t kMaxImagePixels = 64'000'000;  // a 50-megapixel phone photo still fits
+void check_stb_safe(const std::string& bytes, const std::string& name);
 
 // Resize to out_w x out_h, each axis separately: area averaging when shrinking (each output
 // pixel is the mean of the source area it covers), bilinear (pixel centres) when enlarging.

@@ -173,6 +173,7 @@ std::string encode_png(const GrayImage& image, const PngTextChunks& text) {
 }
 
 GrayImage decode_png(const std::string& bytes, const std::string& name) {
+  check_stb_safe(bytes, name);  // stb_image sniffs the format: these bytes may be a JPEG
   int w = 0, h = 0, channels = 0;
   stbi_uc* p = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
                                      static_cast<int>(bytes.size()), &w, &h, &channels, 1);
