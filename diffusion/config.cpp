@@ -1,6 +1,9 @@
 #include "diffusion/config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "tensor/error.h"
 #include "tensor/file_io.h"
@@ -35,14 +38,28 @@ nlohmann::json ModelConfig::to_json() const {
 
 namespace {
 
+// nlohmann's get<int64_t>() turns 28.5 into 28 and 1e30 into an undefined float-to-int
+// conversion, get<float>() 1e300 into an undefined double-to-float one: so integer fields
+// take only JSON integers, float fields only numbers within float range.
+bool has_type(const nlohmann::json& v, const int64_t*) {
+  return v.is_number_integer() && (!v.is_number_unsigned() || v.get<uint64_t>() <= INT64_MAX);
+}
+bool has_type(const nlohmann::json& v, const float*) {
+  return v.is_number() && std::fabs(v.get<double>()) <= std::numeric_limits<float>::max();
+}
+bool has_type(const nlohmann::json& v, const std::string*) { return v.is_string(); }
+bool has_type(const nlohmann::json& v, const std::vector<int64_t>*) {
+  return v.is_array() && std::all_of(v.begin(), v.end(), [](const nlohmann::json& e) {
+           return has_type(e, static_cast<const int64_t*>(nullptr));
+         });
+}
+
 template <class T>
 void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& src) {
   if (!j.contains(key)) return;  // keep the default
-  try {
-    out = j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
+  if (!has_type(j.at(key), &out))
     fail("config ", src, ": field '", key, "' has the wrong type (", j.at(key).dump(), ")");
-  }
+  out = j.at(key).get<T>();
 }
 
 void require(bool ok, const std::string& src, const char* field, const std::string& what) {
@@ -87,10 +104,10 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   require(c.image_channels >= 1, src, "image_channels", "must be >= 1");
   require(c.channels.size() == 3, src, "channels", "must list 3 widths (28x28, 14x14, 7x7 levels)");
   require(c.groups >= 1, src, "groups", "must be >= 1");
+  require(c.heads >= 1, src, "heads", "must be >= 1");  // before the divisions below
   for (int64_t ch : c.channels)
     require(ch > 0 && ch % c.groups == 0 && ch % c.heads == 0, src, "channels",
             "must be positive and divisible by groups and heads");
-  require(c.heads >= 1, src, "heads", "must be >= 1");
   require(c.time_freq_dim >= 2 && c.time_freq_dim % 2 == 0, src, "time_freq_dim", "must be even and >= 2");
   require(c.time_dim >= 1, src, "time_dim", "must be >= 1");
   require(c.dropout >= 0.0f && c.dropout < 1.0f, src, "dropout", "must be in [0, 1)");
@@ -106,6 +123,18 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   require(c.beta_start > 0 && c.beta_end < 1 && c.beta_start < c.beta_end, src, "beta_start",
           "and beta_end must satisfy 0 < beta_start < beta_end < 1");
   require(c.p_uncond >= 0.0f && c.p_uncond < 1.0f, src, "p_uncond", "must be in [0, 1)");
+  // Upper limits far above any model this project trains (mnist-t2i: widths <= 128), so that a
+  // corrupt config fails here instead of asking for terabytes when the model is built.
+  require(c.image_size <= 1024, src, "image_size", "must be at most 1024");
+  require(c.image_channels <= 64, src, "image_channels", "must be at most 64");
+  for (int64_t ch : c.channels) require(ch <= 4096, src, "channels", "must be at most 4096 each");
+  require(c.time_freq_dim <= 4096 && c.time_dim <= 4096, src, "time_dim", "and time_freq_dim must be at most 4096");
+  require(c.text_dim <= 4096 && c.text_ff_dim <= 16384, src, "text_dim",
+          "must be at most 4096 (text_ff_dim at most 16384)");
+  require(c.text_layers <= 64, src, "text_layers", "must be at most 64");
+  require(c.max_tokens <= 1024, src, "max_tokens", "must be at most 1024");
+  require(c.vocab_size <= (1 << 20), src, "vocab_size", "must be at most 2^20");
+  require(c.timesteps <= 100000, src, "timesteps", "must be at most 100000");
   return c;
 }
 
@@ -127,7 +156,7 @@ ModelConfig load_config(const std::string& name_or_path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_file(name_or_path));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like 1e400
     fail("config ", name_or_path, ": not valid JSON: ", e.what());
   }
   return ModelConfig::from_json(j, name_or_path);
