@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 
@@ -19,6 +20,9 @@ int main(int argc, char** argv) {
     setenv("OMP_WAIT_POLICY", "passive", 1);
     execv("/proc/self/exe", argv);  // returns only on failure: then go on as we are
   }
+  // A file-size limit (`ulimit -f`) would kill us with SIGXFSZ in the middle of a write; ignored,
+  // the write fails with EFBIG instead and write_file_atomic reports it, keeping the old file.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"loradiff: LoRA together with diffusion models for text-to-image generation, from scratch"};
   app.set_version_flag("--version", std::string("loradiff ") + LORADIFF_VERSION);
   app.require_subcommand(1);

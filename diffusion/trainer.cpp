@@ -26,6 +26,7 @@
 #include "nn/ema.h"
 #include "nn/lr_schedule.h"
 #include "nn/progress.h"
+#include "tensor/elementwise.h"
 #include "tensor/file_io.h"
 
 namespace ld::diffusion {
@@ -98,6 +99,14 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   std::error_code ec;
   fs::create_directories(fs::path(o.out_dir) / "samples", ec);
   if (ec) fail("--out: cannot create folder '", o.out_dir, "': ", ec.message());
+  // A read-only folder fails now, not at the first checkpoint after minutes of training.
+  const std::string probe = (fs::path(o.out_dir) / ".write-test").string();
+  try {
+    write_file_atomic(probe, "");
+  } catch (const Error& e) {
+    fail("--out: the run folder is not writable: ", e.what());
+  }
+  fs::remove(probe, ec);
   const std::string state_path = (fs::path(o.out_dir) / "train_state.safetensors").string();
   const std::string model_path = (fs::path(o.out_dir) / "model.safetensors").string();
   const std::string csv_path = (fs::path(o.out_dir) / "loss.csv").string();
@@ -179,6 +188,12 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   }
 
   auto save_state = [&]() {
+    // The loss check sees a bad update only one step later: an update that overflowed the
+    // weights right before a checkpoint must not replace the last good one.
+    for (const auto& [name, p] : model->named_parameters())
+      if (has_non_finite(p.value()))
+        fail("training stopped at step ", step, ": parameter '", name, "' is not finite after the update (try a "
+             "lower --lr); the last good checkpoint is kept in '", o.out_dir, "'");
     nlohmann::json rng;
     rng["loss"] = generator_json(gen);
     for (auto& [name, g] : dropouts) rng["dropout"][name] = generator_json(*g);

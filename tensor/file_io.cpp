@@ -47,8 +47,11 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
+  const bool synced = ::fsync(fd) == 0;
+  int err = errno;
+  const bool closed = ::close(fd) == 0;  // always close, even when fsync failed
+  if (!synced || !closed) {
+    if (synced) err = errno;
     ::unlink(tmp.c_str());
     fail("cannot write '", path, "': ", std::strerror(err), " (the previous file, if any, is unchanged)");
   }
