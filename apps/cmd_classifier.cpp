@@ -1,5 +1,7 @@
 // `loradiff classifier train|eval`: the MNIST classifier (nn/classifier.h), the
 // judge that `loradiff eval` later uses on generated digits.
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -87,7 +89,12 @@ void register_classifier(CLI::App& app, Runner& run) {
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   tr->add_option("--lr", a->train.lr, "peak learning rate (AdamW, warm-up then cosine)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check([](const std::string& text) {  // CLI::PositiveNumber lets NaN through
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        return *end == '\0' && v > 0 && std::isfinite(v) ? std::string() : "'" + text + "' must be a positive number";
+      });
   tr->add_option("--max-shift", a->train.max_shift, "random shift augmentation, pixels")
       ->capture_default_str()
       ->check(CLI::Range(0, 8));

@@ -175,7 +175,9 @@ void register_data(CLI::App& app, Runner& run) {
   c->add_option("--size", fopt->size, "model image size")->capture_default_str()->check(CLI::Range(1, 4096));
   c->add_option("--invert", *invert, "auto (detect dark ink on light paper), always or never")
       ->capture_default_str();
-  c->add_option("--min", fopt->min_images, "fewest image/caption pairs accepted")->capture_default_str();
+  c->add_option("--min", fopt->min_images, "fewest image/caption pairs accepted")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
   c->add_option("--preview", *preview, "write the prepared images as a PNG grid here");
   c->callback([&run, folder, fopt, invert, preview] {
     run = [folder, fopt, invert, preview] {

@@ -3,6 +3,7 @@
 // into a checkpoint, extract one from two checkpoints by SVD, resize one, show one.
 #include <cmath>
 #include <csignal>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -85,6 +86,9 @@ void register_lora_train(CLI::App& group, Runner& run) {
       o->targets = lora::split_patterns(*targets);
       o->progress = !*quiet;
       o->stop_requested = &g_lora_stop;
+      // checked now, not when the adapter is written after the whole training
+      if (std::filesystem::is_directory(o->out))
+        fail("--out '", o->out, "': is a folder; give the adapter file to write, e.g. nines.safetensors");
       std::signal(SIGINT, on_lora_sigint);
       lora::LoRATrainResult r = lora::train_lora(*o, std::cout);
       std::cout << (r.interrupted ? "interrupted" : "trained") << ": " << r.steps << " steps, loss "

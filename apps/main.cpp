@@ -36,6 +36,17 @@ int main(int argc, char** argv) {
   ld::app::register_lora(app, run);
   ld::app::register_eval(app, run);
   ld::app::register_compress(app, run);
+  // CLI11 answers an unknown command word with "A subcommand is required"; name the word instead.
+  CLI::App* level = &app;
+  for (int i = 1; i < argc && argv[i][0] != '-' && !level->get_subcommands({}).empty(); ++i) {
+    try {
+      level = level->get_subcommand(argv[i]);
+    } catch (const CLI::OptionNotFound&) {
+      std::cerr << "loradiff: unknown command '" << argv[i] << "'; `loradiff "
+                << (level == &app ? "" : level->get_name() + " ") << "--help` lists them\n";
+      return 109;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

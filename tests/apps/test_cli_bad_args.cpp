@@ -1,0 +1,397 @@
+// Every `loradiff` subcommand with missing, malformed and out-of-range arguments (negative steps,
+// rank 0 or larger than the layer, NaN guidance, an unknown sampler, missing files, a folder
+// where a file is expected, a file that is not what the option wants): each must exit non-zero
+// with one error line that names the argument (the option or the offending value), and never
+// crash (a signal), hang, or print a stack trace or sanitizer report. A second check keeps the
+// table complete: every command `loradiff --help` lists has at least one case.
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "data/image.h"
+#include "data/mnist.h"
+#include "data/png.h"
+#include "diffusion/model_io.h"
+#include "lora/adapter_file.h"
+#include "lora/attach.h"
+#include "nn/classifier.h"
+#include "tensor/file_io.h"
+
+namespace fs = std::filesystem;
+using namespace ld;
+
+namespace {
+
+struct Result {
+  bool exited = false;  // false: killed by a signal or by our timeout
+  int code = -1;        // exit status, or the signal number
+  bool timed_out = false;
+  std::string output;   // stdout and stderr
+};
+
+// Runs the binary with `args` (no shell, so arguments may hold spaces), killing it after `timeout_s`.
+Result run(const std::vector<std::string>& args, int timeout_s = 120) {
+  int pipefd[2];
+  REQUIRE(::pipe(pipefd) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    ::dup2(pipefd[1], 2);
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    std::vector<char*> argv{const_cast<char*>(LORADIFF_BINARY)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(LORADIFF_BINARY, argv.data());
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  Result r;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  char buf[4096];
+  for (;;) {
+    pollfd p{pipefd[0], POLLIN, 0};
+    if (::poll(&p, 1, 200) > 0) {
+      const ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+      if (n <= 0) break;
+      r.output.append(buf, static_cast<size_t>(n));
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      r.timed_out = true;
+      break;
+    }
+  }
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exited = WIFEXITED(status) && !r.timed_out;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
+  return r;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+// What the cases need, made once with the library's own writers in a temporary folder.
+struct Fixture {
+  fs::path dir;
+  Fixture() {
+    dir = fs::temp_directory_path() / ("loradiff-bad-args-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "adir");
+    fs::create_directories(dir / "mnist");
+    write_file_atomic((dir / "notes.txt").string(), "not a checkpoint\n");
+    // a tiny MNIST: bars at a label-dependent column
+    data::Digits digits;
+    std::vector<uint8_t> img(784);
+    for (int i = 0; i < 40; ++i) {
+      std::fill(img.begin(), img.end(), 0);
+      for (int r = 5; r < 23; ++r) img[r * 28 + 4 + 2 * (i % 10)] = 255;
+      digits.append(img.data(), static_cast<uint8_t>(i % 10));
+    }
+    data::save_mnist((dir / "mnist").string(), data::Split::Train, digits);
+    data::save_mnist((dir / "mnist").string(), data::Split::Test, digits);
+    // two tiny-config checkpoints (different seeds), an adapter for the first, a classifier
+    const data::Vocabulary& vocab = data::Vocabulary::builtin();
+    auto model = diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), vocab, 0);
+    diffusion::save_model((dir / "model.safetensors").string(), *model, vocab);
+    diffusion::save_model((dir / "model2.safetensors").string(),
+                          *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), vocab, 1), vocab);
+    const std::string base_hash = diffusion::weights_hash(model->state_dict());
+    lora::LoRAConfig lc;
+    lc.rank = 2;
+    lora::attach_lora(*model, lc, "lora");
+    lora::Adapter adapter = lora::adapter_from_model(*model, "lora");
+    adapter.targets = lc.targets;
+    adapter.base_config = model->config.to_json().dump();
+    adapter.base_weights_hash = base_hash;
+    lora::save_adapter((dir / "adapter.safetensors").string(), adapter);
+    Generator gen(0);
+    nn::save_classifier((dir / "classifier.safetensors").string(), nn::MnistClassifier(nn::ClassifierConfig{}, gen));
+    // an image + caption folder of 4 pairs
+    fs::create_directories(dir / "images");
+    for (int i = 0; i < 4; ++i) {
+      data::write_png((dir / "images" / ("seven" + std::to_string(i) + ".png")).string(),
+                      data::GrayImage{28, 28, std::vector<uint8_t>(784, static_cast<uint8_t>(40 * i))});
+      write_file_atomic((dir / "images" / ("seven" + std::to_string(i) + ".txt")).string(), "a handwritten digit seven");
+    }
+  }
+  ~Fixture() { fs::remove_all(dir); }
+
+  // "sample --model {model}" -> arguments; {x} is a file or folder of the fixture, {prompt} one
+  // argument with spaces.
+  std::vector<std::string> args(const std::string& line) const {
+    std::vector<std::string> out;
+    std::istringstream in(line);
+    for (std::string w; in >> w;) {
+      if (w == "{prompt}") {
+        out.push_back("a handwritten digit seven");
+        continue;
+      }
+      for (size_t b; (b = w.find('{')) != std::string::npos;) {
+        const size_t e = w.find('}', b);
+        const std::string key = w.substr(b + 1, e - b - 1);
+        const std::string path = (dir / (key == "model" || key == "model2" || key == "adapter" || key == "classifier"
+                                             ? key + ".safetensors"
+                                             : key == "notes" ? "notes.txt" : key))
+                                     .string();
+        w.replace(b, e - b + 1, path);
+      }
+      out.push_back(w);
+    }
+    return out;
+  }
+};
+
+struct Case {
+  const char* args;    // placeholders: see Fixture::args
+  const char* names;   // the error line must contain this: the argument or the offending value
+};
+
+// Missing, malformed and out-of-range arguments, command by command.
+const Case kCases[] = {
+    {"", "A subcommand is required"},
+    {"frobnicate", "unknown command 'frobnicate'"},
+    // gradcheck
+    {"gradcheck --filter (", "--filter"},
+    {"gradcheck --filter no_such_op", "--filter"},
+    {"gradcheck --bogus", "--bogus"},
+    // bench
+    {"bench", "A subcommand is required"},
+    {"bench ops --reps 0", "--reps"},
+    {"bench ops --reps abc", "--reps"},
+    {"bench train --config no-such-config", "--config"},
+    {"bench train --batch -1", "--batch"},
+    {"bench sample --steps 0", "--steps"},
+    {"bench sample --guidance nan --reps 1", "--guidance"},
+    {"bench lora --rank 0", "--rank"},
+    {"bench lora --rank 5000", "--rank"},
+    // data
+    {"data", "A subcommand is required"},
+    {"data nosuch", "unknown command 'nosuch'"},
+    {"data fetch-mnist --from {missing} --out {out}", "--from"},
+    {"data fetch-mnist --tgz {adir} --out {out}", "adir"},
+    {"data fetch-mnist --tgz {notes} --out {out}", "notes.txt"},
+    {"data export-mnist --digit 10 --out {out}", "--digit"},
+    {"data export-mnist --digit -1 --out {out}", "--digit"},
+    {"data export-mnist --digit 3", "--out is required"},
+    {"data export-mnist --digit 3 --n 0 --out {out} --data {mnist}", "--n"},
+    {"data export-mnist --digit 3 --out {out} --data {missing}", "missing"},
+    {"data export-mnist --digit 3 --out {out} --data {mnist} --split val", "'val'"},
+    {"data export-mnist --digit 3 --out {notes} --data {mnist}", "--out"},
+    {"data info --data {missing}", "missing"},
+    {"data info --data {notes}", "notes.txt"},
+    {"data check-folder {missing}", "missing"},
+    {"data check-folder {notes}", "notes.txt"},
+    {"data check-folder {images} --invert sideways", "'sideways'"},
+    {"data check-folder {images} --size 0", "--size"},
+    {"data check-folder {images} --min -3", "--min"},
+    {"data check-folder {images} --min 100", "images"},
+    {"data tokenize", "text is required"},
+    // classifier
+    {"classifier", "A subcommand is required"},
+    {"classifier train --epochs 0", "--epochs"},
+    {"classifier train --batch-size 0", "--batch-size"},
+    {"classifier train --lr nan", "--lr"},
+    {"classifier train --lr -1", "--lr"},
+    {"classifier train --max-shift 9", "--max-shift"},
+    {"classifier train --data {missing} --out {out}", "missing"},
+    {"classifier eval --model {missing} --data {mnist}", "missing"},
+    {"classifier eval --model {adir} --data {mnist}", "adir"},
+    {"classifier eval --model {model} --data {mnist}", "not a loradiff classifier"},
+    {"classifier eval --model {classifier} --data {mnist} --split val", "'val'"},
+    // train
+    {"train", "--out is required"},
+    {"train --out {out} --steps -5", "--steps"},
+    {"train --out {out} --steps abc", "--steps"},
+    {"train --out {out} --batch 0", "--batch"},
+    {"train --out {out} --batch 1000 --data {mnist}", "--batch"},
+    {"train --out {out} --lr nan", "--lr"},
+    {"train --out {out} --lr -1", "--lr"},
+    {"train --out {out} --ema 1.5", "--ema"},
+    {"train --out {out} --warmup -1", "--warmup"},
+    {"train --out {out} --clip nan", "--clip"},
+    {"train --out {out} --exclude-digits 11", "--exclude-digits"},
+    {"train --out {out} --captions weird --data {mnist} --batch 8", "'weird'"},
+    {"train --out {out} --config no-such-config", "--config"},
+    {"train --out {out} --config {adir}", "adir"},
+    {"train --out {out} --config {notes}", "notes.txt"},
+    {"train --out {out} --data {missing}", "missing"},
+    {"train --out {notes} --data {mnist}", "--out"},
+    // sample
+    {"sample --model {model} --prompt {prompt}", "--out is required"},
+    {"sample --prompt {prompt} --out {out}.png", "--model is required"},
+    {"sample --model {missing} --prompt {prompt} --out {out}.png", "missing"},
+    {"sample --model {adir} --prompt {prompt} --out {out}.png", "adir"},
+    {"sample --model {notes} --prompt {prompt} --out {out}.png", "notes.txt"},
+    {"sample --model {adapter} --prompt {prompt} --out {out}.png", "adapter.safetensors"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --sampler euler", "--sampler"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --guidance nan", "--guidance"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --guidance -1", "--guidance"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --steps 0", "--steps"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --steps -3", "--steps"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --steps 5000", "--steps"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --n 0", "--n"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --eta -1", "--eta"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --batch 0", "--batch"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {missing}", "missing"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {model}", "not a loradiff LoRA adapter"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:nan", "--lora"},
+    {"sample --model {model} --prompt {prompt} --out {adir} --n 1 --steps 1", "adir"},
+    {"sample --model {model} --prompt {prompt} --out {missing}/s.png --n 1 --steps 1", "missing"},
+    // eval
+    {"eval --model {model}", "--classifier is required"},
+    {"eval --model {model} --classifier {missing}", "missing"},
+    {"eval --model {model} --classifier {adir}", "adir"},
+    {"eval --model {model} --classifier {model} --data {mnist}", "not a loradiff classifier"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --n-per-digit 0", "--n-per-digit"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --digits 12", "--digits"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --sampler foo", "--sampler"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --guidance nan", "--guidance"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --steps 0", "--steps"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --batch 0", "--batch"},
+    {"eval --model {model} --classifier {classifier} --data {missing}", "missing"},
+    // lora
+    {"lora", "A subcommand is required"},
+    {"lora frobnicate", "unknown command 'frobnicate'"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --rank 0", "--rank"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --rank 100000", "--rank"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --alpha nan", "--alpha"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --dropout 1.5", "--dropout"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --steps -1", "--steps"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --lr nan", "--lr"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --targets nomatch", "--targets"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 100", "--batch"},
+    {"lora train --base {model} --data {missing} --out {out}.safetensors", "missing"},
+    {"lora train --base {model} --data {notes} --out {out}.safetensors", "notes.txt"},
+    {"lora train --base {missing} --data {images} --out {out}.safetensors", "missing"},
+    {"lora train --base {adir} --data {images} --out {out}.safetensors", "adir"},
+    {"lora train --base {adapter} --data {images} --out {out}.safetensors", "adapter.safetensors"},
+    {"lora train --base {model} --data {images} --out {adir} --batch 2 --steps 1", "--out"},
+    {"lora merge --base {model} --lora {missing} --out {out}.safetensors", "missing"},
+    {"lora merge --base {model} --lora {adapter} --out {adir}", "adir"},
+    {"lora merge --base {adir} --lora {adapter} --out {out}.safetensors", "adir"},
+    {"lora merge --base {model} --lora {adapter}:inf --out {out}.safetensors", "--lora"},
+    {"lora extract --base {model} --tuned {model2} --out {out}.safetensors --rank 0", "--rank"},
+    {"lora extract --base {model} --tuned {model2} --out {out}.safetensors --alpha -1", "--alpha"},
+    {"lora extract --base {model} --tuned {missing} --out {out}.safetensors", "missing"},
+    {"lora extract --base {model} --tuned {classifier} --out {out}.safetensors", "classifier.safetensors"},
+    {"lora extract --base {model} --tuned {model2} --out {out}.safetensors --targets nomatch", "--targets"},
+    {"lora resize --in {adapter} --out {out}.safetensors --rank 0", "--rank"},
+    {"lora resize --in {adapter} --out {out}.safetensors", "--rank"},
+    {"lora resize --in {adapter} --out {out}.safetensors --rank 2 --energy 0.5", "--energy"},
+    {"lora resize --in {adapter} --out {out}.safetensors --energy 1.5", "--energy"},
+    {"lora resize --in {adapter} --out {out}.safetensors --energy nan", "--energy"},
+    {"lora resize --in {missing} --out {out}.safetensors --rank 1", "missing"},
+    {"lora resize --in {model} --out {out}.safetensors --rank 1", "not a loradiff LoRA adapter"},
+    {"lora info {missing}", "missing"},
+    {"lora info {adir}", "adir"},
+    {"lora info {model}", "not a loradiff LoRA adapter"},
+    {"lora info {notes}", "notes.txt"},
+    // compress
+    {"compress --model {model}", "--out"},
+    {"compress --model {model} --out {out}.safetensors --method foo", "--method"},
+    {"compress --model {model} --out {out}.safetensors --rank -2", "--rank"},
+    {"compress --model {model} --out {out}.safetensors --energy 2", "--energy"},
+    {"compress --model {model} --out {out}.safetensors --energy nan", "--energy"},
+    {"compress --model {model} --out {out}.safetensors --params 1.5", "--params"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --energy 0.5", "--energy"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --lr nan --finetune-steps 1", "--lr"},
+    {"compress --model {model} --out {out}.safetensors --rank 100000 --data {mnist}", "--rank"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --layers nomatch --data {mnist}", "--layers"},
+    {"compress --model {missing} --out {out}.safetensors --rank 2", "missing"},
+    {"compress-plot --results {missing} --out {out}.png", "--results"},
+    {"compress-plot --results {notes} --out {out}.png", "--results"},
+};
+
+// The lines that report the error: loradiff's own, or CLI11's (its first line; exit codes 100-115).
+std::vector<std::string> error_lines(const Result& r) {
+  std::vector<std::string> out;
+  const std::vector<std::string> lines = lines_of(r.output);
+  for (const auto& l : lines)
+    if (l.rfind("loradiff: error: ", 0) == 0 || l.rfind("loradiff: unknown command", 0) == 0) out.push_back(l);
+  if (out.empty() && r.code >= 100 && r.code <= 115 && !lines.empty()) out.push_back(lines[0]);
+  return out;
+}
+
+// The leaf commands `--help` lists: "train", "data fetch-mnist", ...
+std::vector<std::string> listed_commands(const std::string& group = "") {
+  std::vector<std::string> args;
+  if (!group.empty()) args.push_back(group);
+  args.push_back("--help");
+  const Result r = run(args);
+  std::vector<std::string> out;
+  bool in_list = false;
+  for (const auto& l : lines_of(r.output)) {
+    if (l == "Subcommands:") {
+      in_list = true;
+      continue;
+    }
+    if (l[0] != ' ') in_list = false;  // the next section
+    if (!in_list || l.size() < 3) continue;
+    const std::string name = l.substr(2, l.find(' ', 2) - 2);
+    const std::string path = group.empty() ? name : group + " " + name;
+    std::vector<std::string> sub = group.empty() ? listed_commands(name) : std::vector<std::string>{};
+    if (sub.empty()) out.push_back(path);
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("every bad command line exits non-zero with one error line naming the argument") {
+  Fixture fx;
+  int n = 0;
+  for (const Case& c : kCases) {
+    std::string line = c.args;
+    for (size_t at; (at = line.find("{out}")) != std::string::npos;)
+      line.replace(at, 5, "{out" + std::to_string(n) + "}");  // a fresh output path per case
+    ++n;
+    const Result r = run(fx.args(line));
+    INFO("loradiff ", std::string(c.args), "\n--- output:\n", r.output);
+    CHECK_FALSE(r.timed_out);
+    REQUIRE(r.exited);  // not killed by a signal (a crash)
+    CHECK(r.code != 0);
+    CHECK(r.code < 128);
+    for (const char* crash : {"terminate called", "Aborted", "Segmentation fault", "AddressSanitizer", "LeakSanitizer",
+                              "runtime error:", "what():", "core dumped", "#0 0x"})
+      CHECK(r.output.find(crash) == std::string::npos);
+    const std::vector<std::string> errors = error_lines(r);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find(c.names) != std::string::npos);
+  }
+}
+
+TEST_CASE("the table covers every command that --help lists") {
+  std::set<std::string> covered;
+  for (const Case& c : kCases) {
+    std::istringstream in(c.args);
+    std::string first, second;
+    in >> first >> second;
+    covered.insert(first);
+    covered.insert(first + " " + second);
+  }
+  const std::vector<std::string> commands = listed_commands();
+  CHECK(commands.size() >= 20);
+  for (const std::string& cmd : commands) {
+    INFO("`loradiff ", cmd, "` has no case in kCases");
+    CHECK(covered.count(cmd) == 1);
+  }
+}
