@@ -2,6 +2,8 @@
 // the command trains, prints its progress and accuracy, saves a classifier file that
 // nn::load_classifier reads, and `classifier eval` reports the same test accuracy.
 #include <doctest/doctest.h>
+
+#include "tests/apps/cli_run.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,22 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(LORADIFF_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = ld::test::CliResult;
+inline Result run(const std::string& args) { return ld::test::run_cli(args); }
 
 // Digit k: a bar, horizontal (k < 5) at row 4 + 5k or vertical at column 4 + 5(k - 5), jittered by i.
 ld::data::Digits bars(int n, int salt) {

@@ -2,6 +2,8 @@
 // fetch-mnist --from (and its no-op re-run, also through scripts/fetch_mnist.sh),
 // export-mnist into an image + caption folder, check-folder on the result, and the errors.
 #include <doctest/doctest.h>
+
+#include "tests/apps/cli_run.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,22 +23,8 @@ using namespace ld::data;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(LORADIFF_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = ld::test::CliResult;
+inline Result run(const std::string& args) { return ld::test::run_cli(args); }
 
 struct TempDir {
   fs::path path;

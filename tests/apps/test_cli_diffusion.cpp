@@ -3,6 +3,8 @@
 // PNG parameters chunk and per-image files, same seed -> same images, unknown words
 // warned, evaluation JSON, and clear errors for a bad checkpoint, config or flag.
 #include <doctest/doctest.h>
+
+#include "tests/apps/cli_run.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,22 +24,8 @@ using namespace ld;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(LORADIFF_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = ld::test::CliResult;
+inline Result run(const std::string& args) { return ld::test::run_cli(args); }
 
 data::Digits bars(int64_t n, uint64_t seed) {
   data::Digits d;

@@ -4,6 +4,8 @@
 // (weight 0 = the base, bit for bit), merge (= sampling with the adapter), extract from the merged
 // checkpoint (recovers the adapter), resize, info, --full, and the errors.
 #include <doctest/doctest.h>
+
+#include "tests/apps/cli_run.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,22 +32,8 @@ using namespace ld;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(LORADIFF_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = ld::test::CliResult;
+inline Result run(const std::string& args) { return ld::test::run_cli(args); }
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
