@@ -4,11 +4,8 @@
 // without calibration; --method none fine-tunes a compressed checkpoint; the errors (rank too
 // large for a layer, unknown layer pattern, conflicting or missing rank options).
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,28 +15,15 @@
 #include "diffusion/model_io.h"
 #include "nn/low_rank_layout.h"
 #include "tensor/file_io.h"
+#include "tests/apps/cli_run.h"
 
 namespace fs = std::filesystem;
 using namespace ld;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(LORADIFF_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = test::CliResult;
+Result run(const std::string& args) { return test::run_cli(args); }
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
