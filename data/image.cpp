@@ -75,9 +75,28 @@ static bool jpeg_huffman_tables_fit(const std::string& b) {
   return true;
 }
 
+// stb_image 2.27 grows its IDAT buffer to the size a PNG chunk header claims before reading the
+// chunk: a corrupt length asks for up to 4 GB. stb_image needs every chunk up to IEND whole anyway,
+// so a chunk running past the end of the file is refused first. Returns the bad chunk's offset, or 0.
+static size_t png_chunk_past_end(const std::string& b) {
+  if (b.size() < 8 || b.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0) return 0;
+  const auto be32 = [&](size_t i) {
+    return uint64_t{static_cast<uint8_t>(b[i])} << 24 | uint64_t{static_cast<uint8_t>(b[i + 1])} << 16 |
+           uint64_t{static_cast<uint8_t>(b[i + 2])} << 8 | uint64_t{static_cast<uint8_t>(b[i + 3])};
+  };
+  for (size_t pos = 8; pos + 8 <= b.size(); pos += 12 + be32(pos)) {
+    if (be32(pos) > b.size() - pos - 8) return pos;
+    if (b.compare(pos + 4, 4, "IEND") == 0) break;
+  }
+  return 0;
+}
+
 void check_stb_safe(const std::string& bytes, const std::string& name) {
   if (!jpeg_huffman_tables_fit(bytes))
     fail("cannot read image '", name, "': corrupt JPEG (a Huffman table declares more than 256 codes)");
+  if (const size_t at = png_chunk_past_end(bytes))
+    fail("cannot read image '", name, "': truncated or corrupt PNG (the chunk at byte ", at,
+         " runs past the end of the file)");
   // The size comes from the header: a 60-byte BMP may claim 6 x 8,000,000 pixels, which stb_image
   // would allocate and decode (reading zeros past the end of the file) for a minute.
   int w = 0, h = 0, channels = 0;

@@ -38,8 +38,9 @@ Tensor tensor_from_image(const FloatImage& image);  // [0, 1] -> [-1, 1]
 // drawing with a transparent background is dark ink on white paper). `name` is used in errors.
 FloatImage decode_image(const std::string& bytes, const std::string& name);
 // Throws (naming `name`) for bytes that would trip a known bug of the stb_image version loradiff
-// builds with (Debian 12: 2.27): a JPEG Huffman table of more than 256 codes; and for a header
-// claiming more than kMaxImagePixels. decode_image and decode_png call it before stb_image.
+// builds with (Debian 12: 2.27): a JPEG Huffman table of more than 256 codes, a PNG chunk longer
+// than the file; and for a header claiming more than kMaxImagePixels. decode_image and
+// decode_png call it before stb_image.
 inline constexpr int64_t kMaxImagePixels = 64'000'000;  // a 50-megapixel phone photo still fits
 void check_stb_safe(const std::string& bytes, const std::string& name);
 

@@ -76,6 +76,17 @@ TEST_CASE("PNG: an empty IDAT chunk is an error, not undefined behaviour") {
   CHECK_THROWS_AS(decode_image(png, "empty-idat.png"), Error);
 }
 
+TEST_CASE("PNG: a chunk longer than the file is refused before stb_image allocates it") {
+  // an IDAT claiming 0x7fffffff bytes: stb_image 2.27 realloc'd 2 GB first (libFuzzer: out-of-memory)
+  const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string("\x00\x00\x00\x0dIHDR", 8) +
+                          std::string("\x00\x00\x00\x0e\x00\x00\x00\x0e\x08\x00\x00\x00\x00", 13) + "\x3a\x23\x72\x0d" +
+                          std::string("\x7f\xff\xff\xffIDAT", 8) + "x^";
+  CHECK_THROWS_WITH_AS(decode_image(png, "huge-idat.png"), doctest::Contains("runs past the end"), Error);
+  // our own PNGs (text chunks included) still decode
+  const GrayImage img{3, 2, {0, 50, 100, 150, 200, 250}};
+  CHECK(decode_png(encode_png(img, {{"parameters", "a digit"}}), "ok.png").pixels == img.pixels);
+}
+
 TEST_CASE("formats other than PNG, JPEG and BMP are not decoded") {
   // stb_image is built with STBI_ONLY_PNG/JPEG/BMP: a GIF is refused with the usual message
   const std::string gif = std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00", 13) + ",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00;";
