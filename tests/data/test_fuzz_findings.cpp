@@ -5,12 +5,15 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <string>
 
+#include "data/gzip.h"
 #include "data/idx.h"
 #include "data/image.h"
 #include "data/png.h"
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 
 using namespace ld;
 using namespace ld::data;
@@ -91,4 +94,30 @@ TEST_CASE("formats other than PNG, JPEG and BMP are not decoded") {
   // stb_image is built with STBI_ONLY_PNG/JPEG/BMP: a GIF is refused with the usual message
   const std::string gif = std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00", 13) + ",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00;";
   CHECK_THROWS_WITH_AS(decode_image(gif, "x.gif"), doctest::Contains("expected a PNG, JPEG or BMP"), Error);
+}
+
+TEST_CASE("every input a fuzzer once failed on (fuzz/corpus/*/regress-*) is now read or refused cleanly") {
+  // the same split of the input as the harnesses make (fuzz_image_caption.cpp, fuzz_idx.cpp)
+  namespace fs = std::filesystem;
+  int replayed = 0;
+  for (const char* harness : {"fuzz_image_caption", "fuzz_idx"}) {
+    for (const auto& e : fs::directory_iterator(fs::path(LORADIFF_SOURCE_DIR) / "fuzz" / "corpus" / harness)) {
+      if (e.path().filename().string().rfind("regress-", 0) != 0) continue;
+      INFO(e.path().string());
+      const std::string bytes = read_file(e.path().string());
+      REQUIRE(bytes.size() >= 2);
+      try {
+        if (std::string(harness) == "fuzz_image_caption") {
+          const size_t caption = std::min<size_t>(static_cast<uint8_t>(bytes[0]) | static_cast<uint8_t>(bytes[1]) << 8,
+                                                  bytes.size() - 2);
+          decode_image(bytes.substr(2 + caption), e.path().string());
+        } else {
+          parse_idx(bytes[0] & 1 ? gzip(bytes.substr(1)) : bytes.substr(1), e.path().string());
+        }
+      } catch (const Error&) {
+      }
+      ++replayed;
+    }
+  }
+  CHECK(replayed >= 6);
 }
