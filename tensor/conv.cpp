@@ -4,6 +4,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
+#include <memory>
 #include <vector>
 
 #include "tensor/matmul.h"
@@ -19,8 +21,8 @@ Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, int64_t stride,
   if (x.dim() != 4) fail("conv2d: input ", shape_str(x.shape()), " must be (N, C, H, W)");
   if (w.dim() != 4) fail("conv2d: weight ", shape_str(w.shape()), " must be (Cout, Cin, kh, kw)");
   if (x.size(1) != w.size(1))
-    fail("conv2d: input ", shape_str(x.shape()), " has ", x.size(1), " channels but weight ", shape_str(w.shape()),
-         " expects ", w.size(1));
+    fail("conv2d: input ", shape_str(x.shape()), " has ", x.size(1), " channels but weight ",
+         shape_str(w.shape()), " expects ", w.size(1));
   if (stride < 1 || pad < 0) fail("conv2d: stride ", stride, " must be >= 1 and padding ", pad, " >= 0");
   Conv2dGeometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(2), w.size(3), stride, pad, 0, 0};
   g.Ho = (g.H + 2 * pad - g.kh) / stride + 1;
@@ -49,6 +51,25 @@ void im2col_chunk(const float* x, const Conv2dGeometry& g, int64_t n0, int64_t n
       const int64_t c = k / (g.kh * g.kw), i = (k / g.kw) % g.kh, j = k % g.kw;
       const float* xc = x + (n * g.C + c) * g.H * g.W;
       float* out = col + k * cols + (n - n0) * P;
+      if (g.stride == 1) {
+        // output columns [lo, hi) read x[h, ow - pad + j]; the rest are padding zeros
+        const int64_t lo = std::clamp<int64_t>(g.pad - j, 0, g.Wo),
+                      hi = std::clamp<int64_t>(g.W + g.pad - j, lo, g.Wo);
+        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+          const int64_t h = oh - g.pad + i;
+          float* row = out + oh * g.Wo;
+          if (h < 0 || h >= g.H) {
+            std::fill(row, row + g.Wo, 0.0f);
+            continue;
+          }
+          std::fill(row, row + lo, 0.0f);
+          if (hi > lo)
+            std::memcpy(row + lo, xc + h * g.W + lo - g.pad + j,
+                        static_cast<size_t>(hi - lo) * sizeof(float));
+          std::fill(row + hi, row + g.Wo, 0.0f);
+        }
+        continue;
+      }
       for (int64_t oh = 0; oh < g.Ho; ++oh) {
         const int64_t h = oh * g.stride - g.pad + i;
         float* row = out + oh * g.Wo;
@@ -57,16 +78,9 @@ void im2col_chunk(const float* x, const Conv2dGeometry& g, int64_t n0, int64_t n
           continue;
         }
         const float* xr = xc + h * g.W;
-        if (g.stride == 1) {
-          const int64_t lo = std::max<int64_t>(0, g.pad - j), hi = std::min<int64_t>(g.Wo, g.W + g.pad - j);
-          for (int64_t ow = 0; ow < lo; ++ow) row[ow] = 0.0f;
-          for (int64_t ow = lo; ow < hi; ++ow) row[ow] = xr[ow - g.pad + j];
-          for (int64_t ow = std::max(hi, lo); ow < g.Wo; ++ow) row[ow] = 0.0f;
-        } else {
-          for (int64_t ow = 0; ow < g.Wo; ++ow) {
-            const int64_t w = ow * g.stride - g.pad + j;
-            row[ow] = (w >= 0 && w < g.W) ? xr[w] : 0.0f;
-          }
+        for (int64_t ow = 0; ow < g.Wo; ++ow) {
+          const int64_t w = ow * g.stride - g.pad + j;
+          row[ow] = (w >= 0 && w < g.W) ? xr[w] : 0.0f;
         }
       }
     }
@@ -76,8 +90,8 @@ void im2col_chunk(const float* x, const Conv2dGeometry& g, int64_t n0, int64_t n
 // one thread only (its kh*kw rows of col), so there are no races.
 void col2im_chunk(const float* col, const Conv2dGeometry& g, int64_t n0, int64_t n1, float* dx) {
   const int64_t P = g.Ho * g.Wo, cols = (n1 - n0) * P;
-#pragma omp parallel for collapse(2) schedule(static) \
-    if (g.C * g.kh * g.kw * cols >= kParallelGrain && !omp_in_parallel()) num_threads(num_threads())
+#pragma omp parallel for collapse(2) schedule(static) if (g.C * g.kh * g.kw * cols >= kParallelGrain && \
+                                                          !omp_in_parallel()) num_threads(num_threads())
   for (int64_t n = n0; n < n1; ++n)
     for (int64_t c = 0; c < g.C; ++c) {
       float* xc = dx + (n * g.C + c) * g.H * g.W;
@@ -89,6 +103,12 @@ void col2im_chunk(const float* col, const Conv2dGeometry& g, int64_t n0, int64_t
             if (h < 0 || h >= g.H) continue;
             float* xr = xc + h * g.W;
             const float* row = in + oh * g.Wo;
+            if (g.stride == 1) {  // the columns ow in [lo, hi) land inside the row: a plain vector add
+              const int64_t lo = std::max<int64_t>(0, g.pad - j),
+                            hi = std::min<int64_t>(g.Wo, g.W + g.pad - j);
+              for (int64_t ow = lo; ow < hi; ++ow) xr[ow - g.pad + j] += row[ow];
+              continue;
+            }
             for (int64_t ow = 0; ow < g.Wo; ++ow) {
               const int64_t w = ow * g.stride - g.pad + j;
               if (w >= 0 && w < g.W) xr[w] += row[ow];
@@ -115,14 +135,16 @@ Tensor im2col(const Tensor& x_in, int64_t kh, int64_t kw, int64_t stride, int64_
   check_dtype("im2col", x_in, DType::F32);
   if (x_in.dim() != 4) fail("im2col: input ", shape_str(x_in.shape()), " must be (N, C, H, W)");
   Conv2dGeometry g = geometry_of(x_in.shape(), kh, kw, stride, pad);
-  if (g.Ho <= 0 || g.Wo <= 0 || stride < 1 || pad < 0) fail("im2col: bad kernel/stride/padding for ", shape_str(x_in.shape()));
+  if (g.Ho <= 0 || g.Wo <= 0 || stride < 1 || pad < 0)
+    fail("im2col: bad kernel/stride/padding for ", shape_str(x_in.shape()));
   Tensor x = x_in.contiguous();
   Tensor col = Tensor::empty({g.C * kh * kw, g.N * g.Ho * g.Wo});
   im2col_chunk(x.f32(), g, 0, g.N, col.f32());
   return col;
 }
 
-Tensor col2im(const Tensor& col_in, const Shape& x_shape, int64_t kh, int64_t kw, int64_t stride, int64_t pad) {
+Tensor col2im(const Tensor& col_in, const Shape& x_shape, int64_t kh, int64_t kw, int64_t stride,
+              int64_t pad) {
   check_dtype("col2im", col_in, DType::F32);
   if (x_shape.size() != 4) fail("col2im: image shape ", shape_str(x_shape), " must be (N, C, H, W)");
   Conv2dGeometry g = geometry_of(x_shape, kh, kw, stride, pad);
@@ -134,7 +156,8 @@ Tensor col2im(const Tensor& col_in, const Shape& x_shape, int64_t kh, int64_t kw
   return dx;
 }
 
-Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, int64_t stride, int64_t pad) {
+Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, int64_t stride,
+                      int64_t pad) {
   Conv2dGeometry g = conv2d_geometry(x_in, w_in, stride, pad);
   const int64_t Cout = w_in.size(0), K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
   if (bias.defined() && bias.shape() != Shape{Cout})
@@ -156,18 +179,20 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
     float* py = y.f32();
 #pragma omp parallel num_threads(nt)
     {
-      std::vector<float> col(static_cast<size_t>(K * chunk * P)), out(static_cast<size_t>(Cout * chunk * P));
+      // scratch buffers, fully overwritten before use: left uninitialised (no memset)
+      std::unique_ptr<float[]> col(new float[static_cast<size_t>(K * chunk * P)]),
+          out(new float[static_cast<size_t>(Cout * chunk * P)]);
 #pragma omp for schedule(static)
       for (int64_t c = 0; c < nchunks; ++c) {
         const int64_t n0 = c * chunk, n1 = std::min(g.N, n0 + chunk), cols = (n1 - n0) * P;
-        im2col_chunk(px, g, n0, n1, col.data());
+        im2col_chunk(px, g, n0, n1, col.get());
         // out (Cout, cols) = W (Cout, K) @ col (K, cols)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Cout), static_cast<int>(cols),
-                    static_cast<int>(K), 1.0f, pw, static_cast<int>(K), col.data(), static_cast<int>(cols), 0.0f,
-                    out.data(), static_cast<int>(cols));
+                    static_cast<int>(K), 1.0f, pw, static_cast<int>(K), col.get(), static_cast<int>(cols),
+                    0.0f, out.get(), static_cast<int>(cols));
         for (int64_t n = n0; n < n1; ++n)  // (Cout, n*P) -> y[n, Cout, P]
           for (int64_t o = 0; o < Cout; ++o)
-            std::copy(out.data() + o * cols + (n - n0) * P, out.data() + o * cols + (n - n0 + 1) * P,
+            std::copy(out.get() + o * cols + (n - n0) * P, out.get() + o * cols + (n - n0 + 1) * P,
                       py + (n * Cout + o) * P);
       }
     }
@@ -176,7 +201,8 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
     Tensor bias_c = bias.contiguous();
     const float* pb = bias_c.f32();
     float* py = y.f32();
-#pragma omp parallel for collapse(2) schedule(static) if (y.numel() >= kParallelGrain) num_threads(num_threads())
+#pragma omp parallel for collapse(2) schedule(static) if (y.numel() >= kParallelGrain) \
+    num_threads(num_threads())
     for (int64_t n = 0; n < g.N; ++n)
       for (int64_t o = 0; o < Cout; ++o) {
         float* row = py + (n * Cout + o) * P;
@@ -191,8 +217,8 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
   Conv2dGeometry g = conv2d_geometry(x_in, w_in, stride, pad);
   const int64_t Cout = w_in.size(0), K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
   if (dy_in.shape() != Shape{g.N, Cout, g.Ho, g.Wo})
-    fail("conv2d backward: gradient ", shape_str(dy_in.shape()), " does not match output (", g.N, ",", Cout, ",",
-         g.Ho, ",", g.Wo, ")");
+    fail("conv2d backward: gradient ", shape_str(dy_in.shape()), " does not match output (", g.N, ",", Cout,
+         ",", g.Ho, ",", g.Wo, ")");
   Tensor x = x_in.contiguous(), dy = dy_in.contiguous();
   Tensor w = w_in.contiguous().view({Cout, K});
   Conv2dGrads r;
@@ -204,6 +230,7 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
       for (int64_t o = 0; o < Cout; ++o) {
         const float* row = pdy + (n * Cout + o) * P;
         float s = 0.0f;
+#pragma omp simd reduction(+ : s)
         for (int64_t p = 0; p < P; ++p) s += row[p];
         db[o] += s;
       }
@@ -235,25 +262,27 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num();
-      std::vector<float> dyc(static_cast<size_t>(Cout * chunk * P)), col(static_cast<size_t>(K * chunk * P));
+      std::unique_ptr<float[]> dyc(new float[static_cast<size_t>(Cout * chunk * P)]),
+          col(new float[static_cast<size_t>(K * chunk * P)]);
 #pragma omp for schedule(static)
       for (int64_t c = 0; c < nchunks; ++c) {
         const int64_t n0 = c * chunk, n1 = std::min(g.N, n0 + chunk), cols = (n1 - n0) * P;
         for (int64_t n = n0; n < n1; ++n)  // dY chunk as a (Cout, n*P) matrix
           for (int64_t o = 0; o < Cout; ++o)
-            std::copy(pdy + (n * Cout + o) * P, pdy + (n * Cout + o + 1) * P, dyc.data() + o * cols + (n - n0) * P);
+            std::copy(pdy + (n * Cout + o) * P, pdy + (n * Cout + o + 1) * P,
+                      dyc.get() + o * cols + (n - n0) * P);
         if (need_dw) {  // dW_t += dY_c col_c^T
-          im2col_chunk(px, g, n0, n1, col.data());
+          im2col_chunk(px, g, n0, n1, col.get());
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(Cout), static_cast<int>(K),
-                      static_cast<int>(cols), 1.0f, dyc.data(), static_cast<int>(cols), col.data(),
+                      static_cast<int>(cols), 1.0f, dyc.get(), static_cast<int>(cols), col.get(),
                       static_cast<int>(cols), 1.0f, dw_part.data() + static_cast<size_t>(t) * Cout * K,
                       static_cast<int>(K));
         }
         if (need_dx) {  // dcol = W^T dY_c, then scatter back into this chunk's samples
           cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(K), static_cast<int>(cols),
-                      static_cast<int>(Cout), 1.0f, pw, static_cast<int>(K), dyc.data(), static_cast<int>(cols), 0.0f,
-                      col.data(), static_cast<int>(cols));
-          col2im_chunk(col.data(), g, n0, n1, pdx);
+                      static_cast<int>(Cout), 1.0f, pw, static_cast<int>(K), dyc.get(),
+                      static_cast<int>(cols), 0.0f, col.get(), static_cast<int>(cols));
+          col2im_chunk(col.get(), g, n0, n1, pdx);
         }
       }
     }

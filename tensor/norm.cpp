@@ -1,8 +1,8 @@
 #include "tensor/norm.h"
 
-#include <cmath>
-
 #include <omp.h>
+
+#include <cmath>
 
 #include "tensor/parallel.h"
 
@@ -23,9 +23,11 @@ void check_affine(const char* op, const Tensor& x, const Tensor& gamma, const Te
 // Mean and rstd of n values, two-pass for accuracy.
 inline void moments(const float* x, int64_t n, float eps, float* mean, float* rstd) {
   double s = 0.0;
+#pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < n; ++i) s += x[i];
   const float mu = static_cast<float>(s / n);
   double v = 0.0;
+#pragma omp simd reduction(+ : v)
   for (int64_t i = 0; i < n; ++i) v += (x[i] - mu) * (x[i] - mu);
   *mean = mu;
   *rstd = 1.0f / std::sqrt(static_cast<float>(v / n) + eps);
@@ -74,6 +76,7 @@ NormGrads layer_norm_backward(const Tensor& x_in, const Tensor& gamma, const Nor
       float* dxi = pdx + i * C;
       const float mu = pm[i], rs = pr[i];
       float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
+#pragma omp simd reduction(+ : mean_dxhat, mean_dxhat_xhat)
       for (int64_t c = 0; c < C; ++c) {
         const float xhat = (xi[c] - mu) * rs, dxhat = dyi[c] * pg[c];
         mean_dxhat += dxhat;
@@ -98,7 +101,8 @@ NormGrads layer_norm_backward(const Tensor& x_in, const Tensor& gamma, const Nor
   return out;
 }
 
-NormResult group_norm_forward(const Tensor& x_in, int64_t G, const Tensor& gamma, const Tensor& beta, float eps) {
+NormResult group_norm_forward(const Tensor& x_in, int64_t G, const Tensor& gamma, const Tensor& beta,
+                              float eps) {
   if (x_in.dim() < 2) fail("group_norm: input ", shape_str(x_in.shape()), " must be (N, C, ...)");
   const int64_t N = x_in.size(0), C = x_in.size(1);
   check_affine("group_norm", x_in, gamma, beta, C);
@@ -143,6 +147,7 @@ NormGrads group_norm_backward(const Tensor& x_in, int64_t G, const Tensor& gamma
     float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
     for (int64_t c = 0; c < Cg; ++c) {
       float sdx = 0.0f, sdxx = 0.0f;
+#pragma omp simd reduction(+ : sdx, sdxx)
       for (int64_t k = 0; k < HW; ++k) {
         const float xhat = (xi[c * HW + k] - mu) * rs, d = dyi[c * HW + k];
         sdx += d;

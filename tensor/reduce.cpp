@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "tensor/parallel.h"
 #include "tensor/strided_loop.h"
 
 namespace ld {
@@ -27,6 +28,40 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
   Shape kept_shape;  // keepdim form
   for (int64_t i = 0; i < x.dim(); ++i) kept_shape.push_back(red[i] ? 1 : x.shape()[i]);
   Tensor out = Tensor::zeros(kept_shape);
+  auto finish = [&]() -> Tensor {
+    if (keepdim) return out;
+    Shape squeezed;
+    for (int64_t i = 0; i < x.dim(); ++i)
+      if (!red[i]) squeezed.push_back(x.shape()[i]);
+    return out.view(squeezed);
+  };
+
+  // Fast path: x contiguous and the reduced axes lead (e.g. a bias gradient, dY (rows, C)
+  // summed over rows). x is then an (R, C) matrix and out its column sums. Threads take
+  // column ranges and walk the rows in order, so the result does not depend on timing.
+  int64_t lead = 0;
+  while (lead < x.dim() && red[lead]) ++lead;
+  bool prefix = lead > 0 && lead < x.dim() && x.is_contiguous();
+  for (int64_t i = lead; i < x.dim(); ++i) prefix = prefix && !red[i];
+  if (prefix) {
+    int64_t R = 1;
+    for (int64_t i = 0; i < lead; ++i) R *= x.shape()[i];
+    const int64_t C = R ? x.numel() / R : 0;
+    const float* p = x.f32();
+    float* o = out.f32();
+    const int nt = (x.numel() >= kParallelGrain && C >= 16) ? num_threads() : 1;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int t = 0; t < nt; ++t) {
+      const int64_t c0 = C * t / nt, c1 = C * (t + 1) / nt;
+      for (int64_t r = 0; r < R; ++r) {
+        const float* row = p + r * C;
+#pragma omp simd
+        for (int64_t c = c0; c < c1; ++c) o[c] += row[c];
+      }
+    }
+    return finish();
+  }
+
   Strides ost = contiguous_strides(kept_shape);
   for (int64_t i = 0; i < x.dim(); ++i)
     if (red[i]) ost[i] = 0;
@@ -66,10 +101,12 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
         const float* row = p + off;
         const int64_t st = L.stride[1].back();
         float racc = 0.0f;
-        if (st == 1)
+        if (st == 1) {
+#pragma omp simd reduction(+ : racc)  // vector lanes: a fixed summation order, so still deterministic
           for (int64_t i = 0; i < n; ++i) racc += row[i];
-        else
+        } else {
           for (int64_t i = 0; i < n; ++i) racc += row[i * st];
+        }
         acc += racc;
       }
       o[j] = static_cast<float>(acc);
@@ -95,11 +132,7 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
         },
         /*allow_parallel=*/false);
   }
-  if (keepdim) return out;
-  Shape squeezed;
-  for (int64_t i = 0; i < x.dim(); ++i)
-    if (!red[i]) squeezed.push_back(x.shape()[i]);
-  return out.view(squeezed);
+  return finish();
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
@@ -162,8 +195,7 @@ Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
   Shape b = broadcast_shapes(shape, x.shape(), "sum_to");
-  if (b != x.shape())
-    fail("sum_to: ", shape_str(shape), " does not broadcast to ", shape_str(x.shape()));
+  if (b != x.shape()) fail("sum_to: ", shape_str(shape), " does not broadcast to ", shape_str(x.shape()));
   size_t lead = x.shape().size() - shape.size();
   std::vector<int64_t> axes;
   for (size_t i = 0; i < x.shape().size(); ++i)

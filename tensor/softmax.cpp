@@ -39,6 +39,7 @@ Tensor along_rows(const char* op, const Tensor& x, const Tensor* other, int64_t 
 Tensor softmax(const Tensor& x, int64_t axis) {
   return along_rows("softmax", x, nullptr, axis, [](const float* x, const float*, float* y, int64_t n) {
     float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
     for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
     if (m == -std::numeric_limits<float>::infinity()) {
       for (int64_t i = 0; i < n; ++i) y[i] = 0.0f;
@@ -52,16 +53,19 @@ Tensor softmax(const Tensor& x, int64_t axis) {
 }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t axis) {
-  return along_rows("softmax backward", y, &dy, axis, [](const float* y, const float* dy, float* dx, int64_t n) {
-    float dot = 0.0f;
-    for (int64_t i = 0; i < n; ++i) dot += dy[i] * y[i];
-    for (int64_t i = 0; i < n; ++i) dx[i] = y[i] * (dy[i] - dot);
-  });
+  return along_rows("softmax backward", y, &dy, axis,
+                    [](const float* y, const float* dy, float* dx, int64_t n) {
+                      float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+                      for (int64_t i = 0; i < n; ++i) dot += dy[i] * y[i];
+                      for (int64_t i = 0; i < n; ++i) dx[i] = y[i] * (dy[i] - dot);
+                    });
 }
 
 Tensor log_softmax(const Tensor& x, int64_t axis) {
   return along_rows("log_softmax", x, nullptr, axis, [](const float* x, const float*, float* y, int64_t n) {
     float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
     for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
     float s = 0.0f;
     for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
@@ -74,6 +78,7 @@ Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t axis) {
   return along_rows("log_softmax backward", y, &dy, axis,
                     [](const float* y, const float* dy, float* dx, int64_t n) {
                       float s = 0.0f;
+#pragma omp simd reduction(+ : s)
                       for (int64_t i = 0; i < n; ++i) s += dy[i];
                       for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] - std::exp(y[i]) * s;
                     });
