@@ -1,6 +1,7 @@
 // lora/extract.cpp: D = W_tuned - W_base, truncated SVD, split into B and A (see extract.h).
 #include "lora/extract.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -45,6 +46,16 @@ ExtractResult extract_lora(const nn::Module& base, const nn::Module& tuned, cons
   if (tw.size() != bw.size())
     fail("--tuned: the tuned model has parameters the base lacks; it must have the same layout");
 
+  // A layer (out, in) holds at most min(out, in) singular triplets: a smaller layer keeps
+  // all of its own, but a rank no targeted layer can hold is a mistake in the command.
+  int64_t largest = 0;
+  for (const std::string& layer : find_targets(base, targets)) {
+    const Tensor& w0 = bw.at(layer + ".weight");
+    largest = std::max(largest, std::min(w0.size(0), w0.numel() / w0.size(0)));
+  }
+  if (o.rank > largest)
+    fail("--rank: ", o.rank, " is larger than any targeted layer allows (at most ", largest,
+         " = min(out, in) of the largest one)");
   ExtractResult res;
   const float alpha = o.alpha > 0 ? o.alpha : static_cast<float>(o.rank);
   res.adapter.alpha = alpha;

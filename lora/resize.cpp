@@ -1,6 +1,7 @@
 // lora/resize.cpp: SVD of (alpha / r) B A per layer, keep the top r' (see resize.h).
 #include "lora/resize.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "lora/extract.h"
@@ -13,6 +14,13 @@ ResizeResult resize_lora(const Adapter& in, const ResizeOptions& o) {
   if (by_rank == by_energy) fail("resize: give exactly one of --rank r (>= 1) or --energy e (in (0, 1])");
   if (by_energy && !(o.energy <= 1)) fail("--energy: ", o.energy, " must be in (0, 1]");
   if (o.rank < 0) fail("--rank: ", o.rank, " must be >= 1");
+  if (by_rank) {
+    int64_t largest = 0;
+    for (const AdapterLayer& l : in.layers) largest = std::max(largest, l.rank());
+    if (o.rank > largest)
+      fail("--rank: ", o.rank, " is larger than the adapter's rank ", largest,
+           "; resize only makes an adapter smaller");
+  }
   ResizeResult res;
   res.adapter = in;
   res.adapter.layers.clear();

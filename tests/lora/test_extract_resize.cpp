@@ -114,6 +114,10 @@ TEST_CASE("extract: conv targets, identical models, different layouts") {
   auto other =
       diffusion::build_model(diffusion::load_config("mnist-t2i-small"), data::Vocabulary::builtin(), 1);
   CHECK_THROWS_WITH_AS(extract_lora(*base, *other, o), doctest::Contains("in the tuned model but"), Error);
+  // a rank no targeted layer can hold is refused, naming the largest possible one
+  o.rank = 100000;
+  CHECK_THROWS_WITH_AS(extract_lora(*base, *tuned, o), doctest::Contains("--rank: 100000 is larger than any"),
+                       Error);
 }
 
 TEST_CASE("resize keeps the top singular values of (alpha / r) B A and reports the energy") {
@@ -152,8 +156,11 @@ TEST_CASE("resize keeps the top singular values of (alpha / r) B A and reports t
   CHECK(re.layers[2].new_rank == 1);
   for (const auto& l : re.layers) CHECK(l.energy_kept >= 0.999 - 1e-9);
   CHECK(re.adapter.layers[2].A.shape() == Shape{1, 10});
-  ResizeOptions up;
+  ResizeOptions up;  // resize only shrinks: a rank above the adapter's is a mistake, named
   up.rank = 16;
+  CHECK_THROWS_WITH_AS(resize_lora(a, up),
+                       doctest::Contains("--rank: 16 is larger than the adapter's rank 4"), Error);
+  up.rank = 4;  // the adapter's own rank: every layer kept as it is
   CHECK(resize_lora(a, up).adapter.rank == 4);
 
   ResizeOptions none, both;
