@@ -59,7 +59,9 @@ std::vector<std::pair<std::string, Generator*>> dropout_generators(nn::Module& m
 }
 
 nlohmann::json generator_json(const Generator& g) { return {g.seed(), g.offset()}; }
-void set_generator(Generator& g, const nlohmann::json& j) { g.set_state(j.at(0).get<uint64_t>(), j.at(1).get<uint64_t>()); }
+void set_generator(Generator& g, const nlohmann::json& j) {
+  g.set_state(j.at(0).get<uint64_t>(), j.at(1).get<uint64_t>());
+}
 
 // The sample-grid prompts: one row per digit.
 std::vector<std::string> digit_prompts() {
@@ -96,6 +98,11 @@ double heldout_loss(TextToImageModel& model, const NoiseSchedule& s, const data:
 
 TrainResult train(const TrainOptions& o, std::ostream& log) {
   validate(o);
+  // A bad config or data folder is reported before anything is created on disk.
+  ModelConfig cfg = load_config(o.config);
+  if (!fs::is_directory(o.data_dir))
+    fail("--data: '", o.data_dir, "' is not a folder (run `loradiff data fetch-mnist --out ", o.data_dir,
+         "`)");
   std::error_code ec;
   fs::create_directories(fs::path(o.out_dir) / "samples", ec);
   if (ec) fail("--out: cannot create folder '", o.out_dir, "': ", ec.message());
@@ -107,15 +114,18 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     fail("--out: the run folder is not writable: ", e.what());
   }
   fs::remove(probe, ec);
+  for (const std::string& dir : {o.out_dir, (fs::path(o.out_dir) / "samples").string()})
+    for (const std::string& f : remove_stale_temp_files(dir))
+      log << "removed " << f
+          << " (left by a run killed while writing it; the file it was replacing is intact)\n";
   const std::string state_path = (fs::path(o.out_dir) / "train_state.safetensors").string();
   const std::string model_path = (fs::path(o.out_dir) / "model.safetensors").string();
   const std::string csv_path = (fs::path(o.out_dir) / "loss.csv").string();
   const bool have_state = fs::exists(state_path);
   if (have_state && !o.resume)
-    fail("--out: '", o.out_dir, "' already holds a training run (train_state.safetensors); pass --resume to "
+    fail("--out: '", o.out_dir,
+         "' already holds a training run (train_state.safetensors); pass --resume to "
          "continue it, or choose another folder");
-
-  ModelConfig cfg = load_config(o.config);  // first: a bad config is the cheapest error to report
 
   // --- data: MNIST train split for training, test split for the held-out loss
   const data::Vocabulary& vocab = data::Vocabulary::builtin();
@@ -124,7 +134,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     data::Digits sub;
     sub.rows = train_digits.rows;
     sub.cols = train_digits.cols;
-    for (int64_t i = 0; i < o.max_train_samples; ++i) sub.append(train_digits.image(i), train_digits.labels[i]);
+    for (int64_t i = 0; i < o.max_train_samples; ++i)
+      sub.append(train_digits.image(i), train_digits.labels[i]);
     train_digits = std::move(sub);
   }
   int64_t kept = 0;
@@ -141,7 +152,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   data::DataLoader loader(data::captioned_mnist(train_digits, mode), vocab, lo);
   data::CaptionedImages test_set;
   if (o.eval_every > 0 && o.eval_batches > 0)
-    test_set = data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Test), data::CaptionMode::Simple);
+    test_set =
+        data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Test), data::CaptionMode::Simple);
 
   // --- model, optimizer, EMA, the loss's generator
   auto model = build_model(cfg, vocab, o.seed);
@@ -152,7 +164,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   nn::AdamW opt(model->named_parameters(), static_cast<float>(o.lr), ao);
   nn::Ema ema(*model, o.ema_decay);
   Generator gen(o.seed * 0x9E3779B97F4A7C15ull + 1);
-  const NoiseSchedule sched = NoiseSchedule::make(cfg.beta_schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end);
+  const NoiseSchedule sched =
+      NoiseSchedule::make(cfg.beta_schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end);
   nn::LrSchedule lr_at;
   lr_at.base_lr = o.lr;
   lr_at.warmup_steps = o.warmup;
@@ -164,7 +177,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     nn::SafeTensors st = nn::load_safetensors(state_path);
     auto meta = [&](const char* k) -> const std::string& {
       auto it = st.metadata.find(k);
-      if (it == st.metadata.end()) fail("resume: '", state_path, "' has no '", k, "' metadata; not a loradiff train state");
+      if (it == st.metadata.end())
+        fail("resume: '", state_path, "' has no '", k, "' metadata; not a loradiff train state");
       return it->second;
     };
     nlohmann::json saved_cfg = nlohmann::json::parse(meta("config"));
@@ -192,8 +206,10 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     // weights right before a checkpoint must not replace the last good one.
     for (const auto& [name, p] : model->named_parameters())
       if (has_non_finite(p.value()))
-        fail("training stopped at step ", step, ": parameter '", name, "' is not finite after the update (try a "
-             "lower --lr); the last good checkpoint is kept in '", o.out_dir, "'");
+        fail("training stopped at step ", step, ": parameter '", name,
+             "' is not finite after the update (try a "
+             "lower --lr); the last good checkpoint is kept in '",
+             o.out_dir, "'");
     nlohmann::json rng;
     rng["loss"] = generator_json(gen);
     for (auto& [name, g] : dropouts) rng["dropout"][name] = generator_json(*g);
@@ -210,8 +226,9 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     // the sampling checkpoint: EMA weights
     auto ema_model = build_model(cfg, vocab, 0);
     ema.copy_to(*ema_model);
-    save_model(model_path, *ema_model, vocab,
-               {{"step", std::to_string(step)}, {"weights", "ema"}, {"ema_decay", std::to_string(o.ema_decay)}});
+    save_model(
+        model_path, *ema_model, vocab,
+        {{"step", std::to_string(step)}, {"weights", "ema"}, {"ema_decay", std::to_string(o.ema_decay)}});
     tlog.save();
   };
 
@@ -233,7 +250,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     gp.guidance = so.guidance;
     gp.seed = so.seed;
     gp.model_hash = weights_hash(ema_model->state_dict());
-    data::write_png_grid((fs::path(o.out_dir) / "samples" / name.str()).string(), imgs, 10, o.sample_cols, 2, gp);
+    data::write_png_grid((fs::path(o.out_dir) / "samples" / name.str()).string(), imgs, 10, o.sample_cols, 2,
+                         gp);
   };
 
   TrainResult result;
@@ -249,13 +267,17 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     ag::Var loss = diffusion_loss(*model, sched, b.images, b.tokens, cfg.p_uncond, gen);
     const double lv = loss.value().item();
     if (!std::isfinite(lv))
-      fail("training stopped at step ", step + 1, ": the loss is ", lv, " (try a lower --lr); the last good "
-           "checkpoint is kept in '", o.out_dir, "'");
+      fail("training stopped at step ", step + 1, ": the loss is ", lv,
+           " (try a lower --lr); the last good "
+           "checkpoint is kept in '",
+           o.out_dir, "'");
     loss.backward();
     double gnorm = nn::clip_grad_norm(model->parameters(), o.clip > 0 ? o.clip : INFINITY);
     if (!std::isfinite(gnorm))
-      fail("training stopped at step ", step + 1, ": the gradient norm is ", gnorm, " (try a lower --lr); the "
-           "last good checkpoint is kept in '", o.out_dir, "'");
+      fail("training stopped at step ", step + 1, ": the gradient norm is ", gnorm,
+           " (try a lower --lr); the "
+           "last good checkpoint is kept in '",
+           o.out_dir, "'");
     opt.step();
     ema.update(*model);
     ++step;

@@ -1,6 +1,7 @@
 #include "tensor/file_io.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +17,8 @@ namespace ld {
 
 std::string read_file(const std::string& path) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) fail("cannot read '", path, "': it is a directory, expected a file");
+  if (std::filesystem::is_directory(path, ec))
+    fail("cannot read '", path, "': it is a directory, expected a file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read '", path, "': ", std::strerror(errno));
   std::ostringstream s;
@@ -29,9 +31,11 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   namespace fs = std::filesystem;
   fs::path target(path);
   std::error_code ec;
-  if (fs::is_directory(target, ec)) fail("cannot write '", path, "': it is a directory, expected a file path");
+  if (fs::is_directory(target, ec))
+    fail("cannot write '", path, "': it is a directory, expected a file path");
   fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  if (!fs::is_directory(dir, ec)) fail("cannot write '", path, "': folder '", dir.string(), "' does not exist");
+  if (!fs::is_directory(dir, ec))
+    fail("cannot write '", path, "': folder '", dir.string(), "' does not exist");
   std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot write '", path, "': ", std::strerror(errno));
@@ -65,6 +69,24 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
     ::fsync(dfd);  // make the rename itself durable
     ::close(dfd);
   }
+}
+
+std::vector<std::string> remove_stale_temp_files(const std::string& folder, const std::string& prefix) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const size_t at = name.rfind(".tmp-");
+    if (at == std::string::npos || at + 5 == name.size() || name.rfind(prefix, 0) != 0) continue;
+    const std::string digits = name.substr(at + 5);
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // ours, or alive
+    std::error_code rm;
+    if (it->is_regular_file(rm) && fs::remove(it->path(), rm)) removed.push_back(it->path().string());
+  }
+  return removed;
 }
 
 }  // namespace ld

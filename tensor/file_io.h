@@ -8,10 +8,17 @@
 #pragma once
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ld {
 
 std::string read_file(const std::string& path);  // throws "cannot read '<path>': <reason>"
 void write_file_atomic(const std::string& path, std::string_view bytes);
+
+// A process killed in the middle of write_file_atomic leaves "<file>.tmp-<pid>" behind
+// (the real <file> is intact). Removes such files in `folder` whose process is gone
+// (not this one, not a live one) and whose name starts with `prefix`; returns the paths
+// removed. A missing folder is fine.
+std::vector<std::string> remove_stale_temp_files(const std::string& folder, const std::string& prefix = "");
 
 }  // namespace ld

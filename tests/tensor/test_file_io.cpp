@@ -1,0 +1,80 @@
+// tensor/file_io: whole-file reads, atomic writes, and the clean-up of temporary files
+// that a killed writer leaves behind.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tensor/error.h"
+#include "tensor/file_io.h"
+
+namespace fs = std::filesystem;
+using namespace ld;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("loradiff-test-file-io-" + std::to_string(::getpid()));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+// The pid of a process that has exited and been reaped: no process has it now (pids are
+// reused only after wrapping around).
+pid_t dead_pid() {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return child;
+}
+
+void touch(const fs::path& p) { std::ofstream(p) << "partial"; }
+
+}  // namespace
+
+TEST_CASE("write_file_atomic replaces the whole file and leaves no temporary behind") {
+  TempDir tmp;
+  const std::string path = (tmp.path / "a.bin").string();
+  write_file_atomic(path, "first");
+  write_file_atomic(path, std::string("sec\0nd", 6));
+  CHECK(read_file(path) == std::string("sec\0nd", 6));
+  int files = 0;
+  for (auto& e : fs::directory_iterator(tmp.path)) files += e.is_regular_file();
+  CHECK(files == 1);
+  CHECK_THROWS_WITH_AS(write_file_atomic((tmp.path / "no/such/dir/a.bin").string(), "x"),
+                       doctest::Contains("no/such/dir/a.bin"), Error);
+  CHECK_THROWS_WITH_AS(read_file((tmp.path / "missing.bin").string()), doctest::Contains("missing.bin"),
+                       Error);
+  CHECK_THROWS_WITH_AS(read_file(tmp.path.string()), doctest::Contains("is a directory"), Error);
+}
+
+TEST_CASE("remove_stale_temp_files removes only a dead writer's temporaries") {
+  TempDir tmp;
+  const pid_t dead = dead_pid();
+  const fs::path stale = tmp.path / ("model.safetensors.tmp-" + std::to_string(dead));
+  const fs::path stale_log = tmp.path / ("loss.csv.tmp-" + std::to_string(dead));
+  const fs::path mine = tmp.path / ("model.safetensors.tmp-" + std::to_string(::getpid()));
+  const fs::path alive = tmp.path / ("model.safetensors.tmp-" + std::to_string(::getppid()));
+  const fs::path not_ours = tmp.path / "notes.tmp-abc";
+  const fs::path real = tmp.path / "model.safetensors";
+  for (const fs::path& p : {stale, stale_log, mine, alive, not_ours, real}) touch(p);
+
+  // a prefix limits the clean-up to one file's temporaries
+  std::vector<std::string> removed = remove_stale_temp_files(tmp.path.string(), "model.safetensors.tmp-");
+  REQUIRE(removed.size() == 1);
+  CHECK(removed[0] == stale.string());
+  CHECK(fs::exists(stale_log));
+  removed = remove_stale_temp_files(tmp.path.string());
+  REQUIRE(removed.size() == 1);
+  CHECK(removed[0] == stale_log.string());
+  for (const fs::path& p : {mine, alive, not_ours, real}) CHECK(fs::exists(p));
+  CHECK(remove_stale_temp_files((tmp.path / "missing").string()).empty());
+}
