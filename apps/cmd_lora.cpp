@@ -69,6 +69,10 @@ void register_lora_train(CLI::App& group, Runner& run) {
   cmd->add_option("--warmup", o->warmup, "linear warm-up steps")->capture_default_str();
   cmd->add_option("--clip", o->clip, "clip gradients to this global norm (0 = off)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of the adapter init, data order and noise")->capture_default_str();
+  cmd->add_option("--reg", o->reg_dir,
+                  "prior preservation: a folder of image + caption pairs the base already draws (e.g. other "
+                  "digits); their loss (1) is added every step so the adapter keeps them (claim C5)");
+  cmd->add_option("--prior-weight", o->prior_weight, "weight of the --reg loss")->capture_default_str();
   cmd->add_option("--val", o->val_dir, "held-out image + caption folder: its loss is logged (fixed noise)");
   cmd->add_option("--eval-every", o->eval_every, "steps between held-out losses")->capture_default_str();
   cmd->add_option("--eval-repeats", o->eval_repeats, "passes over --val per evaluation")
@@ -79,7 +83,14 @@ void register_lora_train(CLI::App& group, Runner& run) {
   cmd->add_option("--sample-steps", o->sample_steps, "DDIM steps for the sample grids")
       ->capture_default_str();
   cmd->add_option("--log-every", o->log_every, "steps between loss.csv rows")->capture_default_str();
-  cmd->add_option("--log-dir", o->log_dir, "folder for loss.csv, loss.png, samples/ (default <out>-log)");
+  cmd->add_option("--log-dir", o->log_dir,
+                  "folder for loss.csv, loss.png, samples/, train_state.safetensors (default <out>-log)");
+  cmd->add_option("--save-every", o->save_every,
+                  "steps between saves of the adapter and the resume state (0 = only at the end)")
+      ->capture_default_str();
+  cmd->add_flag(
+      "--resume", o->resume,
+      "continue the run whose state is in the log folder (same base, data and options; bit-identical)");
   cmd->add_flag("--no-progress", *quiet, "no progress bar");
   cmd->callback([&run, o, targets, quiet] {
     run = [o, targets, quiet] {

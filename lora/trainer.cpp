@@ -1,5 +1,6 @@
 // lora/trainer.cpp: the LoRA (or full fine-tuning) loop on a captioned folder (see trainer.h).
-// The pattern is diffusion/trainer.cpp's, without EMA and resume: a run is minutes long.
+// The pattern is diffusion/trainer.cpp's without EMA (a run is minutes long, and the adapter
+// itself is what the article samples with).
 #include "lora/trainer.h"
 
 #include <algorithm>
@@ -23,9 +24,14 @@
 #include "lora/adapter_file.h"
 #include "lora/attach.h"
 #include "nn/adam.h"
+#include "nn/checkpoint.h"
 #include "nn/clip_grad.h"
+#include "nn/dropout.h"
 #include "nn/lr_schedule.h"
 #include "nn/progress.h"
+#include "nn/safetensors.h"
+#include "tensor/elementwise.h"
+#include "tensor/file_io.h"
 
 namespace ld::lora {
 
@@ -47,6 +53,9 @@ void validate(const LoRATrainOptions& o) {
     if (every < 0) fail("--*-every options must be >= 0 (0 = never)");
   if (o.eval_repeats < 1) fail("--eval-repeats: ", o.eval_repeats, " must be >= 1");
   if (o.sample_steps < 1) fail("--sample-steps: ", o.sample_steps, " must be >= 1");
+  if (!(o.prior_weight >= 0) || !std::isfinite(o.prior_weight))
+    fail("--prior-weight: ", o.prior_weight, " must be a finite number >= 0");
+  if (o.save_every < 0) fail("--save-every: ", o.save_every, " must be >= 0 (0 = only at the end)");
   if (o.sample_cols < 1) fail("--sample-cols: ", o.sample_cols, " must be >= 1");
   if (o.full && (!o.targets.empty() || o.text_encoder))
     fail("--full fine-tunes every weight; --targets and --text-encoder are for adapters only");
@@ -102,6 +111,28 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Every dropout generator, by module name (the base model's Dropout layers and the adapters'
+// input dropouts): part of the resume state, since dropout draws from them each step.
+std::vector<std::pair<std::string, Generator*>> dropout_generators(nn::Module& model) {
+  std::vector<std::pair<std::string, Generator*>> out;
+  for (auto& [name, m] : model.named_modules())
+    if (auto d = std::dynamic_pointer_cast<nn::Dropout>(m)) out.push_back({name, &d->generator()});
+  for (auto& [name, layer] : lora_layers(model))
+    for (size_t i = 0; i < layer->num_adapters(); ++i) {
+      LoRAAdapter& a = layer->adapter(i);
+      if (!a.dropout) continue;
+      const bool listed =
+          std::any_of(out.begin(), out.end(), [&](auto& e) { return e.second == &a.dropout->generator(); });
+      if (!listed) out.push_back({name + "." + a.name + ".dropout", &a.dropout->generator()});
+    }
+  return out;
+}
+
+nlohmann::json generator_json(const Generator& g) { return {g.seed(), g.offset()}; }
+void set_generator(Generator& g, const nlohmann::json& j) {
+  g.set_state(j.at(0).get<uint64_t>(), j.at(1).get<uint64_t>());
+}
+
 }  // namespace
 
 LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
@@ -115,6 +146,11 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
       o.log_dir.empty()
           ? (fs::path(o.out).parent_path() / (fs::path(o.out).stem().string() + "-log")).string()
           : o.log_dir;
+  if (!o.reg_dir.empty() &&
+      (is_inside(log_dir, o.reg_dir) ||
+       is_inside(fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path(),
+                 o.reg_dir)))
+    fail("--out / --log-dir lie inside the --reg folder '", o.reg_dir, "'; choose another folder");
   if (is_inside(log_dir, o.data_dir))
     fail("--log-dir '", log_dir, "' lies inside the data folder '", o.data_dir, "'; choose another folder");
 
@@ -136,11 +172,26 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   for (const auto& w : loader.warnings()) log << "warning: " << w << "\n";
   data::CaptionedImages val;
   if (!o.val_dir.empty()) val = data::captioned_folder(data::read_image_folder(o.val_dir, fo));
+  std::unique_ptr<data::DataLoader> reg_loader;  // prior preservation: null without --reg
+  int64_t reg_n = 0;
+  if (!o.reg_dir.empty()) {
+    const data::ImageFolder reg = data::read_image_folder(o.reg_dir, fo);
+    reg_n = static_cast<int64_t>(reg.items.size());
+    if (o.batch > reg_n)
+      fail("--reg: '", o.reg_dir, "' has ", reg_n, " image/caption pairs, fewer than --batch ", o.batch);
+    data::LoaderOptions rlo = lo;
+    rlo.seed = o.seed + 1;
+    reg_loader = std::make_unique<data::DataLoader>(data::captioned_folder(reg), lm.vocab, rlo);
+    for (const auto& w : reg_loader->warnings()) log << "warning: --reg: " << w << "\n";
+  }
   log << "base: " << o.base << " (config " << cfg.name << ", weights " << base_hash << ")\n";
   log << "data: " << n << " image/caption pairs from " << o.data_dir;
   if (n < 16 || n > 24) log << " (the article's LoRA sets have 16-24, claim C6)";
   log << "\n";
   if (val.size() > 0) log << "held-out: " << val.size() << " pairs from " << o.val_dir << "\n";
+  if (reg_loader)
+    log << "prior preservation: " << reg_n << " pairs from " << o.reg_dir << ", weight " << o.prior_weight
+        << " (a batch of each every step)\n";
 
   // --- what trains: adapters (Eq. (LoRA), W0 frozen) or every weight
   LoRATrainResult res;
@@ -195,11 +246,84 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   std::error_code ec;
   fs::create_directories(fs::path(log_dir) / "samples", ec);
   if (ec) fail("--log-dir: cannot create folder '", log_dir, "': ", ec.message());
+  {
+    const fs::path out_dir =
+        fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path();
+    std::vector<std::string> stale =
+        remove_stale_temp_files(out_dir.string(), fs::path(o.out).filename().string() + ".tmp-");
+    for (const std::string& dir : {log_dir, (fs::path(log_dir) / "samples").string()})
+      for (std::string& f : remove_stale_temp_files(dir)) stale.push_back(std::move(f));
+    for (const std::string& f : stale)
+      log << "removed " << f
+          << " (left by a run killed while writing it; the file it was replacing is intact)\n";
+  }
   diffusion::TrainingLog tlog((fs::path(log_dir) / "loss.csv").string());
-  if (!tlog.rows().empty()) tlog.truncate_after(-1);  // a new run replaces an old log
+  auto dropouts = dropout_generators(model);
 
+  // What a resumed run must share with the saved one: everything that decides its updates.
+  const std::string state_path = (fs::path(log_dir) / "train_state.safetensors").string();
+  const nlohmann::json setup = {{"base_weights", base_hash},
+                                {"mode", o.full ? "full" : "lora"},
+                                {"rank", o.full ? 0 : o.rank},
+                                {"alpha", o.full ? 0.0f : o.alpha},
+                                {"dropout", o.dropout},
+                                {"targets", lc.targets},
+                                {"pairs", n},
+                                {"batch", o.batch},
+                                {"lr", o.lr},
+                                {"weight_decay", o.weight_decay},
+                                {"warmup", o.warmup},
+                                {"clip", o.clip},
+                                {"seed", o.seed},
+                                {"reg_pairs", reg_n},
+                                {"prior_weight", reg_loader ? o.prior_weight : 0.0f}};
   const std::vector<std::string> prompts = unique_captions(folder, 8);
   int64_t step = 0;
+  if (o.resume) {
+    if (!fs::exists(state_path))
+      fail("--resume: there is no training state '", state_path,
+           "' (an earlier `lora train` with the same --out or --log-dir writes it every --save-every steps)");
+    nn::SafeTensors st = nn::load_safetensors(state_path);
+    auto meta = [&](const char* k) -> const std::string& {
+      auto it = st.metadata.find(k);
+      if (it == st.metadata.end())
+        fail("--resume: '", state_path, "' has no '", k, "' metadata; not a loradiff LoRA train state");
+      return it->second;
+    };
+    if (meta("format") != "loradiff-lora-train-state")
+      fail("--resume: '", state_path, "' is a '", meta("format"), "', not a loradiff LoRA train state");
+    const nlohmann::json saved = nlohmann::json::parse(meta("setup"));
+    for (const auto& [key, value] : setup.items())
+      if (!saved.contains(key) || saved.at(key) != value)
+        fail("--resume: the run in '", log_dir, "' was trained with ", key, " = ",
+             saved.contains(key) ? saved.at(key).dump() : "(none)", ", this command has ", value.dump(),
+             "; resume with the same base, data and options, or start a new run without --resume");
+    const nn::StateDict saved_params = nn::take_prefix(st.tensors, "param.");
+    for (auto& [name, p] : trainable) {
+      auto it = saved_params.find(name);
+      if (it == saved_params.end() || it->second.shape() != p.value().shape())
+        fail("--resume: '", state_path, "' lacks trainable parameter '", name, "' ",
+             shape_str(p.value().shape()));
+      Tensor value = p.value();  // shares the parameter's storage
+      value.copy_(it->second);
+    }
+    opt.load_state_dict(nn::take_prefix(st.tensors, "optim."));
+    const nlohmann::json rng = nlohmann::json::parse(meta("rng"));
+    set_generator(gen, rng.at("loss"));
+    for (auto& [name, g] : dropouts) set_generator(*g, rng.at("dropout").at(name));
+    data::LoaderState ls = data::LoaderState::from_json(meta("loader"));
+    if (ls.num_samples != loader.num_samples())
+      fail("--resume: the run was trained on ", ls.num_samples, " pairs but '", o.data_dir, "' now has ",
+           loader.num_samples());
+    loader.restore(ls);
+    if (reg_loader) reg_loader->restore(data::LoaderState::from_json(meta("reg_loader")));
+    step = std::stoll(meta("step"));
+    tlog.truncate_after(step);
+    res.resumed_from = step;
+    log << "resuming " << state_path << " at step " << step << "\n";
+  } else if (!tlog.rows().empty()) {
+    tlog.truncate_after(-1);  // a new run replaces an old log
+  }
   auto sample_grid = [&]() {
     std::vector<std::string> captions;
     for (const auto& p : prompts)
@@ -236,6 +360,11 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
                                {"base", o.base},
                                {"last_loss", last_loss}};
     if (!o.val_dir.empty()) training["val"] = o.val_dir;
+    if (reg_loader) {
+      training["reg"] = o.reg_dir;
+      training["reg_pairs"] = reg_n;
+      training["prior_weight"] = o.prior_weight;
+    }
     if (o.full) {
       // a full checkpoint, loadable by `loradiff sample --model`; the base's weights hash is kept
       diffusion::save_model(o.out, model, lm.vocab,
@@ -251,13 +380,46 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     save_adapter(o.out, a);
   };
 
-  res.heldout_before = val.size() > 0 ? heldout() : NAN;
-  if (val.size() > 0) {
+  // The resume state, then the adapter: each file is written atomically, so a kill at any
+  // moment leaves a complete pair (or the previous state with a newer adapter).
+  auto save_state = [&](double last_loss) {
+    // The loss check sees a bad update only one step later: an update that overflowed the
+    // weights right before a save must not replace the last good adapter and state.
+    for (auto& [name, p] : trainable)
+      if (has_non_finite(p.value()))
+        fail("training stopped at step ", step, ": parameter '", name,
+             "' is not finite after the update (try a "
+             "lower --lr); the last good adapter and state are kept");
+    nlohmann::json rng;
+    rng["loss"] = generator_json(gen);
+    rng["dropout"] = nlohmann::json::object();
+    for (auto& [name, g] : dropouts) rng["dropout"][name] = generator_json(*g);
+    nn::StateDict all;
+    for (auto& [name, p] : trainable) all.emplace("param." + name, p.value());
+    for (auto& kv : nn::with_prefix(opt.state_dict(), "optim.")) all.insert(kv);
+    nn::Metadata meta{{"format", "loradiff-lora-train-state"},
+                      {"setup", setup.dump()},
+                      {"step", std::to_string(step)},
+                      {"rng", rng.dump()},
+                      {"loader", loader.state().to_json()}};
+    if (reg_loader) meta["reg_loader"] = reg_loader->state().to_json();
+    nn::save_safetensors(state_path, all, meta);
+    save(last_loss);
+    tlog.save();
+  };
+
+  res.heldout_before = NAN;
+  if (val.size() > 0 && step == 0) {
+    res.heldout_before = heldout();
     tlog.add({0, NAN, NAN, NAN, res.heldout_before, 0});
     log << "held-out loss before training: " << res.heldout_before << "\n";
   }
-  if (o.sample_every > 0) sample_grid();
+  for (const auto& row : tlog.rows())  // a resumed run reports the loss its log starts with
+    if (row.step == 0 && std::isfinite(row.heldout_loss)) res.heldout_before = row.heldout_loss;
+  if (o.sample_every > 0 && step == 0) sample_grid();
 
+  if (step >= o.steps)
+    log << "the run is already at step " << step << " (--steps " << o.steps << "): nothing to train\n";
   nn::ProgressBar bar(o.progress ? &std::cerr : nullptr, o.steps, o.full ? "full" : "lora");
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<double> step_ms;
@@ -268,6 +430,11 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     data::Batch b = loader.next();
     opt.zero_grad();
     ag::Var loss = diffusion::diffusion_loss(model, sched, b.images, b.tokens, cfg.p_uncond, gen);
+    if (reg_loader) {  // L = L(new) + prior_weight * L(reg)
+      data::Batch rb = reg_loader->next();
+      ag::Var prior = diffusion::diffusion_loss(model, sched, rb.images, rb.tokens, cfg.p_uncond, gen);
+      loss = ag::add(loss, ag::scale(prior, o.prior_weight));
+    }
     const double lv = loss.value().item();
     if (!std::isfinite(lv))
       fail("training stopped at step ", step + 1, ": the loss is ", lv, " (try a lower --lr)");
@@ -279,7 +446,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     step_ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count());
     ++step;
-    if (step == 1) res.first_loss = lv;
+    if (step == std::max<int64_t>(res.resumed_from, 0) + 1) res.first_loss = lv;
     last_loss = lv;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (o.log_every > 0 && (step % o.log_every == 0 || step == o.steps))
@@ -288,14 +455,14 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
       tlog.add({step, NAN, NAN, NAN, heldout(), secs});
     bar.update(step, lv);
     if (o.sample_every > 0 && step % o.sample_every == 0) sample_grid();
+    if (o.save_every > 0 && step % o.save_every == 0 && step < o.steps) save_state(last_loss);
     if (o.stop_requested && o.stop_requested->load()) {
       res.interrupted = true;
       break;
     }
   }
   bar.finish();
-  save(last_loss);
-  tlog.save();
+  save_state(last_loss);
   tlog.plot((fs::path(log_dir) / "loss.png").string());
   res.steps = step;
   res.last_loss = last_loss;

@@ -17,6 +17,16 @@
 //   <log_dir>/loss.png      the curves
 //   <log_dir>/samples/step_NNNNNNN.png  a grid of the folder's captions every sample_every steps
 //                                        (and at step 0: the base model alone)
+//   <log_dir>/train_state.safetensors   every save_every steps and at the end: the trainable
+//                                        weights, AdamW moments, step, generators and the data
+//                                        order, so `--resume` continues bit-identically (the
+//                                        adapter at --out is rewritten at the same moments)
+// Prior preservation (--reg DIR, as DreamBooth and kohya's reg_data_dir): DIR holds pairs of
+// what the base already draws well (e.g. the other digits with their captions). Each step adds
+// their loss (1), weighted by prior_weight, to the new concept's:
+//   L = L(new pairs) + prior_weight * L(regularisation pairs),
+// so the adapter learns the new concept without drifting on the rest (claim C5).
+//
 // The held-out loss (--val DIR) uses fixed t and noise (the same in every evaluation and every
 // run), so LoRA and full fine-tuning curves are comparable point by point.
 #pragma once
@@ -32,7 +42,9 @@ struct LoRATrainOptions {
   std::string data_dir;  // image + caption folder
   std::string out;       // adapter file (or checkpoint with full)
   std::string val_dir;   // optional held-out folder
-  std::string log_dir;   // "" = <out without extension>-log
+  std::string reg_dir;   // optional regularisation folder (prior preservation), see below
+  float prior_weight = 1;
+  std::string log_dir;  // "" = <out without extension>-log
   int64_t rank = 4;
   float alpha = 4;
   float dropout = 0;
@@ -47,6 +59,8 @@ struct LoRATrainOptions {
   int64_t log_every = 10, eval_every = 50, sample_every = 0;
   int64_t eval_repeats = 4;  // passes over the held-out folder per evaluation (different t each)
   int64_t sample_steps = 50, sample_cols = 4;
+  int64_t save_every = 100;  // steps between train-state (and --out) saves; 0 = only at the end
+  bool resume = false;       // continue from <log_dir>/train_state.safetensors
   bool progress = true;
   std::atomic<bool>* stop_requested = nullptr;  // Ctrl-C: save after the current step and stop
 };
@@ -61,6 +75,7 @@ struct LoRATrainResult {
   double heldout_before = 0, heldout_after = 0;  // NaN without --val
   int64_t layers = 0;                            // adapted layers (0 with full)
   bool interrupted = false;
+  int64_t resumed_from = -1;  // the step a --resume run continued from; -1 = a fresh run
   std::string log_dir;
 };
 

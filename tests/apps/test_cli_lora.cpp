@@ -4,8 +4,6 @@
 // (weight 0 = the base, bit for bit), merge (= sampling with the adapter), extract from the merged
 // checkpoint (recovers the adapter), resize, info, --full, and the errors.
 #include <doctest/doctest.h>
-
-#include "tests/apps/cli_run.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +24,7 @@
 #include "nn/safetensors.h"
 #include "tensor/elementwise.h"
 #include "tensor/file_io.h"
+#include "tests/apps/cli_run.h"
 
 namespace fs = std::filesystem;
 using namespace ld;
@@ -278,4 +277,91 @@ TEST_CASE("lora command errors name the file, layer or option") {
           (tmp / "a.safetensors") + ":abc");
   CHECK(r.rc != 0);
   CHECK(has(r.output, "a.safetensors:abc"));
+}
+
+TEST_CASE("lora train --resume continues bit-identically; a changed setup or a missing state is refused") {
+  TempDir tmp;
+  const std::string base = tmp / "base.safetensors";
+  diffusion::save_model(
+      base, *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 3),
+      data::Vocabulary::builtin());
+  write_folder(tmp.path / "nines", 8, 0);
+  // adapter dropout on, so the dropout generators are part of what must be restored
+  const std::string common =
+      " --base " + base + " --data " + (tmp / "nines") +
+      " --batch 3 --lr 2e-3 --dropout 0.1 --seed 5 --save-every 2 --log-every 1 --no-progress";
+
+  Result r = run("lora train" + common + " --out " + (tmp / "full.safetensors") + " --steps 7");
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK(fs::exists(tmp.path / "full-log" / "train_state.safetensors"));
+
+  // the same run stopped after 3 steps (mid-epoch: 8 pairs, batch 3), then resumed to 7
+  r = run("lora train" + common + " --out " + (tmp / "part.safetensors") + " --steps 3");
+  REQUIRE(r.rc == 0);
+  r = run("lora train" + common + " --out " + (tmp / "part.safetensors") + " --steps 7 --resume");
+  REQUIRE(r.rc == 0);
+  CHECK(has(r.output, "resuming"));
+  CHECK(has(r.output, "at step 3"));
+  CHECK(has(r.output, "trained: 7 steps"));
+  {
+    nn::SafeTensors a = nn::load_safetensors(tmp / "full.safetensors");
+    nn::SafeTensors b = nn::load_safetensors(tmp / "part.safetensors");
+    REQUIRE(a.tensors.size() == b.tensors.size());
+    REQUIRE(!a.tensors.empty());
+    for (const auto& [name, t] : a.tensors) {
+      INFO(name);
+      REQUIRE(b.tensors.count(name) == 1);
+      const std::vector<float> x = t.to_vector(), y = b.tensors.at(name).to_vector();
+      CHECK(x == y);  // bit for bit
+    }
+  }
+  // the loss log holds each step once, with the uninterrupted run's losses (all but the seconds column)
+  auto without_seconds = [](const std::string& csv) {
+    std::istringstream lines(csv);
+    std::string line, out;
+    while (std::getline(lines, line)) out += line.substr(0, line.rfind(',')) + "\n";
+    return out;
+  };
+  CHECK(without_seconds(read_file(tmp / "part-log/loss.csv")) ==
+        without_seconds(read_file(tmp / "full-log/loss.csv")));
+
+  // prior preservation (--reg): a second loader whose position is part of the state
+  write_folder(tmp.path / "reg", 5, 2);
+  const std::string reg = " --reg " + (tmp / "reg") + " --prior-weight 0.5";
+  r = run("lora train" + common + reg + " --out " + (tmp / "rfull.safetensors") + " --steps 5");
+  REQUIRE(r.rc == 0);
+  CHECK(has(r.output, "prior preservation: 5 pairs"));
+  REQUIRE(run("lora train" + common + reg + " --out " + (tmp / "rpart.safetensors") + " --steps 2").rc == 0);
+  REQUIRE(
+      run("lora train" + common + reg + " --out " + (tmp / "rpart.safetensors") + " --steps 5 --resume").rc ==
+      0);
+  {
+    nn::SafeTensors a = nn::load_safetensors(tmp / "rfull.safetensors");
+    nn::SafeTensors b = nn::load_safetensors(tmp / "rpart.safetensors");
+    for (const auto& [name, t] : a.tensors) CHECK(t.to_vector() == b.tensors.at(name).to_vector());
+    CHECK(has(a.metadata.at("training"), "\"reg_pairs\":5"));
+    // and it differs from the run without --reg
+    nn::SafeTensors c = nn::load_safetensors(tmp / "full.safetensors");
+    CHECK(a.tensors.begin()->second.to_vector() != c.tensors.begin()->second.to_vector());
+  }
+  // a resume without the --reg of the saved run is refused
+  r = run("lora train" + common + " --out " + (tmp / "rpart.safetensors") + " --steps 6 --resume");
+  CHECK(r.rc != 0);
+  CHECK(has(r.output, "prior_weight = 0.5"));
+
+  // a different learning rate is a different run: refused, and the state is left as it was
+  const std::string state_before = read_file(tmp / "part-log/train_state.safetensors");
+  r = run("lora train --base " + base + " --data " + (tmp / "nines") +
+          " --batch 3 --lr 1e-3 --dropout 0.1 --seed 5 --save-every 2 --no-progress --out " +
+          (tmp / "part.safetensors") + " --steps 9 --resume");
+  CHECK(r.rc != 0);
+  CHECK(has(r.output, "--resume: the run in"));
+  CHECK(has(r.output, "lr = 0.002"));
+  CHECK(read_file(tmp / "part-log/train_state.safetensors") == state_before);
+  // nothing to resume from
+  r = run("lora train" + common + " --out " + (tmp / "new.safetensors") + " --steps 2 --resume");
+  CHECK(r.rc != 0);
+  CHECK(has(r.output, "--resume: there is no training state"));
+  CHECK_FALSE(fs::exists(tmp.path / "new.safetensors"));
 }
