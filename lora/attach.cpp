@@ -73,11 +73,21 @@ std::vector<std::string> find_targets(const nn::Module& model, const std::vector
       if (matches_target(name, patterns[i])) used[i] = hit = true;
     if (hit) names.push_back(name);
   }
-  for (size_t i = 0; i < patterns.size(); ++i)
-    if (!used[i])
-      fail("--targets: pattern '", patterns[i], "' matches no Linear or Conv2d layer of the ",
-           model.type_name(),
-           " (names look like 'unet.down1.attn.self_attn.to_q'; '*' matches any characters)");
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    if (used[i]) continue;
+    // The name matches, but the layer is not dense: say what it is (a compressed model's).
+    for (const auto& [name, m] : model.named_modules())
+      if (!inside_adapter(name) && !name.empty() && matches_target(name, patterns[i]))
+        fail("--targets: pattern '", patterns[i], "' matches '", name, "', a ", m->type_name(),
+             m->type_name().rfind("LowRank", 0) == 0
+                 ? " of a model compressed by `loradiff compress`; LoRA attaches to dense Linear and Conv2d "
+                   "layers only: train the adapter on the dense model, or fine-tune the compressed one "
+                   "(`compress --finetune-steps`)"
+                 : ", not a Linear or Conv2d layer that LoRA can adapt");
+    fail("--targets: pattern '", patterns[i], "' matches no Linear or Conv2d layer of the ",
+         model.type_name(),
+         " (names look like 'unet.down1.attn.self_attn.to_q'; '*' matches any characters)");
+  }
   return names;
 }
 

@@ -103,6 +103,14 @@ TEST_CASE("compress (input, svd, none), sample the result, plot; errors") {
   INFO(r.output);
   CHECK(r.rc == 0);
   CHECK(fs::exists(tmp.path / "c.png"));
+  // LoRA attaches to dense layers only: the compressed layers are named as such
+  REQUIRE(
+      run("data export-mnist --digit 3 --n 4 --data " + (tmp / "mnist") + " --out " + (tmp / "threes")).rc ==
+      0);
+  r = run("lora train --base " + (tmp / "c.safetensors") + " --data " + (tmp / "threes") + " --out " +
+          (tmp / "l.safetensors") + " --batch 2 --steps 1 --no-progress");
+  CHECK(r.rc != 0);
+  CHECK(r.output.find("a LowRankLinear of a model compressed by `loradiff compress`") != std::string::npos);
 
   // --- plain SVD by energy, no calibration (so no output errors), extended layer set
   r = run("compress --model " + base + " --method svd --energy 0.6 --calib-samples 0 --heldout-samples 0" +
