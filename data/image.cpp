@@ -70,7 +70,8 @@ static bool jpeg_huffman_tables_fit(const std::string& b) {
     i += 2 + length;
     if (marker == 0xDA)  // SOS: entropy-coded data up to the next FF not followed by 00 (stuffing) or RSTn
       for (; i + 1 < b.size(); ++i)
-        if (at(i) == 0xFF && at(i + 1) != 0x00 && at(i + 1) != 0xFF && (at(i + 1) < 0xD0 || at(i + 1) > 0xD7)) break;
+        if (at(i) == 0xFF && at(i + 1) != 0x00 && at(i + 1) != 0xFF && (at(i + 1) < 0xD0 || at(i + 1) > 0xD7))
+          break;
   }
   return true;
 }
@@ -100,19 +101,20 @@ void check_stb_safe(const std::string& bytes, const std::string& name) {
   // The size comes from the header: a 60-byte BMP may claim 6 x 8,000,000 pixels, which stb_image
   // would allocate and decode (reading zeros past the end of the file) for a minute.
   int w = 0, h = 0, channels = 0;
-  if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()), &w,
-                             &h, &channels))
+  if (!stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), static_cast<int>(bytes.size()),
+                             &w, &h, &channels))
     return;  // stb_image will say what is wrong
-  const int64_t pixels = static_cast<int64_t>(w) * h;
+  // stb_image 2.27's info reports a top-down BMP's height as negative (its loader takes abs)
+  const int64_t pixels = std::abs(static_cast<int64_t>(w)) * std::abs(static_cast<int64_t>(h));
   if (pixels > kMaxImagePixels)
-    fail("cannot read image '", name, "': ", w, " x ", h, " pixels is more than the ", kMaxImagePixels / 1000000,
-         " megapixels loradiff reads; shrink it first");
+    fail("cannot read image '", name, "': ", std::abs(w), " x ", std::abs(h), " pixels is more than the ",
+         kMaxImagePixels / 1000000, " megapixels loradiff reads; shrink it first");
   // BMP holds >= 1 bit per pixel and JPEG >= about 2 bits per 8x8 block, so neither comes near
   // 1024 pixels per byte; stb_image stops a truncated PNG by itself.
   const bool png = bytes.size() >= 4 && bytes.compare(0, 4, "\x89PNG") == 0;
   if (!png && pixels > 1024 * static_cast<int64_t>(bytes.size()))
-    fail("cannot read image '", name, "': its header claims ", w, " x ", h, " pixels, more than its ", bytes.size(),
-         " bytes can hold (truncated or corrupt)");
+    fail("cannot read image '", name, "': its header claims ", std::abs(w), " x ", std::abs(h),
+         " pixels, more than its ", bytes.size(), " bytes can hold (truncated or corrupt)");
 }
 
 FloatImage decode_image(const std::string& bytes, const std::string& name) {

@@ -21,7 +21,9 @@ using namespace ld::data;
 namespace {
 
 std::string le16(int v) { return {static_cast<char>(v & 0xff), static_cast<char>(v >> 8 & 0xff)}; }
-std::string le32(int64_t v) { return le16(static_cast<int>(v & 0xffff)) + le16(static_cast<int>(v >> 16 & 0xffff)); }
+std::string le32(int64_t v) {
+  return le16(static_cast<int>(v & 0xffff)) + le16(static_cast<int>(v >> 16 & 0xffff));
+}
 std::string be16(int v) { return {static_cast<char>(v >> 8 & 0xff), static_cast<char>(v & 0xff)}; }
 
 // SOI, then a DHT segment whose one table declares 16 x 32 = 512 codes (at most 256 exist).
@@ -60,30 +62,42 @@ TEST_CASE("JPEG: a Huffman table of more than 256 codes is refused before stb_im
 
 TEST_CASE("BMP: a header claiming millions of pixels in a tiny file is refused at once") {
   // 6 x 8,388,613 pixels in 54 bytes: stb_image allocated ~200 MB and decoded zeros (fuzz timeout)
-  CHECK_THROWS_WITH_AS(decode_image(bmp_header(6, 8388613), "tall.bmp"), doctest::Contains("truncated or corrupt"),
+  CHECK_THROWS_WITH_AS(decode_image(bmp_header(6, 8388613), "tall.bmp"),
+                       doctest::Contains("truncated or corrupt"), Error);
+  CHECK_THROWS_WITH_AS(decode_image(bmp_header(10000, 10000), "huge.bmp"), doctest::Contains("megapixels"),
                        Error);
-  CHECK_THROWS_WITH_AS(decode_image(bmp_header(10000, 10000), "huge.bmp"), doctest::Contains("megapixels"), Error);
+  // the same as top-down BMPs (negative height): stb_image's info reports h < 0, its loader
+  // |h|, so the checks passed; 6 x 16,777,211 pixels took 17 s under ASan (fuzz slow unit,
+  // fuzz/corpus/fuzz_image_caption/regress-slow-topdown-bmp)
+  CHECK_THROWS_WITH_AS(decode_image(bmp_header(6, -16777211), "topdown.bmp"),
+                       doctest::Contains("6 x 16777211 pixels is more than the 64 megapixels"), Error);
+  CHECK_THROWS_WITH_AS(decode_image(bmp_header(6, -8388613), "topdown-tall.bmp"),
+                       doctest::Contains("6 x 8388613 pixels, more than its 54 bytes"), Error);
+  CHECK_THROWS_WITH_AS(decode_image(bmp_header(10000, -10000), "huge-topdown.bmp"),
+                       doctest::Contains("megapixels"), Error);
   // a real small BMP still decodes
   std::string small = bmp_header(2, 2) + std::string(2 * 8, '\x80');  // rows padded to 4 bytes
   FloatImage img = decode_image(small, "small.bmp");
   CHECK(img.width == 2);
   CHECK(img.height == 2);
+  FloatImage topdown = decode_image(bmp_header(2, -2) + std::string(2 * 8, '\x80'), "small-topdown.bmp");
+  CHECK(topdown.height == 2);
 }
 
 TEST_CASE("PNG: an empty IDAT chunk is an error, not undefined behaviour") {
   // stb_image 2.27 calls memcpy(NULL, src, 0) for it (UBSan: null pointer passed as argument 1);
   // data/CMakeLists.txt builds stb_impl.cpp without that one check
   const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string("\x00\x00\x00\x0dIHDR", 8) +
-                          std::string("\x00\x00\x00\x0e\x00\x00\x00\x0e\x08\x00\x00\x00\x00", 13) + "\x3a\x23\x72\x0d" +
-                          std::string("\x00\x00\x00\x00IDAT", 8) + "\x35\xaf\x06\x1e";
+                          std::string("\x00\x00\x00\x0e\x00\x00\x00\x0e\x08\x00\x00\x00\x00", 13) +
+                          "\x3a\x23\x72\x0d" + std::string("\x00\x00\x00\x00IDAT", 8) + "\x35\xaf\x06\x1e";
   CHECK_THROWS_AS(decode_image(png, "empty-idat.png"), Error);
 }
 
 TEST_CASE("PNG: a chunk longer than the file is refused before stb_image allocates it") {
   // an IDAT claiming 0x7fffffff bytes: stb_image 2.27 realloc'd 2 GB first (libFuzzer: out-of-memory)
   const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string("\x00\x00\x00\x0dIHDR", 8) +
-                          std::string("\x00\x00\x00\x0e\x00\x00\x00\x0e\x08\x00\x00\x00\x00", 13) + "\x3a\x23\x72\x0d" +
-                          std::string("\x7f\xff\xff\xffIDAT", 8) + "x^";
+                          std::string("\x00\x00\x00\x0e\x00\x00\x00\x0e\x08\x00\x00\x00\x00", 13) +
+                          "\x3a\x23\x72\x0d" + std::string("\x7f\xff\xff\xffIDAT", 8) + "x^";
   CHECK_THROWS_WITH_AS(decode_image(png, "huge-idat.png"), doctest::Contains("runs past the end"), Error);
   // our own PNGs (text chunks included) still decode
   const GrayImage img{3, 2, {0, 50, 100, 150, 200, 250}};
@@ -92,7 +106,8 @@ TEST_CASE("PNG: a chunk longer than the file is refused before stb_image allocat
 
 TEST_CASE("formats other than PNG, JPEG and BMP are not decoded") {
   // stb_image is built with STBI_ONLY_PNG/JPEG/BMP: a GIF is refused with the usual message
-  const std::string gif = std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00", 13) + ",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00;";
+  const std::string gif = std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00", 13) +
+                          ",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00;";
   CHECK_THROWS_WITH_AS(decode_image(gif, "x.gif"), doctest::Contains("expected a PNG, JPEG or BMP"), Error);
 }
 
@@ -101,15 +116,16 @@ TEST_CASE("every input a fuzzer once failed on (fuzz/corpus/*/regress-*) is now 
   namespace fs = std::filesystem;
   int replayed = 0;
   for (const char* harness : {"fuzz_image_caption", "fuzz_idx"}) {
-    for (const auto& e : fs::directory_iterator(fs::path(LORADIFF_SOURCE_DIR) / "fuzz" / "corpus" / harness)) {
+    for (const auto& e :
+         fs::directory_iterator(fs::path(LORADIFF_SOURCE_DIR) / "fuzz" / "corpus" / harness)) {
       if (e.path().filename().string().rfind("regress-", 0) != 0) continue;
       INFO(e.path().string());
       const std::string bytes = read_file(e.path().string());
       REQUIRE(bytes.size() >= 2);
       try {
         if (std::string(harness) == "fuzz_image_caption") {
-          const size_t caption = std::min<size_t>(static_cast<uint8_t>(bytes[0]) | static_cast<uint8_t>(bytes[1]) << 8,
-                                                  bytes.size() - 2);
+          const size_t caption = std::min<size_t>(
+              static_cast<uint8_t>(bytes[0]) | static_cast<uint8_t>(bytes[1]) << 8, bytes.size() - 2);
           decode_image(bytes.substr(2 + caption), e.path().string());
         } else {
           parse_idx(bytes[0] & 1 ? gzip(bytes.substr(1)) : bytes.substr(1), e.path().string());
