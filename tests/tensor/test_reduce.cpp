@@ -1,6 +1,8 @@
 // Reductions over axes, keepdim, max/argmax and sum_to (the adjoint of broadcasting).
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "tensor/random.h"
 #include "tensor/reduce.h"
 
@@ -35,6 +37,27 @@ TEST_CASE("sum of a non-contiguous view and a large threaded sum") {
   for (int n = 0; n < 64; ++n)
     for (int i = 0; i < 28 * 28; ++i) expect += big.f32()[(n * 32 + 5) * 784 + i];
   CHECK(s.at({5}) == doctest::Approx(expect).epsilon(1e-4));
+}
+
+TEST_CASE("sums over leading axes (bias gradients): column sums, small and threaded") {
+  // the reduced axes are a prefix of a contiguous tensor: tensor/reduce.cpp's column-sum path
+  for (const Shape& shape : {Shape{2, 3, 4}, Shape{50176, 64}, Shape{64, 196, 48}}) {
+    Generator g(7);
+    Tensor x = rand_normal(shape, g);
+    const int64_t C = shape.back(), R = x.numel() / C;
+    Tensor s = sum(x, shape.size() == 3 ? std::vector<int64_t>{0, 1} : std::vector<int64_t>{0});
+    REQUIRE(s.shape() == Shape{C});
+    Tensor k = sum(x, {0}, true);
+    CHECK(k.shape()[0] == 1);
+    for (int64_t c = 0; c < C; ++c) {
+      double expect = 0;
+      for (int64_t r = 0; r < R; ++r) expect += x.f32()[r * C + c];
+      CHECK(s.at({c}) == doctest::Approx(expect).epsilon(1e-4).scale(std::sqrt(double(R))));
+    }
+  }
+  // the same reduction of a non-contiguous view goes the general way and agrees
+  Tensor a = iota({4, 3}).transpose(0, 1).contiguous().transpose(0, 1);  // (4, 3), strides (1, 4)
+  CHECK(sum(a, {0}).to_vector() == std::vector<float>{18, 22, 26});
 }
 
 TEST_CASE("max and argmax along an axis") {
