@@ -290,34 +290,40 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
         fail("--resume: '", state_path, "' has no '", k, "' metadata; not a loradiff LoRA train state");
       return it->second;
     };
-    if (meta("format") != "loradiff-lora-train-state")
-      fail("--resume: '", state_path, "' is a '", meta("format"), "', not a loradiff LoRA train state");
-    const nlohmann::json saved = nlohmann::json::parse(meta("setup"));
-    for (const auto& [key, value] : setup.items())
-      if (!saved.contains(key) || saved.at(key) != value)
-        fail("--resume: the run in '", log_dir, "' was trained with ", key, " = ",
-             saved.contains(key) ? saved.at(key).dump() : "(none)", ", this command has ", value.dump(),
-             "; resume with the same base, data and options, or start a new run without --resume");
-    const nn::StateDict saved_params = nn::take_prefix(st.tensors, "param.");
-    for (auto& [name, p] : trainable) {
-      auto it = saved_params.find(name);
-      if (it == saved_params.end() || it->second.shape() != p.value().shape())
-        fail("--resume: '", state_path, "' lacks trainable parameter '", name, "' ",
-             shape_str(p.value().shape()));
-      Tensor value = p.value();  // shares the parameter's storage
-      value.copy_(it->second);
+    try {
+      if (meta("format") != "loradiff-lora-train-state")
+        fail("--resume: '", state_path, "' is a '", meta("format"), "', not a loradiff LoRA train state");
+      const nlohmann::json saved = nlohmann::json::parse(meta("setup"));
+      for (const auto& [key, value] : setup.items())
+        if (!saved.contains(key) || saved.at(key) != value)
+          fail("--resume: the run in '", log_dir, "' was trained with ", key, " = ",
+               saved.contains(key) ? saved.at(key).dump() : "(none)", ", this command has ", value.dump(),
+               "; resume with the same base, data and options, or start a new run without --resume");
+      const nn::StateDict saved_params = nn::take_prefix(st.tensors, "param.");
+      for (auto& [name, p] : trainable) {
+        auto it = saved_params.find(name);
+        if (it == saved_params.end() || it->second.shape() != p.value().shape())
+          fail("--resume: '", state_path, "' lacks trainable parameter '", name, "' ",
+               shape_str(p.value().shape()));
+        Tensor value = p.value();  // shares the parameter's storage
+        value.copy_(it->second);
+      }
+      opt.load_state_dict(nn::take_prefix(st.tensors, "optim."));
+      const nlohmann::json rng = nlohmann::json::parse(meta("rng"));
+      set_generator(gen, rng.at("loss"));
+      for (auto& [name, g] : dropouts) set_generator(*g, rng.at("dropout").at(name));
+      data::LoaderState ls = data::LoaderState::from_json(meta("loader"));
+      if (ls.num_samples != loader.num_samples())
+        fail("--resume: the run was trained on ", ls.num_samples, " pairs but '", o.data_dir, "' now has ",
+             loader.num_samples());
+      loader.restore(ls);
+      if (reg_loader) reg_loader->restore(data::LoaderState::from_json(meta("reg_loader")));
+      step = std::stoll(meta("step"));
+    } catch (const nlohmann::json::exception& e) {
+      fail("--resume: '", state_path, "' is damaged (", e.what(), "); start a new run without --resume");
+    } catch (const std::logic_error&) {  // std::stoll
+      fail("--resume: '", state_path, "' has a bad step number; start a new run without --resume");
     }
-    opt.load_state_dict(nn::take_prefix(st.tensors, "optim."));
-    const nlohmann::json rng = nlohmann::json::parse(meta("rng"));
-    set_generator(gen, rng.at("loss"));
-    for (auto& [name, g] : dropouts) set_generator(*g, rng.at("dropout").at(name));
-    data::LoaderState ls = data::LoaderState::from_json(meta("loader"));
-    if (ls.num_samples != loader.num_samples())
-      fail("--resume: the run was trained on ", ls.num_samples, " pairs but '", o.data_dir, "' now has ",
-           loader.num_samples());
-    loader.restore(ls);
-    if (reg_loader) reg_loader->restore(data::LoaderState::from_json(meta("reg_loader")));
-    step = std::stoll(meta("step"));
     tlog.truncate_after(step);
     res.resumed_from = step;
     log << "resuming " << state_path << " at step " << step << "\n";

@@ -359,6 +359,15 @@ TEST_CASE("lora train --resume continues bit-identically; a changed setup or a m
   CHECK(has(r.output, "--resume: the run in"));
   CHECK(has(r.output, "lr = 0.002"));
   CHECK(read_file(tmp / "part-log/train_state.safetensors") == state_before);
+  // a damaged state (bad JSON in its metadata) is named, not a bare JSON error
+  {
+    nn::SafeTensors st = nn::load_safetensors(tmp / "part-log/train_state.safetensors");
+    st.metadata["rng"] = "{not json";
+    nn::save_safetensors(tmp / "part-log/train_state.safetensors", st.tensors, st.metadata);
+  }
+  r = run("lora train" + common + " --out " + (tmp / "part.safetensors") + " --steps 9 --resume");
+  CHECK(r.rc != 0);
+  CHECK(has(r.output, "train_state.safetensors' is damaged"));
   // nothing to resume from
   r = run("lora train" + common + " --out " + (tmp / "new.safetensors") + " --steps 2 --resume");
   CHECK(r.rc != 0);
