@@ -181,22 +181,28 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
         fail("resume: '", state_path, "' has no '", k, "' metadata; not a loradiff train state");
       return it->second;
     };
-    nlohmann::json saved_cfg = nlohmann::json::parse(meta("config"));
-    if (saved_cfg != cfg.to_json())
-      fail("resume: the run in '", o.out_dir, "' was trained with config ", saved_cfg.dump(),
-           ", not --config ", o.config);
-    model->load_state_dict(nn::take_prefix(st.tensors, "model."), true);
-    ema.load_state_dict(nn::take_prefix(st.tensors, "ema."));
-    opt.load_state_dict(nn::take_prefix(st.tensors, "optim."));
-    nlohmann::json rng = nlohmann::json::parse(meta("rng"));
-    set_generator(gen, rng.at("loss"));
-    for (auto& [name, g] : dropouts) set_generator(*g, rng.at("dropout").at(name));
-    data::LoaderState ls = data::LoaderState::from_json(meta("loader"));
-    if (ls.num_samples != loader.num_samples())
-      fail("resume: the run was trained on ", ls.num_samples, " digits but '", o.data_dir, "' now gives ",
-           loader.num_samples(), "; use the same --data and --exclude-digits");
-    loader.restore(ls);
-    step = std::stoll(meta("step"));
+    try {
+      nlohmann::json saved_cfg = nlohmann::json::parse(meta("config"));
+      if (saved_cfg != cfg.to_json())
+        fail("resume: the run in '", o.out_dir, "' was trained with config ", saved_cfg.dump(),
+             ", not --config ", o.config);
+      model->load_state_dict(nn::take_prefix(st.tensors, "model."), true);
+      ema.load_state_dict(nn::take_prefix(st.tensors, "ema."));
+      opt.load_state_dict(nn::take_prefix(st.tensors, "optim."));
+      nlohmann::json rng = nlohmann::json::parse(meta("rng"));
+      set_generator(gen, rng.at("loss"));
+      for (auto& [name, g] : dropouts) set_generator(*g, rng.at("dropout").at(name));
+      data::LoaderState ls = data::LoaderState::from_json(meta("loader"));
+      if (ls.num_samples != loader.num_samples())
+        fail("resume: the run was trained on ", ls.num_samples, " digits but '", o.data_dir, "' now gives ",
+             loader.num_samples(), "; use the same --data and --exclude-digits");
+      loader.restore(ls);
+      step = std::stoll(meta("step"));
+    } catch (const nlohmann::json::exception& e) {
+      fail("resume: '", state_path, "' is damaged (", e.what(), "); start a new run in another --out folder");
+    } catch (const std::logic_error&) {  // std::stoll
+      fail("resume: '", state_path, "' has a bad step number; start a new run in another --out folder");
+    }
     tlog.truncate_after(step);
     log << "resuming " << o.out_dir << " at step " << step << "\n";
   }

@@ -3,8 +3,6 @@
 // PNG parameters chunk and per-image files, same seed -> same images, unknown words
 // warned, evaluation JSON, and clear errors for a bad checkpoint, config or flag.
 #include <doctest/doctest.h>
-
-#include "tests/apps/cli_run.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,8 +14,10 @@
 
 #include "data/mnist.h"
 #include "data/png.h"
+#include "nn/safetensors.h"
 #include "tensor/file_io.h"
 #include "tensor/random.h"
+#include "tests/apps/cli_run.h"
 
 namespace fs = std::filesystem;
 using namespace ld;
@@ -71,6 +71,19 @@ TEST_CASE("train -> sample -> eval through the binary") {
   CHECK(fs::exists(f.ckpt));
   CHECK(fs::exists(f.run_dir + "/samples/step_0000004.png"));
   CHECK(fs::exists(f.run_dir + "/loss.csv"));
+  {
+    // a copy of the run whose resume state has damaged metadata: named, not a bare JSON error
+    const std::string copy = f.run_dir + "-damaged";
+    fs::copy(f.run_dir, copy, fs::copy_options::recursive);
+    nn::SafeTensors st = nn::load_safetensors(copy + "/train_state.safetensors");
+    st.metadata["rng"] = "{not json";
+    nn::save_safetensors(copy + "/train_state.safetensors", st.tensors, st.metadata);
+    Result d = run("train --config mnist-t2i-tiny --data " + f.mnist + " --out " + copy +
+                   " --steps 6 --batch 8 --resume --no-progress");
+    CHECK(d.rc != 0);
+    CHECK(d.output.find("train_state.safetensors' is damaged") != std::string::npos);
+    fs::remove_all(copy);
+  }
 
   // sample: grid with parameters, one PNG per image, same seed -> same bytes
   const std::string grid1 = (f.dir / "g1.png").string(), grid2 = (f.dir / "g2.png").string();
@@ -90,7 +103,9 @@ TEST_CASE("train -> sample -> eval through the binary") {
   CHECK(params->guidance == doctest::Approx(2.5));
   CHECK_FALSE(params->model_hash.empty());
   CHECK(fs::exists(f.dir / "each" / "00003.png"));
-  Result s3 = run("sample --model " + f.ckpt + " --n 4 --steps 3 --guidance 2.5 --seed 8 --prompt \"a handwritten digit seven\" --out " + grid2);
+  Result s3 =
+      run("sample --model " + f.ckpt +
+          " --n 4 --steps 3 --guidance 2.5 --seed 8 --prompt \"a handwritten digit seven\" --out " + grid2);
   REQUIRE(s3.rc == 0);
   CHECK(read_file(grid1) != read_file(grid2));
 
@@ -101,7 +116,8 @@ TEST_CASE("train -> sample -> eval through the binary") {
 
   // eval with a briefly trained classifier: JSON with accuracy and Frechet distances
   const std::string cls = (f.dir / "cls.safetensors").string();
-  Result ct = run("classifier train --data " + f.mnist + " --out " + cls + " --steps 5 --batch-size 8 --c1 4 --c2 4 --hidden 8");
+  Result ct = run("classifier train --data " + f.mnist + " --out " + cls +
+                  " --steps 5 --batch-size 8 --c1 4 --c2 4 --hidden 8");
   INFO(ct.output);
   REQUIRE(ct.rc == 0);
   const std::string json_path = (f.dir / "eval.json").string();
@@ -123,12 +139,14 @@ TEST_CASE("bad checkpoints, configs and flags give one clear line and a non-zero
   // a truncated checkpoint
   const std::string bad = (f.dir / "truncated.safetensors").string();
   write_file_atomic(bad, std::string("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":", 13));
-  Result r = run("sample --model " + bad + " --prompt \"a handwritten digit one\" --out " + (f.dir / "x.png").string());
+  Result r = run("sample --model " + bad + " --prompt \"a handwritten digit one\" --out " +
+                 (f.dir / "x.png").string());
   CHECK(r.rc == 1);
   CHECK(r.output.find(bad) != std::string::npos);
   CHECK(r.output.find("loradiff: error:") != std::string::npos);
   // a missing checkpoint
-  r = run("sample --model " + (f.dir / "none.safetensors").string() + " --prompt x --out " + (f.dir / "x.png").string());
+  r = run("sample --model " + (f.dir / "none.safetensors").string() + " --prompt x --out " +
+          (f.dir / "x.png").string());
   CHECK(r.rc == 1);
   CHECK(r.output.find("none.safetensors") != std::string::npos);
   // a config with a bad field
