@@ -22,10 +22,10 @@
 #include "nn/adam.h"
 #include "nn/checkpoint.h"
 #include "nn/clip_grad.h"
-#include "nn/dropout.h"
 #include "nn/ema.h"
 #include "nn/lr_schedule.h"
 #include "nn/progress.h"
+#include "nn/rng_state.h"
 #include "tensor/elementwise.h"
 #include "tensor/file_io.h"
 
@@ -48,19 +48,6 @@ void validate(const TrainOptions& o) {
     if (d < 0 || d > 9) fail("--exclude-digits: ", d, " is not a digit 0-9");
   for (int64_t every : {o.log_every, o.checkpoint_every, o.sample_every, o.eval_every})
     if (every < 0) fail("--*-every options must be >= 0 (0 = never)");
-}
-
-// Every Dropout layer's generator, by module name: part of the resume state.
-std::vector<std::pair<std::string, Generator*>> dropout_generators(nn::Module& model) {
-  std::vector<std::pair<std::string, Generator*>> out;
-  for (auto& [name, m] : model.named_modules())
-    if (auto d = std::dynamic_pointer_cast<nn::Dropout>(m)) out.push_back({name, &d->generator()});
-  return out;
-}
-
-nlohmann::json generator_json(const Generator& g) { return {g.seed(), g.offset()}; }
-void set_generator(Generator& g, const nlohmann::json& j) {
-  g.set_state(j.at(0).get<uint64_t>(), j.at(1).get<uint64_t>());
 }
 
 // The sample-grid prompts: one row per digit.
@@ -169,7 +156,6 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   nn::LrSchedule lr_at;
   lr_at.base_lr = o.lr;
   lr_at.warmup_steps = o.warmup;
-  auto dropouts = dropout_generators(*model);
   TrainingLog tlog(csv_path);
 
   int64_t step = 0;
@@ -190,8 +176,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
       ema.load_state_dict(nn::take_prefix(st.tensors, "ema."));
       opt.load_state_dict(nn::take_prefix(st.tensors, "optim."));
       nlohmann::json rng = nlohmann::json::parse(meta("rng"));
-      set_generator(gen, rng.at("loss"));
-      for (auto& [name, g] : dropouts) set_generator(*g, rng.at("dropout").at(name));
+      nn::restore_rng_state(rng, gen, *model);
       data::LoaderState ls = data::LoaderState::from_json(meta("loader"));
       if (ls.num_samples != loader.num_samples())
         fail("resume: the run was trained on ", ls.num_samples, " digits but '", o.data_dir, "' now gives ",
@@ -216,9 +201,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
              "' is not finite after the update (try a "
              "lower --lr); the last good checkpoint is kept in '",
              o.out_dir, "'");
-    nlohmann::json rng;
-    rng["loss"] = generator_json(gen);
-    for (auto& [name, g] : dropouts) rng["dropout"][name] = generator_json(*g);
+    const nlohmann::json rng = nn::rng_state(gen, *model);
     nn::StateDict all = nn::with_prefix(model->state_dict(), "model.");
     for (auto& kv : nn::with_prefix(ema.state_dict(), "ema.")) all.insert(kv);
     for (auto& kv : nn::with_prefix(opt.state_dict(), "optim.")) all.insert(kv);

@@ -26,9 +26,9 @@
 #include "nn/adam.h"
 #include "nn/checkpoint.h"
 #include "nn/clip_grad.h"
-#include "nn/dropout.h"
 #include "nn/lr_schedule.h"
 #include "nn/progress.h"
+#include "nn/rng_state.h"
 #include "nn/safetensors.h"
 #include "tensor/elementwise.h"
 #include "tensor/file_io.h"
@@ -111,34 +111,13 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Every dropout generator, by module name (the base model's Dropout layers and the adapters'
-// input dropouts): part of the resume state, since dropout draws from them each step.
-std::vector<std::pair<std::string, Generator*>> dropout_generators(nn::Module& model) {
-  std::vector<std::pair<std::string, Generator*>> out;
-  for (auto& [name, m] : model.named_modules())
-    if (auto d = std::dynamic_pointer_cast<nn::Dropout>(m)) out.push_back({name, &d->generator()});
-  for (auto& [name, layer] : lora_layers(model))
-    for (size_t i = 0; i < layer->num_adapters(); ++i) {
-      LoRAAdapter& a = layer->adapter(i);
-      if (!a.dropout) continue;
-      const bool listed =
-          std::any_of(out.begin(), out.end(), [&](auto& e) { return e.second == &a.dropout->generator(); });
-      if (!listed) out.push_back({name + "." + a.name + ".dropout", &a.dropout->generator()});
-    }
-  return out;
-}
-
-nlohmann::json generator_json(const Generator& g) { return {g.seed(), g.offset()}; }
-void set_generator(Generator& g, const nlohmann::json& j) {
-  g.set_state(j.at(0).get<uint64_t>(), j.at(1).get<uint64_t>());
-}
-
 }  // namespace
 
 LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   validate(o);
-  if (is_inside(fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path(),
-                o.data_dir))
+  const fs::path out_dir =
+      fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path();
+  if (is_inside(out_dir, o.data_dir))
     fail(
         "--out '", o.out, "' lies inside the data folder '", o.data_dir,
         "'; loradiff never writes into a data folder (it would also break the folder's image/caption pairs)");
@@ -146,10 +125,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
       o.log_dir.empty()
           ? (fs::path(o.out).parent_path() / (fs::path(o.out).stem().string() + "-log")).string()
           : o.log_dir;
-  if (!o.reg_dir.empty() &&
-      (is_inside(log_dir, o.reg_dir) ||
-       is_inside(fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path(),
-                 o.reg_dir)))
+  if (!o.reg_dir.empty() && (is_inside(log_dir, o.reg_dir) || is_inside(out_dir, o.reg_dir)))
     fail("--out / --log-dir lie inside the --reg folder '", o.reg_dir, "'; choose another folder");
   if (is_inside(log_dir, o.data_dir))
     fail("--log-dir '", log_dir, "' lies inside the data folder '", o.data_dir, "'; choose another folder");
@@ -247,8 +223,6 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   fs::create_directories(fs::path(log_dir) / "samples", ec);
   if (ec) fail("--log-dir: cannot create folder '", log_dir, "': ", ec.message());
   {
-    const fs::path out_dir =
-        fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path();
     std::vector<std::string> stale =
         remove_stale_temp_files(out_dir.string(), fs::path(o.out).filename().string() + ".tmp-");
     for (const std::string& dir : {log_dir, (fs::path(log_dir) / "samples").string()})
@@ -258,7 +232,6 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
           << " (left by a run killed while writing it; the file it was replacing is intact)\n";
   }
   diffusion::TrainingLog tlog((fs::path(log_dir) / "loss.csv").string());
-  auto dropouts = dropout_generators(model);
 
   // What a resumed run must share with the saved one: everything that decides its updates.
   const std::string state_path = (fs::path(log_dir) / "train_state.safetensors").string();
@@ -310,8 +283,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
       }
       opt.load_state_dict(nn::take_prefix(st.tensors, "optim."));
       const nlohmann::json rng = nlohmann::json::parse(meta("rng"));
-      set_generator(gen, rng.at("loss"));
-      for (auto& [name, g] : dropouts) set_generator(*g, rng.at("dropout").at(name));
+      nn::restore_rng_state(rng, gen, model);
       data::LoaderState ls = data::LoaderState::from_json(meta("loader"));
       if (ls.num_samples != loader.num_samples())
         fail("--resume: the run was trained on ", ls.num_samples, " pairs but '", o.data_dir, "' now has ",
@@ -396,10 +368,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
         fail("training stopped at step ", step, ": parameter '", name,
              "' is not finite after the update (try a "
              "lower --lr); the last good adapter and state are kept");
-    nlohmann::json rng;
-    rng["loss"] = generator_json(gen);
-    rng["dropout"] = nlohmann::json::object();
-    for (auto& [name, g] : dropouts) rng["dropout"][name] = generator_json(*g);
+    const nlohmann::json rng = nn::rng_state(gen, model);
     nn::StateDict all;
     for (auto& [name, p] : trainable) all.emplace("param." + name, p.value());
     for (auto& kv : nn::with_prefix(opt.state_dict(), "optim.")) all.insert(kv);
