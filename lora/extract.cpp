@@ -48,8 +48,9 @@ ExtractResult extract_lora(const nn::Module& base, const nn::Module& tuned, cons
 
   // A layer (out, in) holds at most min(out, in) singular triplets: a smaller layer keeps
   // all of its own, but a rank no targeted layer can hold is a mistake in the command.
+  const std::vector<std::string> layers = find_targets(base, targets);
   int64_t largest = 0;
-  for (const std::string& layer : find_targets(base, targets)) {
+  for (const std::string& layer : layers) {
     const Tensor& w0 = bw.at(layer + ".weight");
     largest = std::max(largest, std::min(w0.size(0), w0.numel() / w0.size(0)));
   }
@@ -61,7 +62,7 @@ ExtractResult extract_lora(const nn::Module& base, const nn::Module& tuned, cons
   res.adapter.alpha = alpha;
   res.adapter.targets = targets;
   std::set<std::string> covered;
-  for (const std::string& layer : find_targets(base, targets)) {
+  for (const std::string& layer : layers) {
     const std::string wname = layer + ".weight";
     covered.insert(wname);
     const Tensor& w0 = bw.at(wname);
@@ -83,7 +84,7 @@ ExtractResult extract_lora(const nn::Module& base, const nn::Module& tuned, cons
   for (const auto& [name, t] : bw)
     if (!covered.count(name) && l2_norm(sub(tw.at(name), t)) != 0) res.other_changes.push_back(name);
   if (res.adapter.layers.empty())
-    fail("extract: the targeted layers (", find_targets(base, targets).size(),
+    fail("extract: the targeted layers (", layers.size(),
          ") have identical weights in both checkpoints; nothing to extract");
   return res;
 }
