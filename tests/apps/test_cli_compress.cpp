@@ -16,6 +16,7 @@
 #include "nn/low_rank_layout.h"
 #include "tensor/file_io.h"
 #include "tests/apps/cli_run.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ld;
@@ -27,16 +28,7 @@ Result run(const std::string& args) { return test::run_cli(args); }
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("loradiff-test-cli-compress-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using ld::test::TempDir;
 
 // Bars at a label-dependent column: an MNIST-shaped data set made in milliseconds.
 data::Digits bar_digits(int64_t n) {
@@ -55,7 +47,7 @@ data::Digits bar_digits(int64_t n) {
 }  // namespace
 
 TEST_CASE("compress (input, svd, none), sample the result, plot; errors") {
-  TempDir tmp;
+  TempDir tmp("test-cli-compress");
   fs::create_directories(tmp.path / "mnist");
   data::save_mnist(tmp / "mnist", data::Split::Train, bar_digits(40));
   data::save_mnist(tmp / "mnist", data::Split::Test, bar_digits(10));

@@ -2,8 +2,6 @@
 // fetch-mnist --from (and its no-op re-run, also through scripts/fetch_mnist.sh),
 // export-mnist into an image + caption folder, check-folder on the result, and the errors.
 #include <doctest/doctest.h>
-
-#include "tests/apps/cli_run.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +15,8 @@
 #include "data/mnist.h"
 #include "data/png.h"
 #include "tensor/file_io.h"
+#include "tests/apps/cli_run.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ld::data;
@@ -26,15 +26,7 @@ namespace {
 using Result = ld::test::CliResult;
 inline Result run(const std::string& args) { return ld::test::run_cli(args); }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("loradiff-test-cli-data-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using ld::test::TempDir;
 
 // n digits 28x28, label i % 10, a vertical bar whose width depends on i.
 Digits tiny(int n) {
@@ -51,7 +43,7 @@ Digits tiny(int n) {
 }  // namespace
 
 TEST_CASE("data fetch-mnist --from, export-mnist, check-folder") {
-  TempDir tmp;
+  TempDir tmp("test-cli-data");
   const fs::path official = tmp.path / "official", mnist = tmp.path / "mnist", lora = tmp.path / "nines";
   fs::create_directories(official);
   const Digits train = tiny(60), test = tiny(20);
@@ -118,7 +110,7 @@ TEST_CASE("data fetch-mnist --from, export-mnist, check-folder") {
 }
 
 TEST_CASE("data command errors: non-empty output, too few digits, missing data, bad folder") {
-  TempDir tmp;
+  TempDir tmp("test-cli-data");
   const fs::path mnist = tmp.path / "mnist";
   fs::create_directories(mnist);
   save_mnist(mnist.string(), Split::Train, tiny(30));

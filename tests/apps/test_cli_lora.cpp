@@ -25,6 +25,7 @@
 #include "tensor/elementwise.h"
 #include "tensor/file_io.h"
 #include "tests/apps/cli_run.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ld;
@@ -36,16 +37,14 @@ inline Result run(const std::string& args) { return ld::test::run_cli(args); }
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("loradiff-test-cli-lora-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using ld::test::TempDir;
+
+// An untrained base checkpoint of `config` (seed 3): all the LoRA commands need is its layout.
+void write_base(const std::string& path, const std::string& config) {
+  diffusion::save_model(
+      path, *diffusion::build_model(diffusion::load_config(config), data::Vocabulary::builtin(), 3),
+      data::Vocabulary::builtin());
+}
 
 // n "nines": a ring on top of a stem, shifted a little per image; one caption each.
 void write_folder(const fs::path& dir, int n, int shift) {
@@ -74,11 +73,9 @@ std::vector<float> png_pixels(const std::string& path) {
 }  // namespace
 
 TEST_CASE("lora train, sample --lora, merge, extract, resize, info on the tiny config") {
-  TempDir tmp;
+  TempDir tmp("test-cli-lora");
   const std::string base = tmp / "base.safetensors";
-  diffusion::save_model(
-      base, *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 3),
-      data::Vocabulary::builtin());
+  write_base(base, "mnist-t2i-tiny");
   write_folder(tmp.path / "nines", 20, 0);
   write_folder(tmp.path / "val", 6, 1);
   const auto folder_time = fs::last_write_time(tmp.path / "nines" / "nine_0.png");
@@ -226,15 +223,10 @@ TEST_CASE("lora train, sample --lora, merge, extract, resize, info on the tiny c
 }
 
 TEST_CASE("lora command errors name the file, layer or option") {
-  TempDir tmp;
+  TempDir tmp("test-cli-lora");
   const std::string base = tmp / "base.safetensors", small = tmp / "small.safetensors";
-  diffusion::save_model(
-      base, *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 3),
-      data::Vocabulary::builtin());
-  diffusion::save_model(
-      small,
-      *diffusion::build_model(diffusion::load_config("mnist-t2i-small"), data::Vocabulary::builtin(), 3),
-      data::Vocabulary::builtin());
+  write_base(base, "mnist-t2i-tiny");
+  write_base(small, "mnist-t2i-small");
   write_folder(tmp.path / "few", 4, 0);
 
   Result r = run("lora train --base " + base + " --data " + (tmp / "few") + " --out " +
@@ -280,11 +272,9 @@ TEST_CASE("lora command errors name the file, layer or option") {
 }
 
 TEST_CASE("lora train --resume continues bit-identically; a changed setup or a missing state is refused") {
-  TempDir tmp;
+  TempDir tmp("test-cli-lora");
   const std::string base = tmp / "base.safetensors";
-  diffusion::save_model(
-      base, *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 3),
-      data::Vocabulary::builtin());
+  write_base(base, "mnist-t2i-tiny");
   write_folder(tmp.path / "nines", 8, 0);
   // adapter dropout on, so the dropout generators are part of what must be restored
   const std::string common =

@@ -12,6 +12,7 @@
 #include "diffusion/trainer.h"
 #include "diffusion/training_log.h"
 #include "nn/safetensors.h"
+#include "tests/temp_dir.h"
 
 using namespace ld;
 using namespace ld::diffusion;
@@ -39,15 +40,7 @@ static void write_mnist(const fs::path& dir, int64_t n_train, int64_t n_test, ui
   data::save_mnist(dir.string(), data::Split::Test, synthetic_digits(n_test, seed + 1));
 }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("loradiff-" + name + "-" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using ld::test::TempDir;
 
 static TrainOptions tiny_options(const fs::path& data, const fs::path& out) {
   TrainOptions o;
@@ -147,12 +140,14 @@ TEST_CASE("bad options and a NaN loss fail clearly") {
   o = tiny_options(tmp.path / "mnist", tmp.path / "nan");
   o.steps = 3;
   train(o, log);
-  const std::string before = nn::load_safetensors((tmp.path / "nan" / "train_state.safetensors").string()).metadata.at("step");
+  const std::string before =
+      nn::load_safetensors((tmp.path / "nan" / "train_state.safetensors").string()).metadata.at("step");
   o.steps = 200;
   o.lr = 1e12;
   o.clip = 0;
   o.resume = true;
   o.checkpoint_every = 1000;
   CHECK_THROWS_WITH_AS(train(o, log), doctest::Contains("training stopped at step"), Error);
-  CHECK(nn::load_safetensors((tmp.path / "nan" / "train_state.safetensors").string()).metadata.at("step") == before);
+  CHECK(nn::load_safetensors((tmp.path / "nan" / "train_state.safetensors").string()).metadata.at("step") ==
+        before);
 }

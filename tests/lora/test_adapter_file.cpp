@@ -13,6 +13,7 @@
 #include "lora/adapter_file.h"
 #include "lora/attach.h"
 #include "nn/safetensors.h"
+#include "tests/temp_dir.h"
 
 using namespace ld;
 using namespace ld::lora;
@@ -20,15 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() : path(fs::temp_directory_path() / ("loradiff-test-adapter-" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
+using ld::test::TempDir;
 
 std::unique_ptr<diffusion::TextToImageModel> tiny_model(uint64_t seed) {
   return diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), seed);
@@ -65,7 +58,7 @@ Adapter make_adapter(diffusion::TextToImageModel& model) {
 }  // namespace
 
 TEST_CASE("adapter file round trip: only lora_A / lora_B, metadata, same outputs on a fresh base") {
-  TempDir tmp;
+  TempDir tmp("test-adapter");
   auto model = tiny_model(1);
   const Tensor base_out = eps(*model, 3);
   Adapter a = make_adapter(*model);
@@ -121,7 +114,7 @@ TEST_CASE("adapter file round trip: only lora_A / lora_B, metadata, same outputs
 }
 
 TEST_CASE("bad adapter files fail clearly; a different base warns") {
-  TempDir tmp;
+  TempDir tmp("test-adapter");
   auto model = tiny_model(1);
   Adapter a = make_adapter(*model);
   save_adapter(tmp / "good.safetensors", a);

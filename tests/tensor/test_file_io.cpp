@@ -10,21 +10,14 @@
 
 #include "tensor/error.h"
 #include "tensor/file_io.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ld;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("loradiff-test-file-io-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using ld::test::TempDir;
 
 // The pid of a process that has exited and been reaped: no process has it now (pids are
 // reused only after wrapping around).
@@ -41,7 +34,7 @@ void touch(const fs::path& p) { std::ofstream(p) << "partial"; }
 }  // namespace
 
 TEST_CASE("write_file_atomic replaces the whole file and leaves no temporary behind") {
-  TempDir tmp;
+  TempDir tmp("test-file-io");
   const std::string path = (tmp.path / "a.bin").string();
   write_file_atomic(path, "first");
   write_file_atomic(path, std::string("sec\0nd", 6));
@@ -57,7 +50,7 @@ TEST_CASE("write_file_atomic replaces the whole file and leaves no temporary beh
 }
 
 TEST_CASE("remove_stale_temp_files removes only a dead writer's temporaries") {
-  TempDir tmp;
+  TempDir tmp("test-file-io");
   const pid_t dead = dead_pid();
   const fs::path stale = tmp.path / ("model.safetensors.tmp-" + std::to_string(dead));
   const fs::path stale_log = tmp.path / ("loss.csv.tmp-" + std::to_string(dead));
