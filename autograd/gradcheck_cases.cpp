@@ -102,6 +102,11 @@ std::vector<GradcheckCase> gradcheck_cases() {
            {randn({2, 3, 5, 5}), randn({4, 3, 3, 3}), randn({4})});
   add_case("conv2d/stride2", [](V x) { return conv2d(x[0], x[1], x[2], 2, 1); },
            {randn({2, 2, 6, 6}), randn({3, 2, 3, 3}), randn({3})});
+  // 16 channels in and out: the Winograd F(2x2, 3x3) path (tensor/winograd.h); odd size 3x5.
+  // Weights scaled by 1/sqrt(fan-in) as in training, so that outputs stay O(1) and float32
+  // rounding of the 144-term sums does not swamp the finite differences.
+  add_case("conv2d/winograd_3x3", [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); },
+           {randn({1, 16, 3, 5}), affine(randn({16, 16, 3, 3}), 1.0f / 12, 0.0f), randn({16})});
   add_case("conv2d/1x1_no_bias", [](V x) { return conv2d(x[0], x[1], Var(), 1, 0); },
            {randn({2, 3, 4, 4}), randn({2, 3, 1, 1})});
   add_case("conv2d/noncontiguous", [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); },

@@ -10,6 +10,7 @@
 
 #include "tensor/matmul.h"
 #include "tensor/parallel.h"
+#include "tensor/winograd.h"
 
 namespace ld {
 
@@ -168,6 +169,8 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
   if (is_pointwise(g)) {
     // 1x1 conv: Y[n] = W @ X[n], one batched matmul with no im2col.
     y = matmul(w, x.view({g.N, g.C, P})).view({g.N, Cout, g.Ho, g.Wo});
+  } else if (winograd_applies(g.C, Cout, g.kh, g.kw, stride, pad)) {
+    winograd_conv3x3(x.f32(), w.f32(), g.N, g.C, g.H, g.W, Cout, y.f32());  // tensor/winograd.h
   } else {
     // Chunks of samples are spread over the threads, one parallel region for the
     // whole convolution: each thread fills its own im2col buffer (about 2 MB, so it
@@ -236,6 +239,24 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
       }
   }
   if (!need_dx && !need_dw) return r;
+  if (winograd_applies(g.C, Cout, g.kh, g.kw, stride, pad)) {  // tensor/winograd.h
+    if (need_dw) {
+      r.dw = Tensor::empty(w_in.shape());
+      winograd_conv3x3_dw(x.f32(), dy.f32(), g.N, g.C, g.H, g.W, Cout, r.dw.f32());
+    }
+    if (need_dx) {
+      // dx = conv3x3(dy, w flipped in space with in/out channels swapped), padding 1
+      Tensor wf = Tensor::empty({g.C, Cout, 3, 3});
+      const float* pw = w.f32();
+      float* pf = wf.f32();
+      for (int64_t o = 0; o < Cout; ++o)
+        for (int64_t c = 0; c < g.C; ++c)
+          for (int64_t k = 0; k < 9; ++k) pf[(c * Cout + o) * 9 + k] = pw[(o * g.C + c) * 9 + 8 - k];
+      r.dx = Tensor::empty(x.shape());
+      winograd_conv3x3(dy.f32(), wf.f32(), g.N, Cout, g.H, g.W, g.C, r.dx.f32());
+    }
+    return r;
+  }
   if (need_dw) r.dw = Tensor::zeros({Cout, K});
   if (need_dx) r.dx = Tensor::zeros(x.shape());
   if (is_pointwise(g)) {

@@ -1,10 +1,12 @@
-// conv2d by im2col + GEMM against a direct 7-loop convolution; im2col/col2im adjointness.
+// conv2d (im2col + GEMM, and Winograd F(2x2, 3x3) for 3x3 stride 1 with >= 16 channels) against
+// a direct 7-loop convolution and its direct gradients; im2col/col2im adjointness.
 #include <doctest/doctest.h>
 
 #include "tensor/conv.h"
 #include "tensor/random.h"
 #include "tensor/reduce.h"
 #include "tensor/elementwise.h"
+#include "tensor/winograd.h"
 
 using namespace ld;
 
@@ -45,6 +47,54 @@ TEST_CASE("conv2d forward equals the direct convolution") {
                  Case{{1, 4, 5, 5}, {3, 4, 1, 1}, 1, 0}, Case{{3, 2, 6, 5}, {2, 2, 3, 3}, 1, 0}}) {
     Tensor x = rand_normal(c.x, g), w = rand_normal(c.w, g), b = rand_normal({c.w[0]}, g);
     check_close(conv2d_forward(x, w, b, c.s, c.p), direct_conv(x, w, b, c.s, c.p));
+  }
+}
+
+// The gradients of the direct convolution, written out:
+//   dx[n,c,h,w] += dy[n,o,i,j] w[o,c,u,v],  dw[o,c,u,v] += dy[n,o,i,j] x[n,c,h,w],  h = i s - p + u, w = j s - p + v
+static std::pair<Tensor, Tensor> direct_conv_grads(const Tensor& x, const Tensor& w, const Tensor& dy, int64_t s,
+                                                   int64_t p) {
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), O = w.size(0), kh = w.size(2),
+                kw = w.size(3), Ho = dy.size(2), Wo = dy.size(3);
+  std::vector<double> dx(x.numel(), 0.0), dw(w.numel(), 0.0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t i = 0; i < Ho; ++i)
+        for (int64_t j = 0; j < Wo; ++j) {
+          const double g = dy.at({n, o, i, j});
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t u = 0; u < kh; ++u)
+              for (int64_t v = 0; v < kw; ++v) {
+                int64_t h = i * s - p + u, ww = j * s - p + v;
+                if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
+                dx[((n * C + c) * H + h) * W + ww] += g * w.at({o, c, u, v});
+                dw[((o * C + c) * kh + u) * kw + v] += g * x.at({n, c, h, ww});
+              }
+        }
+  return {Tensor::from_vector(std::vector<float>(dx.begin(), dx.end()), x.shape()),
+          Tensor::from_vector(std::vector<float>(dw.begin(), dw.end()), w.shape())};
+}
+
+TEST_CASE("conv2d backward equals the direct gradients (im2col and Winograd paths)") {
+  Generator g(14);
+  struct Case {
+    Shape x, w;
+    int64_t s, p;
+    bool winograd;
+  };
+  for (Case c : {Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 1, 1, false}, Case{{2, 3, 8, 8}, {2, 3, 3, 3}, 2, 1, false},
+                 Case{{2, 16, 6, 6}, {16, 16, 3, 3}, 1, 1, true}, Case{{3, 17, 5, 7}, {20, 17, 3, 3}, 1, 1, true},
+                 Case{{2, 16, 1, 1}, {16, 16, 3, 3}, 1, 1, true}, Case{{1, 16, 2, 9}, {18, 16, 3, 3}, 1, 1, true}}) {
+    CAPTURE(shape_str(c.x));
+    CHECK(winograd_applies(c.x[1], c.w[0], 3, 3, c.s, c.p) == c.winograd);
+    Tensor x = rand_normal(c.x, g), w = rand_normal(c.w, g), b = rand_normal({c.w[0]}, g);
+    Tensor y = conv2d_forward(x, w, b, c.s, c.p);
+    check_close(y, direct_conv(x, w, b, c.s, c.p));
+    Tensor dy = rand_normal(y.shape(), g);
+    Conv2dGrads r = conv2d_backward(x, w, dy, c.s, c.p, true, true, true);
+    auto [dx, dw] = direct_conv_grads(x, w, dy, c.s, c.p);
+    check_close(r.dx, dx);
+    check_close(r.dw, dw);
   }
 }
 

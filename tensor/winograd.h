@@ -1,0 +1,41 @@
+// tensor/winograd.h: 3x3 convolution (stride 1, padding 1) by Winograd's F(2x2, 3x3).
+//
+// Every 2x2 block of outputs is computed from the 4x4 block of inputs around it as
+//   Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A          (⊙: element-wise, summed over input channels)
+// with the constant matrices below. That is 16 multiplies per channel pair instead of the
+// 36 of the direct 3x3 sum (2.25x fewer), at the price of cheap additions (the transforms).
+// The 16 element-wise products summed over channels are 16 ordinary GEMMs:
+//   M[xi] (Cout, tiles) = U[xi] (Cout, C) @ V[xi] (C, tiles),   xi = 0..15.
+// The identity is exact in real arithmetic; in float the results differ from im2col + GEMM
+// by a few units in the last place. (Lavin and Gray, "Fast Algorithms for Convolutional
+// Neural Networks", 2016.)
+//
+//   B^T = [1  0 -1  0]     G = [ 1    0    0 ]     A^T = [1  1  1  0]
+//         [0  1  1  0]         [1/2  1/2  1/2]           [0  1 -1 -1]
+//         [0 -1  1  0]         [1/2 -1/2  1/2]
+//         [0  1  0 -1]         [ 0    0    1 ]
+//
+// Backward. The input gradient of a stride-1, padding-1 3x3 convolution is the same kind of
+// convolution of dY with the kernel flipped in space and in/out channels swapped, so it
+// reuses the forward. The weight gradient is the adjoint of the formula above:
+//   dM = A dY_tile A^T,   dU[xi] = sum_tiles dM[xi] V[xi]^T (a GEMM),   dg = G^T dU G.
+#pragma once
+#include <cstdint>
+
+namespace ld {
+
+// Whether conv2d uses this path: 3x3, stride 1, padding 1, and enough channels on both
+// sides for the 16 GEMMs (K = C, M = Cout) to run well; the first and last convolutions of
+// a UNet (1 or 3 image channels) stay on im2col + GEMM.
+bool winograd_applies(int64_t C, int64_t Cout, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
+
+// y (N, Cout, H, W) = conv3x3(x (N, C, H, W), w (Cout, C, 3, 3)), padding 1, no bias.
+// All pointers contiguous; y is overwritten.
+void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t Cout,
+                      float* y);
+
+// dw (Cout, C, 3, 3) = d loss / d w given x and dy (N, Cout, H, W); dw is overwritten.
+void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, int64_t H, int64_t W,
+                         int64_t Cout, float* dw);
+
+}  // namespace ld
