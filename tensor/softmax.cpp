@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "tensor/parallel.h"
+#include "tensor/vec_math.h"
 
 namespace ld {
 
@@ -45,8 +46,10 @@ Tensor softmax(const Tensor& x, int64_t axis) {
       for (int64_t i = 0; i < n; ++i) y[i] = 0.0f;
       return;
     }
+    for (int64_t i = 0; i < n; ++i) y[i] = exp_f32(x[i] - m);
     float s = 0.0f;
-    for (int64_t i = 0; i < n; ++i) s += (y[i] = std::exp(x[i] - m));
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; ++i) s += y[i];
     const float inv = 1.0f / s;
     for (int64_t i = 0; i < n; ++i) y[i] *= inv;
   });
@@ -68,7 +71,8 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
 #pragma omp simd reduction(max : m)
     for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
     float s = 0.0f;
-    for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
+#pragma omp simd reduction(+ : s)
+    for (int64_t i = 0; i < n; ++i) s += exp_f32(x[i] - m);
     const float lse = m + std::log(s);
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] - lse;
   });
@@ -80,7 +84,7 @@ Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t axis) {
                       float s = 0.0f;
 #pragma omp simd reduction(+ : s)
                       for (int64_t i = 0; i < n; ++i) s += dy[i];
-                      for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] - std::exp(y[i]) * s;
+                      for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] - exp_f32(y[i]) * s;
                     });
 }
 
