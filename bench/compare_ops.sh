@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
 export LORADIFF_NUM_THREADS=${LORADIFF_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# The raw-sgemm reference runs on OpenBLAS's own threads, which keep spinning for a while
+# (default 2^28 cycles) after each call: on 2 cores the spinning worker then takes a core
+# from loradiff's matmul measured right after it, and halved it (ratios 0.48-1.0 run to
+# run). A short spin (the minimum, 2^4 cycles) makes the pairing fair: 0.95-0.96 at 1024.
+export OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}
 tmp=$(mktemp -d)
 for i in $(seq "$ROUNDS"); do
   build/release/apps/loradiff bench ops --reps 5 >> "$tmp/ours.jsonl"

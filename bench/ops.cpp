@@ -19,7 +19,9 @@ int run_ops(int reps) {
     Tensor a = rand_normal({n, n}, gen), b = rand_normal({n, n}, gen), c = Tensor::empty({n, n});
     const int r = n >= 2048 ? std::max(3, reps / 3) : reps;
     // raw: one cblas_sgemm call with OpenBLAS's own threads (loradiff keeps OpenBLAS
-    // single-threaded and splits the GEMM over its OpenMP threads instead)
+    // single-threaded and splits the GEMM over its OpenMP threads instead). Run with
+    // OPENBLAS_THREAD_TIMEOUT=4 (bench/compare_ops.sh does): otherwise OpenBLAS's worker
+    // keeps spinning after the raw call and slows the loradiff call paired with it.
     auto [raw, ours] = paired_median_ms(
         [&] {
           openblas_set_num_threads(threads);
