@@ -34,16 +34,18 @@ struct Tiling {
 int64_t scratch_size(const Tiling& t) { return t.Hp * t.Wp + 4 * t.Wp; }
 
 // Copies one plane into the middle of the zero-padded buffer `pad` (Hp x Wp).
+// Only the interior is written: the zero border is set once per buffer (zero_border).
+// (Plain loops, not memcpy: the rows are short, 7-28 floats, and a call per row cost more
+// than the copy.)
 void pad_plane(const float* plane, const Tiling& t, float* pad) {
-  std::fill(pad, pad + t.Wp, 0.0f);  // top row
   for (int64_t h = 0; h < t.H; ++h) {
-    float* row = pad + (h + 1) * t.Wp;
-    row[0] = 0.0f;
-    std::memcpy(row + 1, plane + h * t.W, static_cast<size_t>(t.W) * sizeof(float));
-    std::fill(row + 1 + t.W, row + t.Wp, 0.0f);
+    float* row = pad + (h + 1) * t.Wp + 1;
+    const float* src = plane + h * t.W;
+    for (int64_t w = 0; w < t.W; ++w) row[w] = src[w];
   }
-  std::fill(pad + (t.H + 1) * t.Wp, pad + t.Hp * t.Wp, 0.0f);  // bottom rows
 }
+
+void zero_border(const Tiling& t, float* pad) { std::fill(pad, pad + t.Hp * t.Wp, 0.0f); }
 
 // v = B^T d B for every tile of one padded plane; v[xi * stride + tile]. Done a row of tiles
 // at a time: first B^T d for whole rows (r_q, q = 0..3; vectorisable), then the same
@@ -220,6 +222,7 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
     std::unique_ptr<float[]> pad(new float[static_cast<size_t>(scratch_size(t))]),
         v(new float[static_cast<size_t>(16 * xi_stride(C, chunk * t.tiles()))]),
         m(new float[static_cast<size_t>(16 * xi_stride(Cout, chunk * t.tiles()))]);
+    zero_border(t, pad.get());
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < nchunks; ++k) {
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
@@ -251,6 +254,7 @@ void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, 
     std::unique_ptr<float[]> pad(new float[static_cast<size_t>(scratch_size(t))]),
         v(new float[static_cast<size_t>(16 * xi_stride(C, chunk * t.tiles()))]),
         dm(new float[static_cast<size_t>(16 * xi_stride(Cout, chunk * t.tiles()))]);
+    zero_border(t, pad.get());
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < nchunks; ++k) {
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
