@@ -52,6 +52,9 @@ void register_compress_run(CLI::App& app, Runner& run) {
                   "svd (truncated SVD of each weight), input (input compression: whitened SVD on calibration "
                   "inputs), or none (only fine-tune the model as it is)")
       ->capture_default_str();
+  cmd->add_flag("--no-centring", o->no_centring,
+                "input method: whiten with the inputs' plain second moment in every layer, instead of "
+                "their covariance where the mean's output shift can be absorbed (a bias, to_k, to_v)");
   auto* r = cmd->add_option("--rank", o->rule.rank, "the same rank r in every selected layer");
   auto* e =
       cmd->add_option("--energy", o->rule.energy,

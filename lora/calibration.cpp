@@ -21,6 +21,7 @@ void InputMoments::add(const Tensor& X_in, const Tensor& row_weight) {
   if (dim == 0) {
     dim = X_in.size(1);
     sum_xxT.assign(static_cast<size_t>(dim * dim), 0.0);
+    sum_x.assign(static_cast<size_t>(dim), 0.0);
   }
   if (X_in.size(1) != dim) fail("InputMoments::add: rows of ", X_in.size(1), " values, expected ", dim);
   Tensor X = X_in.contiguous();
@@ -34,12 +35,32 @@ void InputMoments::add(const Tensor& X_in, const Tensor& row_weight) {
   }
   const std::vector<float> xtx = matmul(X.transpose(0, 1), X).to_vector();  // (dim, dim), one GEMM
   for (size_t i = 0; i < xtx.size(); ++i) sum_xxT[i] += xtx[i];
+  const std::vector<float> xs = X.to_vector();  // the weighted rows summed, in double
+  for (size_t i = 0; i < xs.size(); ++i) sum_x[i % static_cast<size_t>(dim)] += xs[i];
 }
 
 Tensor InputMoments::second_moment() const {
   if (!(rows > 0)) fail("InputMoments: no input rows were recorded");
   std::vector<float> c(sum_xxT.size());
   for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(sum_xxT[i] / rows);
+  return Tensor::from_vector(c, {dim, dim});
+}
+
+Tensor InputMoments::mean() const {
+  if (!(rows > 0)) fail("InputMoments: no input rows were recorded");
+  std::vector<float> m(sum_x.size());
+  for (size_t i = 0; i < m.size(); ++i) m[i] = static_cast<float>(sum_x[i] / rows);
+  return Tensor::from_vector(m, {dim});
+}
+
+Tensor InputMoments::covariance() const {
+  if (!(rows > 0)) fail("InputMoments: no input rows were recorded");
+  std::vector<float> c(sum_xxT.size());
+  for (int64_t i = 0; i < dim; ++i)
+    for (int64_t j = 0; j < dim; ++j) {
+      const double mi = sum_x[i] / rows, mj = sum_x[j] / rows;
+      c[i * dim + j] = static_cast<float>(sum_xxT[i * dim + j] / rows - mi * mj);
+    }
   return Tensor::from_vector(c, {dim, dim});
 }
 

@@ -8,6 +8,8 @@
 // While it runs, every target layer sits inside an InputRecorder that accumulates, for the rows
 // x the layer multiplies by its weight,
 //   S = sum_n w_n x_n x_n^T,   N = sum_n w_n,     C = S / N   (the second moment, fan_in x fan_in)
+// and s = sum_n w_n x_n, mu = s / N (the mean; the centred variant of input compression uses
+// C - mu mu^T).
 // Rows are the last axis of a Linear's input (every token, every pixel of an AttnBlock, every
 // sample of time_proj) and the im2col patches of a Conv2d (in*k*k values per output pixel).
 // w_n = 1, except for layers that read text tokens (the text encoder and the cross-attention's
@@ -30,10 +32,13 @@ struct InputMoments {
   int64_t dim = 0;              // fan_in
   double rows = 0;              // N = sum of the row weights
   std::vector<double> sum_xxT;  // S, dim x dim, row-major
+  std::vector<double> sum_x;    // s = sum_n w_n x_n, dim
   Shape input_shape;            // the layer's last input (batch first): for benchmarks
   // X (n, dim) F32; row_weight (n) F32 or undefined (all 1).
   void add(const Tensor& X, const Tensor& row_weight = Tensor());
   Tensor second_moment() const;  // C = S / N, F32; fails when no row was seen
+  Tensor mean() const;           // mu = s / N, (dim) F32
+  Tensor covariance() const;     // C_c = C - mu mu^T (the second moment of x - mu), F32
 };
 using InputMomentsMap = std::map<std::string, InputMoments>;
 

@@ -14,6 +14,8 @@
 #include "nn/low_rank_conv2d.h"
 #include "nn/low_rank_layout.h"
 #include "nn/low_rank_linear.h"
+#include "tensor/elementwise.h"
+#include "tensor/matmul.h"
 
 namespace ld::lora {
 
@@ -89,6 +91,39 @@ void set_factors(nn::Module& low_rank, const LowRankFactors& f, const Tensor& bi
   dynamic_cast<nn::LowRankConv2d&>(low_rank).set_factors(f.U, f.V, bias);
 }
 
+// Centred input compression (lora/input_compression.h): where can the constant output shift
+// c = (W - M) mu of layer `name` go at no cost?
+struct ShiftSink {
+  std::string where;                     // "own bias", "softmax", "to_out bias"; empty: nowhere
+  std::shared_ptr<nn::Linear> to_out;    // "to_out bias": the attention's output projection
+};
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+ShiftSink shift_sink(const nn::Module& model, const std::string& name, const DenseView& d) {
+  if (d.bias.defined()) return {"own bias", nullptr};
+  if (ends_with(name, ".to_k")) return {"softmax", nullptr};
+  if (ends_with(name, ".to_v")) {
+    const std::string out_name = name.substr(0, name.size() - 4) + "to_out";
+    for (const auto& [n, m] : model.named_modules())
+      if (n == out_name)
+        if (auto lin = std::dynamic_pointer_cast<nn::Linear>(m); lin && lin->bias.defined())
+          return {"to_out bias", lin};
+  }
+  return {};
+}
+
+// bias += A c, in place (A undefined: bias += c)
+void add_shift(const Tensor& bias, const Tensor& A, const Tensor& c) {
+  const Tensor add = A.defined() ? matmul(A, c.view({c.numel(), 1})).view({A.size(0)}) : c;
+  Tensor b = bias;
+  float* pb = b.f32();
+  const std::vector<float> pa = add.to_vector();
+  for (size_t i = 0; i < pa.size(); ++i) pb[i] += pa[i];
+}
+
 double mean_of(const std::vector<LayerCompression>& layers, double LayerCompression::*field) {
   double s = 0;
   int n = 0;
@@ -118,6 +153,7 @@ nlohmann::json LayerCompression::to_json() const {
           {"energy_kept", number_or_null(energy_kept)},
           {"weight_error", number_or_null(weight_error)},
           {"output_error", number_or_null(output_error)},
+          {"centring", centring},
           {"note", note}};
 }
 
@@ -168,6 +204,7 @@ std::string CompressionReport::table() const {
     else
       s << "-";
     s << std::setprecision(2) << std::setw(12) << 100.0 * l.energy_kept << "%";
+    if (!l.centring.empty()) s << "  centred (mean shift -> " << l.centring << ")";
     if (!l.note.empty()) s << "  " << l.note;
     s << "\n";
   }
@@ -218,10 +255,15 @@ CompressionReport compress_model(nn::Module& model, const CompressOptions& o,
     l.max_rank = nn::max_compressing_rank(l.fan_in, l.out);
     const int64_t bias = d.bias.defined() ? d.bias.numel() : 0;
     l.params_before = l.params_after = d.W.numel() + bias;
-    Tensor C;
+    Tensor C, C_c, mu;  // second moment; covariance and mean when the layer is centred
     if (moments && moments->count(name) && moments->at(name).rows > 0) C = moments->at(name).second_moment();
-    // the spectrum the method truncates: of W (svd) or of W C^{1/2} (input)
-    const SVD spectrum = o.method == CompressMethod::SVD ? svd(d.W) : whitened_svd(d.W, C);
+    const ShiftSink sink = o.method == CompressMethod::Input && o.centre ? shift_sink(model, name, d) : ShiftSink{};
+    if (!sink.where.empty()) {
+      C_c = moments->at(name).covariance();
+      mu = moments->at(name).mean();
+    }
+    // the spectrum the method truncates: of W (svd) or of W C^{1/2} / W C_c^{1/2} (input)
+    const SVD spectrum = o.method == CompressMethod::SVD ? svd(d.W) : whitened_svd(d.W, C_c.defined() ? C_c : C);
     const int64_t r = choose_rank(o.rule, spectrum.S, l.fan_in, l.out, name);
     if (r == 0) {
       const int64_t needed = rank_for_energy(spectrum.S, o.rule.energy);
@@ -238,9 +280,16 @@ CompressionReport compress_model(nn::Module& model, const CompressOptions& o,
     l.params_after = r * (l.fan_in + l.out) + bias;
     l.energy_kept = energy_kept(spectrum.S, r);
     l.weight_error = relative_frobenius_error(d.W, M);
-    if (C.defined()) l.output_error = relative_output_error(d.W, M, C);
+    if (C.defined()) l.output_error = relative_output_error(d.W, M, C, C_c);
+    Tensor new_bias = d.bias.defined() ? d.bias.clone() : Tensor();
+    if (!sink.where.empty()) {  // the mean's shift c = (W - M) mu
+      l.centring = sink.where;
+      const Tensor c = matmul(sub(d.W, M), mu.view({l.fan_in, 1})).view({l.out});
+      if (sink.where == "own bias") add_shift(new_bias, Tensor(), c);
+      if (sink.where == "to_out bias") add_shift(sink.to_out->bias.value(), sink.to_out->weight.value(), c);
+    }
     std::shared_ptr<nn::Module> low_rank = nn::low_rank_like(*dense, r, gen);
-    set_factors(*low_rank, f, d.bias);
+    set_factors(*low_rank, f, new_bias);
     model.replace_module(name, low_rank);
     rep.layers.push_back(l);
   }

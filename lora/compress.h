@@ -46,6 +46,9 @@ struct CompressOptions {
   CompressMethod method = CompressMethod::SVD;
   RankRule rule;
   std::vector<std::string> layers;  // patterns; empty = default_compress_targets()
+  // input method: centre the inputs where a constant output shift costs nothing (see
+  // lora/input_compression.h, "Centring"); false = the plain second moment everywhere
+  bool centre = true;
 };
 
 struct LayerCompression {
@@ -57,6 +60,7 @@ struct LayerCompression {
   double energy_kept = 1;                       // share of sum S^2 of the truncated spectrum
   double weight_error = 0;                      // ||W - U V||_F / ||W||_F
   double output_error = NAN;                    // relative_output_error on the calibration inputs
+  std::string centring;                         // input method: where the mean's shift went, or empty
   std::string note;
   nlohmann::json to_json() const;
 };

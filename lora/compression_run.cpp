@@ -394,8 +394,10 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
     co.method = parse_compress_method(o.method);
     co.rule = o.rule;
     co.layers = o.layers;
+    co.centre = !o.no_centring;
     const std::vector<std::string> targets = check_compress_options(model, co);  // fail before calibrating
     j["layer_patterns"] = co.layers.empty() ? default_compress_targets() : co.layers;
+    if (co.method == CompressMethod::Input) j["centring"] = co.centre;
     log << "layers: " << targets.size() << " selected\n";
     if (o.calib_samples > 0) {
       CalibrationOptions cal;

@@ -41,6 +41,7 @@ struct CompressRunOptions {
   int64_t finetune_steps = 0, batch = 64, warmup = 0;
   double lr = 1e-4, weight_decay = 0.01, clip = 1.0, ema = 0;  // ema 0 = off
   bool finetune_low_rank_only = false;
+  bool no_centring = false;  // input method: plain second moment everywhere (CompressOptions::centre)
   // benchmark
   int64_t bench_reps = 0, bench_batch = 64, bench_sample_steps = 5;
   bool progress = true;

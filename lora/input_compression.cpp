@@ -62,13 +62,14 @@ LowRankFactors input_compression_init(const Tensor& W, const SVD& a, int64_t r) 
   return {mul(P, s.view({1, r})), div(V, s.view({r, 1}))};
 }
 
-double relative_output_error(const Tensor& W, const Tensor& M, const Tensor& C) {
+double relative_output_error(const Tensor& W, const Tensor& M, const Tensor& C, const Tensor& C_err) {
   check_pair("relative_output_error", W, C);
+  if (C_err.defined()) check_pair("relative_output_error", W, C_err);
   if (M.shape() != W.shape())
     fail("relative_output_error: M ", shape_str(M.shape()), " must have W's shape ", shape_str(W.shape()));
   const double den = quadratic_trace(W, C);
   if (den <= 0) return 0.0;
-  return std::sqrt(std::max(0.0, quadratic_trace(sub(W, M), C)) / den);
+  return std::sqrt(std::max(0.0, quadratic_trace(sub(W, M), C_err.defined() ? C_err : C)) / den);
 }
 
 }  // namespace ld::lora

@@ -16,6 +16,22 @@
 // U and V are then rescaled so that column i of U and row i of V have equal norms (U V unchanged).
 //
 // The energy rule (--energy) reads sigma: the share of the calibration outputs' energy kept.
+//
+// Centring. Inputs with a large mean (every text token shares "a handwritten digit", every
+// pixel row of an AttnBlock shares a per-channel offset) make C = C_c + mu mu^T dominated by
+// mu: the top-r output directions then go to what all inputs have in common, and the part
+// that tells one prompt from another can be dropped. Where a constant added to the layer's
+// outputs can be absorbed exactly, the rank is spent on the variation instead: with
+// C_c = C - mu mu^T (the covariance),
+//   (1/N) sum_n || W x_n - (M x_n + (W - M) mu) ||^2 = tr((W - M) C_c (W - M)^T),
+// minimised by the whitened SVD of W C_c^{1/2}, and the constant (W - M) mu goes
+//   - into the layer's own bias, when it has one;
+//   - nowhere, for an attention's key projection to_k: adding c to every key adds q.c to
+//     all logits of a query, and softmax ignores a constant shift;
+//   - into the attention's to_out bias as W_out (W - M) mu, for the value projection to_v:
+//     the attention weights of a query sum to 1, so every output row moves by the same c.
+// Since C = C_c + mu mu^T, the centred output error is never larger than the plain one.
+// Layers with none of these (to_q without a bias) keep the plain second moment.
 #pragma once
 #include "lora/low_rank_init.h"
 
@@ -32,6 +48,8 @@ LowRankFactors input_compression_init(const Tensor& W, const SVD& a, int64_t r);
 
 // sqrt( tr((W - M) C (W - M)^T) / tr(W C W^T) ): the RMS error of the outputs M x relative to
 // the RMS of W x, over the inputs whose second moment is C (0 when W x is always zero).
-double relative_output_error(const Tensor& W, const Tensor& M, const Tensor& C);
+// With C_err given (the covariance, for a centred layer whose mean shift is absorbed), the
+// numerator uses C_err instead: tr((W - M) C_err (W - M)^T) / tr(W C W^T).
+double relative_output_error(const Tensor& W, const Tensor& M, const Tensor& C, const Tensor& C_err = Tensor());
 
 }  // namespace ld::lora

@@ -90,8 +90,8 @@ void weight_transform(const float* w, int64_t Cout, int64_t C, float* u) {
         r[3][j] = g[6 + j];
       }
       for (int q = 0; q < 4; ++q) {
-        const float row[4] = {r[q][0], 0.5f * (r[q][0] + r[q][1] + r[q][2]), 0.5f * (r[q][0] - r[q][1] + r[q][2]),
-                              r[q][2]};
+        const float row[4] = {r[q][0], 0.5f * (r[q][0] + r[q][1] + r[q][2]),
+                              0.5f * (r[q][0] - r[q][1] + r[q][2]), r[q][2]};
         for (int s = 0; s < 4; ++s) u[((4 * q + s) * Cout + o) * C + c] = row[s];
       }
     }
@@ -209,8 +209,8 @@ int as_int(int64_t v) { return static_cast<int>(v); }
 
 }  // namespace
 
-void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t Cout,
-                      float* y) {
+void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
+                      int64_t Cout, float* y) {
   const Tiling t(H, W);
   std::vector<float> u(static_cast<size_t>(16 * Cout * C));
   weight_transform(w, Cout, C, u.data());
@@ -230,8 +230,8 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
       transform_inputs(x, n0, n1, C, t, pad.get(), v.get());
       for (int xi = 0; xi < 16; ++xi)  // M[xi] (Cout, T) = U[xi] (Cout, C) @ V[xi] (C, T)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, as_int(Cout), as_int(T), as_int(C), 1.0f,
-                    u.data() + xi * Cout * C, as_int(C), v.get() + xi * vs, as_int(T), 0.0f, m.get() + xi * ms,
-                    as_int(T));
+                    u.data() + xi * Cout * C, as_int(C), v.get() + xi * vs, as_int(T), 0.0f,
+                    m.get() + xi * ms, as_int(T));
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t o = 0; o < Cout; ++o)
           output_transform(m.get() + o * T + (n - n0) * t.tiles(), ms, t, y + (n * Cout + o) * H * W,
@@ -262,8 +262,8 @@ void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, 
       transform_inputs(x, n0, n1, C, t, pad.get(), v.get());
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t o = 0; o < Cout; ++o)
-          output_transform_adjoint(dy + (n * Cout + o) * H * W, t, dm.get() + o * T + (n - n0) * t.tiles(), ms,
-                                   pad.get() + t.Hp * t.Wp);
+          output_transform_adjoint(dy + (n * Cout + o) * H * W, t, dm.get() + o * T + (n - n0) * t.tiles(),
+                                   ms, pad.get() + t.Hp * t.Wp);
       for (int xi = 0; xi < 16; ++xi)  // dU[xi] (Cout, C) += dM[xi] (Cout, T) @ V[xi]^T (T, C)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, as_int(Cout), as_int(C), as_int(T), 1.0f,
                     dm.get() + xi * ms, as_int(T), v.get() + xi * vs, as_int(T), 1.0f, du + xi * Cout * C,
@@ -271,7 +271,8 @@ void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, 
     }
   }
   for (int p = 1; p < nt; ++p)
-    for (size_t i = 0; i < du_part.size() / nt; ++i) du_part[i] += du_part[static_cast<size_t>(p) * 16 * Cout * C + i];
+    for (size_t i = 0; i < du_part.size() / nt; ++i)
+      du_part[i] += du_part[static_cast<size_t>(p) * 16 * Cout * C + i];
   weight_transform_adjoint(du_part.data(), Cout, C, dw);
 }
 

@@ -31,8 +31,8 @@ bool winograd_applies(int64_t C, int64_t Cout, int64_t kh, int64_t kw, int64_t s
 
 // y (N, Cout, H, W) = conv3x3(x (N, C, H, W), w (Cout, C, 3, 3)), padding 1, no bias.
 // All pointers contiguous; y is overwritten.
-void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W, int64_t Cout,
-                      float* y);
+void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
+                      int64_t Cout, float* y);
 
 // dw (Cout, C, 3, 3) = d loss / d w given x and dy (N, Cout, H, W); dw is overwritten.
 void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, int64_t H, int64_t W,

@@ -15,12 +15,14 @@
 #include "lora/compress.h"
 #include "nn/low_rank_conv2d.h"
 #include "nn/low_rank_layout.h"
+#include "nn/attention.h"
 #include "nn/low_rank_linear.h"
 #include "nn/sequential.h"
 #include "tensor/conv.h"
 #include "tensor/elementwise.h"
 #include "tensor/index.h"
 #include "tensor/matmul.h"
+#include "tensor/reduce.h"
 
 using namespace ld;
 using namespace ld::lora;
@@ -92,6 +94,9 @@ TEST_CASE("InputRecorder: S = sum x x^T of Linear rows and Conv2d patches, <pad>
   CHECK(m.rows == 50);
   CHECK(m.input_shape == Shape{2, 2, 5, 5});
   CHECK(max_abs_diff(m.second_moment(), mul_scalar(matmul(col, col.transpose(0, 1)), 1.0f / 50)) < 1e-5);
+  const Tensor mu = mul_scalar(sum(col, {1}), 1.0f / 50);  // (18)
+  CHECK(max_abs_diff(m.mean(), mu) < 1e-5);
+  CHECK(max_abs_diff(m.covariance(), sub(m.second_moment(), matmul(mu.view({18, 1}), mu.view({1, 18})))) < 1e-5);
 
   // a Linear reading text tokens: rows whose mask is 0 are not counted
   auto text = std::make_shared<nn::Sequential>();
@@ -150,12 +155,78 @@ TEST_CASE("compress the tiny model: default layers, parameters, input <= svd on 
   CHECK(rs.params_before - rs.params_after == rs.model_params_before - rs.model_params_after);
   CHECK(rs.params_after < 0.51 * rs.params_before);
   CHECK(ri.mean_output_error() < rs.mean_output_error());
+  // centring (the default) against the plain second moment: never a larger output error; the
+  // mean's shift goes to the own bias (ff, to_out), softmax (to_k) or to_out's bias (to_v)
+  o.centre = false;
+  auto by_plain = tiny_model(1);
+  const CompressionReport rp = compress_model(*by_plain, o, &cal.moments);
+  for (size_t i = 0; i < 50; ++i) {
+    CAPTURE(ri.layers[i].name);
+    CHECK(rp.layers[i].centring.empty());
+    CHECK(ri.layers[i].output_error <= rp.layers[i].output_error * (1 + 1e-3) + 1e-6);
+    const std::string& n = ri.layers[i].name;
+    const std::string expected = n.find("ff.fc") != std::string::npos || n.find("to_out") != std::string::npos
+                                     ? "own bias"
+                                 : n.find("to_k") != std::string::npos ? "softmax"
+                                 : n.find("to_v") != std::string::npos ? "to_out bias"
+                                                                       : "";
+    CHECK(ri.layers[i].centring == expected);
+  }
+  CHECK(ri.mean_output_error() < rp.mean_output_error());
   // the model still runs, close to the dense one
   const Tensor out_svd = eps_prediction(*by_svd);
   CHECK(out_svd.shape() == dense_out.shape());
   CHECK(std::isfinite(max_abs_diff(out_svd, dense_out)));
   CHECK(rs.to_json()["layers"].size() == 50);
   CHECK(rs.table().find("total: 50 of 50 layers low-rank (svd, params 0.5)") != std::string::npos);
+}
+
+// Inputs that vary along one direction d around a large mean mu: x_j = mu + alpha_j d. Centred,
+// rank 1 reproduces such a layer exactly (the variation is rank 1, the mean's shift is absorbed);
+// the plain second moment spends its one direction on mu + something and cannot.
+TEST_CASE("centred input compression at rank 1 is exact for inputs mu + alpha d: bias, to_k, to_v") {
+  auto run = [](bool centre) {
+    Generator gen(5);
+    auto root = std::make_shared<nn::Sequential>();
+    auto attn = std::make_shared<nn::MultiHeadAttention>(8, 2, 6, false, true, gen);  // to_k, to_v: no bias
+    root->push_back(attn);
+    root->push_back(nn::make<nn::Linear>(6, 5, true, gen));
+    const Tensor mu = mul_scalar(rand_normal({1, 1, 6}, gen), 3.0f), d = rand_normal({1, 1, 6}, gen);
+    const Tensor context = add(mu, mul(rand_normal({2, 5, 1}, gen), d));  // (2, 5, 6)
+    const Tensor x = rand_normal({2, 4, 8}, gen);
+    auto outputs = [&] {  // the Linear looked up each time: recording and compression swap it
+      ag::NoGrad ng;
+      return std::make_pair(attn->forward(ag::Var(x), ag::Var(context)).value(),
+                            root->get_module("1")->forward(ag::Var(context)).value());
+    };
+    const auto [dense_attn, dense_fc] = outputs();
+    InputMomentsMap moments;
+    {
+      InputRecording rec(*root, {"0.to_k", "0.to_v", "1"});
+      outputs();
+      moments = rec.moments();
+    }
+    CompressOptions o;
+    o.method = CompressMethod::Input;
+    o.rule.rank = 1;
+    o.layers = {"0.to_k", "0.to_v", "1"};
+    o.centre = centre;
+    const CompressionReport rep = compress_model(*root, o, &moments);
+    const auto [attn_out, fc_out] = outputs();
+    return std::make_tuple(rep, max_abs_diff(attn_out, dense_attn), max_abs_diff(fc_out, dense_fc));
+  };
+  const auto [rc, attn_c, fc_c] = run(true);
+  REQUIRE(rc.layers.size() == 3);
+  CHECK(rc.layers[0].centring == "softmax");
+  CHECK(rc.layers[1].centring == "to_out bias");
+  CHECK(rc.layers[2].centring == "own bias");
+  for (const auto& l : rc.layers) CHECK(l.output_error < 1e-3);
+  CHECK(attn_c < 1e-4);
+  CHECK(fc_c < 1e-4);
+  const auto [rp, attn_p, fc_p] = run(false);
+  CHECK(attn_p > 1e-2);
+  CHECK(fc_p > 1e-2);
+  for (const auto& l : rp.layers) CHECK(l.output_error > 1e-2);
 }
 
 TEST_CASE("a compressed model saves and loads like any checkpoint, with the same outputs") {
