@@ -157,11 +157,11 @@ void output_transform_adjoint(const float* plane, const Tiling& t, float* dm, in
     for (int a = 0; a < 2; ++a) {
       float *even = a ? f0 : e0, *odd = a ? f1 : e1;
       const int64_t h = 2 * ty + a;
-      std::fill(even, even + t.tw, 0.0f);
-      std::fill(odd, odd + t.tw, 0.0f);
-      if (h >= t.H) continue;
-      const float* row = plane + h * t.W;
-      for (int64_t w = 0; w < t.W; ++w) (w % 2 ? odd : even)[w / 2] = row[w];
+      const float* row = h < t.H ? plane + h * t.W : nullptr;  // past the bottom: zeros
+      for (int64_t tx = 0; tx < t.tw; ++tx) {
+        even[tx] = row ? row[2 * tx] : 0.0f;
+        odd[tx] = row && 2 * tx + 1 < t.W ? row[2 * tx + 1] : 0.0f;
+      }
     }
     // A y: rows y0, y0 + y1, y0 - y1, -y1; then (A y) A^T: columns c0, c0 + c1, c0 - c1, -c1
     float* out = dm + ty * t.tw;
