@@ -125,7 +125,8 @@ void col2im_chunk(const float* col, const Conv2dGeometry& g, int64_t n0, int64_t
 // with 64 MB ones, and 100 MB less peak memory.
 int64_t chunk_size(const Conv2dGeometry& g) {
   const int64_t per_sample = g.C * g.kh * g.kw * g.Ho * g.Wo;
-  return std::clamp<int64_t>((int64_t{1} << 19) / std::max<int64_t>(per_sample, 1), 1, g.N);
+  const int64_t fit = (int64_t{1} << 19) / std::max<int64_t>(per_sample, 1);
+  return std::clamp<int64_t>(fit, 1, std::max<int64_t>(g.N, 1));  // N = 0: an empty batch
 }
 
 bool is_pointwise(const Conv2dGeometry& g) { return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0; }
@@ -176,7 +177,7 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
     // whole convolution: each thread fills its own im2col buffer (about 2 MB, so it
     // stays in that core's cache) and runs a single-threaded GEMM on it.
     const int64_t chunk = chunk_size(g), nchunks = (g.N + chunk - 1) / chunk;
-    const int nt = static_cast<int>(std::min<int64_t>(num_threads(), nchunks));
+    const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
     const float* px = x.f32();
     const float* pw = w.f32();
     float* py = y.f32();
@@ -274,7 +275,7 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
     // dW into its own partial sum; the partials are added in thread order afterwards,
     // so the result does not depend on timing (a resumed run stays bit-identical).
     const int64_t chunk = chunk_size(g), nchunks = (g.N + chunk - 1) / chunk;
-    const int nt = static_cast<int>(std::min<int64_t>(num_threads(), nchunks));
+    const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
     std::vector<float> dw_part(need_dw ? static_cast<size_t>(nt * Cout * K) : 0, 0.0f);
     const float* px = x.f32();
     const float* pw = w.f32();

@@ -187,7 +187,8 @@ void output_transform_adjoint(const float* plane, const Tiling& t, float* dm, in
 // (128 ch 7x7); 32K was no better.
 int64_t samples_per_chunk(int64_t N, int64_t C, const Tiling& t) {
   const int64_t per_sample = 16 * C * t.tiles();
-  return std::clamp<int64_t>((int64_t{1} << 16) / std::max<int64_t>(per_sample, 1), 1, N);
+  const int64_t fit = (int64_t{1} << 16) / std::max<int64_t>(per_sample, 1);
+  return std::clamp<int64_t>(fit, 1, std::max<int64_t>(N, 1));  // N = 0: an empty batch
 }
 
 // The 16 matrices V[xi] (and M[xi]) lie one after another, `xi_stride` floats apart. A
@@ -218,7 +219,7 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
   std::vector<float> u(static_cast<size_t>(16 * Cout * C));
   weight_transform(w, Cout, C, u.data());
   const int64_t chunk = samples_per_chunk(N, C, t), nchunks = (N + chunk - 1) / chunk;
-  const int nt = static_cast<int>(std::min<int64_t>(num_threads(), nchunks));
+  const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
 #pragma omp parallel num_threads(nt)
   {
     // per-thread scratch, fully overwritten before use
@@ -247,7 +248,7 @@ void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, 
                          int64_t Cout, float* dw) {
   const Tiling t(H, W);
   const int64_t chunk = samples_per_chunk(N, std::max(C, Cout), t), nchunks = (N + chunk - 1) / chunk;
-  const int nt = static_cast<int>(std::min<int64_t>(num_threads(), nchunks));
+  const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
   // Each thread sums its chunks' dU into its own partial; the partials are added in
   // thread order afterwards, so the result does not depend on timing.
   std::vector<float> du_part(static_cast<size_t>(nt * 16 * Cout * C), 0.0f);

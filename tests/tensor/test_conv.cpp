@@ -98,6 +98,18 @@ TEST_CASE("conv2d backward equals the direct gradients (im2col and Winograd path
   }
 }
 
+TEST_CASE("conv2d of an empty batch: empty output, zero weight gradient (both paths)") {
+  for (int64_t c : {3, 16}) {
+    CAPTURE(c);
+    Tensor x = Tensor::zeros({0, c, 5, 5}), w = Tensor::ones({16, c, 3, 3});
+    Tensor y = conv2d_forward(x, w, Tensor(), 1, 1);
+    CHECK(y.shape() == Shape{0, 16, 5, 5});
+    Conv2dGrads r = conv2d_backward(x, w, Tensor::zeros({0, 16, 5, 5}), 1, 1, true, true, true);
+    CHECK(r.dx.shape() == x.shape());
+    for (float v : r.dw.to_vector()) CHECK(v == 0.0f);
+  }
+}
+
 TEST_CASE("col2im is the adjoint of im2col: <im2col(x), c> == <x, col2im(c)>") {
   Generator g(12);
   Tensor x = rand_normal({2, 3, 6, 6}, g);
