@@ -30,11 +30,8 @@ struct Tiling {
   int64_t tiles() const { return th * tw; }
 };
 
-// Per-thread scratch: the padded plane, then 4 Wp floats for the transforms' rows.
-int64_t scratch_size(const Tiling& t) { return t.Hp * t.Wp + 4 * t.Wp; }
-
 // Copies one plane into the middle of the zero-padded buffer `pad` (Hp x Wp).
-// Only the interior is written: the zero border is set once per buffer (zero_border).
+// Only the interior is written: the zero border is set once per buffer (ChunkScratch).
 // (Plain loops, not memcpy: the rows are short, 7-28 floats, and a call per row cost more
 // than the copy.)
 void pad_plane(const float* plane, const Tiling& t, float* pad) {
@@ -45,7 +42,6 @@ void pad_plane(const float* plane, const Tiling& t, float* pad) {
   }
 }
 
-void zero_border(const Tiling& t, float* pad) { std::fill(pad, pad + t.Hp * t.Wp, 0.0f); }
 
 // v = B^T d B for every tile of one padded plane; v[xi * stride + tile]. Done a row of tiles
 // at a time: first B^T d for whole rows (r_q, q = 0..3; vectorisable), then the same
@@ -198,14 +194,28 @@ int64_t samples_per_chunk(int64_t N, int64_t C, const Tiling& t) {
 // line between matrices puts them in different sets.
 int64_t xi_stride(int64_t rows, int64_t T) { return rows * T + 16; }
 
-// Fills v (16, C, T) with the transformed tiles of samples [n0, n1) of x; T = (n1 - n0) tiles().
-void transform_inputs(const float* x, int64_t n0, int64_t n1, int64_t C, const Tiling& t, float* pad,
-                      float* v) {
+// One thread's buffers for chunks of up to `chunk` samples, fully overwritten before use
+// except the padded plane's zero border, set once here: the padded plane, 4 Wp floats for the
+// transforms' rows, V (16 matrices C x T) and the products M, or dM (16 matrices Cout x T).
+struct ChunkScratch {
+  std::unique_ptr<float[]> pad, v, m;
+  float* rows;  // after the padded plane
+  ChunkScratch(const Tiling& t, int64_t C, int64_t Cout, int64_t chunk)
+      : pad(new float[static_cast<size_t>(t.Hp * t.Wp + 4 * t.Wp)]),
+        v(new float[static_cast<size_t>(16 * xi_stride(C, chunk * t.tiles()))]),
+        m(new float[static_cast<size_t>(16 * xi_stride(Cout, chunk * t.tiles()))]),
+        rows(pad.get() + t.Hp * t.Wp) {
+    std::fill(pad.get(), rows, 0.0f);
+  }
+};
+
+// Fills s.v (16, C, T) with the transformed tiles of samples [n0, n1) of x; T = (n1 - n0) tiles().
+void transform_inputs(const float* x, int64_t n0, int64_t n1, int64_t C, const Tiling& t, ChunkScratch& s) {
   const int64_t T = (n1 - n0) * t.tiles();
   for (int64_t n = n0; n < n1; ++n)
     for (int64_t c = 0; c < C; ++c) {
-      pad_plane(x + (n * C + c) * t.H * t.W, t, pad);
-      input_transform(pad, t, v + c * T + (n - n0) * t.tiles(), xi_stride(C, T), pad + t.Hp * t.Wp);
+      pad_plane(x + (n * C + c) * t.H * t.W, t, s.pad.get());
+      input_transform(s.pad.get(), t, s.v.get() + c * T + (n - n0) * t.tiles(), xi_stride(C, T), s.rows);
     }
 }
 
@@ -222,24 +232,19 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
   const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
 #pragma omp parallel num_threads(nt)
   {
-    // per-thread scratch, fully overwritten before use
-    std::unique_ptr<float[]> pad(new float[static_cast<size_t>(scratch_size(t))]),
-        v(new float[static_cast<size_t>(16 * xi_stride(C, chunk * t.tiles()))]),
-        m(new float[static_cast<size_t>(16 * xi_stride(Cout, chunk * t.tiles()))]);
-    zero_border(t, pad.get());
+    ChunkScratch s(t, C, Cout, chunk);
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < nchunks; ++k) {
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
-      transform_inputs(x, n0, n1, C, t, pad.get(), v.get());
+      transform_inputs(x, n0, n1, C, t, s);
       for (int xi = 0; xi < 16; ++xi)  // M[xi] (Cout, T) = U[xi] (Cout, C) @ V[xi] (C, T)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, as_int(Cout), as_int(T), as_int(C), 1.0f,
-                    u.data() + xi * Cout * C, as_int(C), v.get() + xi * vs, as_int(T), 0.0f,
-                    m.get() + xi * ms, as_int(T));
+                    u.data() + xi * Cout * C, as_int(C), s.v.get() + xi * vs, as_int(T), 0.0f,
+                    s.m.get() + xi * ms, as_int(T));
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t o = 0; o < Cout; ++o)
-          output_transform(m.get() + o * T + (n - n0) * t.tiles(), ms, t, y + (n * Cout + o) * H * W,
-                           pad.get() + t.Hp * t.Wp);
+          output_transform(s.m.get() + o * T + (n - n0) * t.tiles(), ms, t, y + (n * Cout + o) * H * W, s.rows);
     }
   }
 }
@@ -255,22 +260,19 @@ void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, 
 #pragma omp parallel num_threads(nt)
   {
     float* du = du_part.data() + static_cast<size_t>(omp_get_thread_num()) * 16 * Cout * C;
-    std::unique_ptr<float[]> pad(new float[static_cast<size_t>(scratch_size(t))]),
-        v(new float[static_cast<size_t>(16 * xi_stride(C, chunk * t.tiles()))]),
-        dm(new float[static_cast<size_t>(16 * xi_stride(Cout, chunk * t.tiles()))]);
-    zero_border(t, pad.get());
+    ChunkScratch s(t, C, Cout, chunk);  // s.m holds dM here
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < nchunks; ++k) {
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
-      transform_inputs(x, n0, n1, C, t, pad.get(), v.get());
+      transform_inputs(x, n0, n1, C, t, s);
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t o = 0; o < Cout; ++o)
-          output_transform_adjoint(dy + (n * Cout + o) * H * W, t, dm.get() + o * T + (n - n0) * t.tiles(),
-                                   ms, pad.get() + t.Hp * t.Wp);
+          output_transform_adjoint(dy + (n * Cout + o) * H * W, t, s.m.get() + o * T + (n - n0) * t.tiles(), ms,
+                                   s.rows);
       for (int xi = 0; xi < 16; ++xi)  // dU[xi] (Cout, C) += dM[xi] (Cout, T) @ V[xi]^T (T, C)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, as_int(Cout), as_int(C), as_int(T), 1.0f,
-                    dm.get() + xi * ms, as_int(T), v.get() + xi * vs, as_int(T), 1.0f, du + xi * Cout * C,
+                    s.m.get() + xi * ms, as_int(T), s.v.get() + xi * vs, as_int(T), 1.0f, du + xi * Cout * C,
                     as_int(C));
     }
   }
