@@ -21,10 +21,6 @@ namespace {
 
 const std::string kA = ".lora_A.weight", kB = ".lora_B.weight";
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // The base weight's shape that (A, B) fits: (out, in) or (out, in, k, k).
 Shape base_shape(const AdapterLayer& l) {
   if (l.A.dim() == 2) return {l.B.size(0), l.A.size(1)};
@@ -144,9 +140,9 @@ Adapter read_adapter(const std::string& path) {
 
   std::map<std::string, AdapterLayer> by_name;
   for (const auto& [name, t] : st.tensors) {
-    if (ends_with(name, kA))
+    if (name.ends_with(kA))
       by_name[name.substr(0, name.size() - kA.size())].A = t;
-    else if (ends_with(name, kB))
+    else if (name.ends_with(kB))
       by_name[name.substr(0, name.size() - kB.size())].B = t;
     else
       fail("adapter '", path, "': unexpected tensor '", name, "'; an adapter holds only <layer>", kA,

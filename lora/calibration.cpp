@@ -65,10 +65,7 @@ Tensor InputMoments::covariance() const {
 }
 
 bool reads_text_tokens(const std::string& name) {
-  auto ends_with = [&](const std::string& s) {
-    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
-  return name.rfind("text.", 0) == 0 || ends_with("cross_attn.to_k") || ends_with("cross_attn.to_v");
+  return name.starts_with("text.") || name.ends_with("cross_attn.to_k") || name.ends_with("cross_attn.to_v");
 }
 
 InputRecorder::InputRecorder(std::shared_ptr<nn::Module> l, std::string n, std::shared_ptr<Tensor> token_mask)

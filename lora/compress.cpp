@@ -9,6 +9,7 @@
 
 #include "lora/attach.h"
 #include "lora/input_compression.h"
+#include "nn/attention.h"
 #include "nn/conv2d.h"
 #include "nn/linear.h"
 #include "nn/low_rank_conv2d.h"
@@ -98,30 +99,19 @@ struct ShiftSink {
   std::shared_ptr<nn::Linear> to_out;    // "to_out bias": the attention's output projection
 };
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 ShiftSink shift_sink(const nn::Module& model, const std::string& name, const DenseView& d) {
   if (d.bias.defined()) return {"own bias", nullptr};
-  if (ends_with(name, ".to_k")) return {"softmax", nullptr};
-  if (ends_with(name, ".to_v")) {
-    const std::string out_name = name.substr(0, name.size() - 4) + "to_out";
-    for (const auto& [n, m] : model.named_modules())
-      if (n == out_name)
-        if (auto lin = std::dynamic_pointer_cast<nn::Linear>(m); lin && lin->bias.defined())
-          return {"to_out bias", lin};
-  }
+  // to_k / to_v of a MultiHeadAttention (the module holding them)
+  const size_t dot = name.rfind('.');
+  if (dot == std::string::npos) return {};
+  auto attn = std::dynamic_pointer_cast<nn::MultiHeadAttention>(model.get_module(name.substr(0, dot)));
+  if (!attn) return {};
+  const std::string slot = name.substr(dot + 1);
+  if (slot == "to_k") return {"softmax", nullptr};
+  if (slot == "to_v")
+    if (auto out = std::dynamic_pointer_cast<nn::Linear>(attn->to_out); out && out->bias.defined())
+      return {"to_out bias", out};
   return {};
-}
-
-// bias += A c, in place (A undefined: bias += c)
-void add_shift(const Tensor& bias, const Tensor& A, const Tensor& c) {
-  const Tensor add = A.defined() ? matmul(A, c.view({c.numel(), 1})).view({A.size(0)}) : c;
-  Tensor b = bias;
-  float* pb = b.f32();
-  const std::vector<float> pa = add.to_vector();
-  for (size_t i = 0; i < pa.size(); ++i) pb[i] += pa[i];
 }
 
 double mean_of(const std::vector<LayerCompression>& layers, double LayerCompression::*field) {
@@ -285,8 +275,11 @@ CompressionReport compress_model(nn::Module& model, const CompressOptions& o,
     if (!sink.where.empty()) {  // the mean's shift c = (W - M) mu
       l.centring = sink.where;
       const Tensor c = matmul(sub(d.W, M), mu.view({l.fan_in, 1})).view({l.out});
-      if (sink.where == "own bias") add_shift(new_bias, Tensor(), c);
-      if (sink.where == "to_out bias") add_shift(sink.to_out->bias.value(), sink.to_out->weight.value(), c);
+      if (sink.where == "own bias") axpy_(new_bias, 1.0f, c);
+      if (sink.where == "to_out bias") {  // b_out += W_out c
+        const Tensor& W_out = sink.to_out->weight.value();
+        axpy_(sink.to_out->bias.value(), 1.0f, matmul(W_out, c.view({l.out, 1})).view({W_out.size(0)}));
+      }
     }
     std::shared_ptr<nn::Module> low_rank = nn::low_rank_like(*dense, r, gen);
     set_factors(*low_rank, f, new_bias);
