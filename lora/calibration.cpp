@@ -12,6 +12,7 @@
 #include "tensor/conv.h"
 #include "tensor/elementwise.h"
 #include "tensor/matmul.h"
+#include "tensor/reduce.h"
 
 namespace ld::lora {
 
@@ -35,8 +36,8 @@ void InputMoments::add(const Tensor& X_in, const Tensor& row_weight) {
   }
   const std::vector<float> xtx = matmul(X.transpose(0, 1), X).to_vector();  // (dim, dim), one GEMM
   for (size_t i = 0; i < xtx.size(); ++i) sum_xxT[i] += xtx[i];
-  const std::vector<float> xs = X.to_vector();  // the weighted rows summed, in double
-  for (size_t i = 0; i < xs.size(); ++i) sum_x[i % static_cast<size_t>(dim)] += xs[i];
+  const std::vector<float> xs = sum(X, {0}).to_vector();  // s += the weighted rows' column sums
+  for (size_t i = 0; i < xs.size(); ++i) sum_x[i] += xs[i];
 }
 
 Tensor InputMoments::second_moment() const {
