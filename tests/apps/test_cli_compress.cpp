@@ -86,6 +86,25 @@ TEST_CASE("compress (input, svd, none), sample the result, plot; errors") {
   CHECK(j["bench"]["layers_forward_backward"]["low_rank_ms"].is_number());
   CHECK(j["low_rank_layers"] == 50);
   CHECK(j["model_params_after"] == j["model_params_before"].get<int64_t>() - (59264 - 29120));
+  // centring is the default: the report says where each layer's mean shift went
+  CHECK(j["centring"] == true);
+  CHECK(has(r.output, "centred (mean shift -> softmax)"));
+  CHECK(has(r.output, "centred (mean shift -> to_out bias)"));
+  CHECK(has(r.output, "centred (mean shift -> own bias)"));
+  for (const auto& l : j["compression"]["layers"])
+    if (l["name"] == "unet.mid.attn.cross_attn.to_k") CHECK(l["centring"] == "softmax");
+
+  // --- --no-centring: the plain second moment in every layer
+  r = run("compress --model " + base + " --method input --no-centring --params 0.5 --calib-samples 16" +
+          " --calib-batch 8 --heldout-samples 0 --out " + (tmp / "p.safetensors") + " --json " + (tmp / "p.json") +
+          common);
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK_FALSE(has(r.output, "centred"));
+  const auto jp = nlohmann::json::parse(read_file(tmp / "p.json"));
+  CHECK(jp["centring"] == false);
+  for (const auto& l : jp["compression"]["layers"]) CHECK(l["centring"] == "");
+  CHECK(jp["compression"]["mean_output_error"].get<double>() >= j["compression"]["mean_output_error"].get<double>());
 
   // --- it loads and samples like any checkpoint
   diffusion::LoadedModel lm = diffusion::load_model(tmp / "c.safetensors");
