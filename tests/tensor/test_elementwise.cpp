@@ -1,10 +1,12 @@
 // Element-wise ops: values, NumPy broadcasting, non-contiguous operands, errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "tensor/elementwise.h"
 #include "tensor/random.h"
+#include "tensor/strided_loop.h"
 
 using namespace ld;
 
@@ -49,6 +51,31 @@ TEST_CASE("large ops are threaded and give the same numbers as small ones") {
   Tensor r = add(a, b);
   auto va = a.to_vector(), vb = b.to_vector(), vr = r.to_vector();
   for (int i = 0; i < 300 * 300; i += 997) CHECK(vr[i] == va[i] + vb[i % 300]);
+}
+
+TEST_CASE("a long contiguous row is cut into pieces: every element once, same numbers as one thread") {
+  // A contiguous tensor coalesces into one row; for_each_row cuts it so that both threads work.
+  for (int64_t rows : {1, 3}) {
+    const int64_t n = 100003;  // odd: pieces of unequal length
+    std::vector<int> visits(static_cast<size_t>(rows * n), 0);
+    StridedLoop<1> L = make_strided_loop<1>({rows, n}, {Strides{n, 1}});
+    int64_t calls = 0;
+    for_each_row<1>(L, [&](std::array<int64_t, 1> off, int64_t len, std::array<int64_t, 1> st) {
+      for (int64_t i = 0; i < len; ++i) ++visits[static_cast<size_t>(off[0] + i * st[0])];
+#pragma omp atomic
+      ++calls;
+    });
+    CHECK(std::count(visits.begin(), visits.end(), 1) == rows * n);
+    CHECK(calls > 1);  // cut (one piece per row would be `rows` calls, and only 1 thread for rows = 1)
+  }
+  Generator g(6);
+  Tensor x = rand_normal({64, 32, 28, 28}, g);
+  Tensor y = unary(Unary::Gelu, x);
+  const int saved = num_threads();
+  set_num_threads(1);
+  Tensor y1 = unary(Unary::Gelu, x);
+  set_num_threads(saved);
+  CHECK(y.to_vector() == y1.to_vector());
 }
 
 TEST_CASE("axpy_ and non-finite detection") {
