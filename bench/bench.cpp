@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "tensor/simd_dispatch.h"
+
 namespace ld::bench {
 
 double median_ms(const std::function<void()>& f, int reps, int warmup) {
@@ -31,6 +33,15 @@ std::pair<double, double> paired_median_ms(const std::function<void()>& a, const
   return {ta[ta.size() / 2], tb[tb.size() / 2]};
 }
 
-void emit(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+void emit(const nlohmann::json& j) {
+  nlohmann::json line = j;
+  // the instruction set of the dispatched element-wise loops (tensor/simd_dispatch.h)
+#ifdef LORADIFF_NATIVE_BUILD
+  line["simd"] = "march=native";
+#else
+  line["simd"] = simd_level_name(simd_level());
+#endif
+  std::cout << line.dump() << std::endl;
+}
 
 }  // namespace ld::bench

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "tensor/simd_dispatch.h"
 #include "tensor/strided_loop.h"
 #include "tensor/vec_math.h"
 
@@ -78,8 +79,10 @@ void unary_cpu(float* y, const float* x, const StridedLoop<2>& L) {
   for_each_row<2>(L, [&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> st) {
     float* o = y + off[0];
     const float* a = x + off[1];
-    if (st[1] == 1)
-      for (int64_t i = 0; i < n; ++i) o[i] = unary_f<op>(a[i]);
+    if (st[1] == 1)  // contiguous rows: vectorised, at the CPU's widest SIMD level
+      simd_dispatch([&] {
+        for (int64_t i = 0; i < n; ++i) o[i] = unary_f<op>(a[i]);
+      });
     else
       for (int64_t i = 0; i < n; ++i) o[i] = unary_f<op>(a[i * st[1]]);
   });
@@ -90,8 +93,10 @@ void unary_backward_cpu(float* dx, const float* x, const float* y, const float* 
   for_each_row<4>(L, [&](std::array<int64_t, 4> off, int64_t n, std::array<int64_t, 4> st) {
     float* o = dx + off[0];
     const float *px = x + off[1], *py = y + off[2], *pdy = dy + off[3];
-    if (st[1] == 1 && st[2] == 1 && st[3] == 1)  // contiguous rows: a loop the compiler vectorises
-      for (int64_t i = 0; i < n; ++i) o[i] = unary_df<op>(px[i], py[i]) * pdy[i];
+    if (st[1] == 1 && st[2] == 1 && st[3] == 1)  // contiguous rows: vectorised, at the widest SIMD level
+      simd_dispatch([&] {
+        for (int64_t i = 0; i < n; ++i) o[i] = unary_df<op>(px[i], py[i]) * pdy[i];
+      });
     else
       for (int64_t i = 0; i < n; ++i) o[i] = unary_df<op>(px[i * st[1]], py[i * st[2]]) * pdy[i * st[3]];
   });
@@ -104,7 +109,9 @@ void binary_cpu(float* o, const float* a, const float* b, const StridedLoop<3>& 
     const float* pa = a + off[1];
     const float* pb = b + off[2];
     if (st[1] == 1 && st[2] == 1) {
-      for (int64_t i = 0; i < n; ++i) po[i] = binary_f<op>(pa[i], pb[i]);
+      simd_dispatch([&] {
+        for (int64_t i = 0; i < n; ++i) po[i] = binary_f<op>(pa[i], pb[i]);
+      });
     } else if (st[1] == 1 && st[2] == 0) {
       const float vb = *pb;
       for (int64_t i = 0; i < n; ++i) po[i] = binary_f<op>(pa[i], vb);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "tensor/parallel.h"
+#include "tensor/simd_dispatch.h"
 
 namespace ld {
 
@@ -45,10 +46,12 @@ NormResult layer_norm_forward(const Tensor& x_in, const Tensor& gamma, const Ten
   float *py = r.y.f32(), *pm = r.mean.f32(), *pr = r.rstd.f32();
 #pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
   for (int64_t i = 0; i < rows; ++i) {
-    const float* xi = px + i * C;
-    float* yi = py + i * C;
-    moments(xi, C, eps, &pm[i], &pr[i]);
-    for (int64_t c = 0; c < C; ++c) yi[c] = (xi[c] - pm[i]) * pr[i] * pg[c] + pb[c];
+    simd_dispatch([&] {
+      const float* xi = px + i * C;
+      float* yi = py + i * C;
+      moments(xi, C, eps, &pm[i], &pr[i]);
+      for (int64_t c = 0; c < C; ++c) yi[c] = (xi[c] - pm[i]) * pr[i] * pg[c] + pb[c];
+    });
   }
   return r;
 }
@@ -72,24 +75,26 @@ NormGrads layer_norm_backward(const Tensor& x_in, const Tensor& gamma, const Nor
     float* dbp = dgp + C;
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < rows; ++i) {
-      const float *xi = px + i * C, *dyi = pdy + i * C;
-      float* dxi = pdx + i * C;
-      const float mu = pm[i], rs = pr[i];
-      float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
-#pragma omp simd reduction(+ : mean_dxhat, mean_dxhat_xhat)
-      for (int64_t c = 0; c < C; ++c) {
-        const float xhat = (xi[c] - mu) * rs, dxhat = dyi[c] * pg[c];
-        mean_dxhat += dxhat;
-        mean_dxhat_xhat += dxhat * xhat;
-        dgp[c] += dyi[c] * xhat;
-        dbp[c] += dyi[c];
-      }
-      mean_dxhat /= C;
-      mean_dxhat_xhat /= C;
-      for (int64_t c = 0; c < C; ++c) {
-        const float xhat = (xi[c] - mu) * rs;
-        dxi[c] = rs * (dyi[c] * pg[c] - mean_dxhat - xhat * mean_dxhat_xhat);
-      }
+      simd_dispatch([&] {
+        const float *xi = px + i * C, *dyi = pdy + i * C;
+        float* dxi = pdx + i * C;
+        const float mu = pm[i], rs = pr[i];
+        float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
+  #pragma omp simd reduction(+ : mean_dxhat, mean_dxhat_xhat)
+        for (int64_t c = 0; c < C; ++c) {
+          const float xhat = (xi[c] - mu) * rs, dxhat = dyi[c] * pg[c];
+          mean_dxhat += dxhat;
+          mean_dxhat_xhat += dxhat * xhat;
+          dgp[c] += dyi[c] * xhat;
+          dbp[c] += dyi[c];
+        }
+        mean_dxhat /= C;
+        mean_dxhat_xhat /= C;
+        for (int64_t c = 0; c < C; ++c) {
+          const float xhat = (xi[c] - mu) * rs;
+          dxi[c] = rs * (dyi[c] * pg[c] - mean_dxhat - xhat * mean_dxhat_xhat);
+        }
+      });
     }
   }
   float *dg = out.dgamma.f32(), *db = out.dbeta.f32();
@@ -114,14 +119,16 @@ NormResult group_norm_forward(const Tensor& x_in, int64_t G, const Tensor& gamma
   float *py = r.y.f32(), *pm = r.mean.f32(), *pr = r.rstd.f32();
 #pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
   for (int64_t i = 0; i < N * G; ++i) {
-    const float* xi = px + i * n;  // channels of one group are adjacent in (N, C, HW)
-    float* yi = py + i * n;
-    moments(xi, n, eps, &pm[i], &pr[i]);
-    const int64_t c0 = (i % G) * Cg;
-    for (int64_t c = 0; c < Cg; ++c) {
-      const float scale = pr[i] * pg[c0 + c], shift = pb[c0 + c] - pm[i] * scale;
-      for (int64_t k = 0; k < HW; ++k) yi[c * HW + k] = xi[c * HW + k] * scale + shift;
-    }
+    simd_dispatch([&] {
+      const float* xi = px + i * n;  // channels of one group are adjacent in (N, C, HW)
+      float* yi = py + i * n;
+      moments(xi, n, eps, &pm[i], &pr[i]);
+      const int64_t c0 = (i % G) * Cg;
+      for (int64_t c = 0; c < Cg; ++c) {
+        const float scale = pr[i] * pg[c0 + c], shift = pb[c0 + c] - pm[i] * scale;
+        for (int64_t k = 0; k < HW; ++k) yi[c * HW + k] = xi[c * HW + k] * scale + shift;
+      }
+    });
   }
   return r;
 }
@@ -140,33 +147,35 @@ NormGrads group_norm_backward(const Tensor& x_in, int64_t G, const Tensor& gamma
   std::vector<float> dgc(static_cast<size_t>(N * C)), dbc(static_cast<size_t>(N * C));
 #pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
   for (int64_t i = 0; i < N * G; ++i) {
-    const float *xi = px + i * n, *dyi = pdy + i * n;
-    float* dxi = pdx + i * n;
-    const float mu = pm[i], rs = pr[i];
-    const int64_t c0 = (i % G) * Cg, nidx = i / G;
-    float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
-    for (int64_t c = 0; c < Cg; ++c) {
-      float sdx = 0.0f, sdxx = 0.0f;
-#pragma omp simd reduction(+ : sdx, sdxx)
-      for (int64_t k = 0; k < HW; ++k) {
-        const float xhat = (xi[c * HW + k] - mu) * rs, d = dyi[c * HW + k];
-        sdx += d;
-        sdxx += d * xhat;
+    simd_dispatch([&] {
+      const float *xi = px + i * n, *dyi = pdy + i * n;
+      float* dxi = pdx + i * n;
+      const float mu = pm[i], rs = pr[i];
+      const int64_t c0 = (i % G) * Cg, nidx = i / G;
+      float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
+      for (int64_t c = 0; c < Cg; ++c) {
+        float sdx = 0.0f, sdxx = 0.0f;
+  #pragma omp simd reduction(+ : sdx, sdxx)
+        for (int64_t k = 0; k < HW; ++k) {
+          const float xhat = (xi[c * HW + k] - mu) * rs, d = dyi[c * HW + k];
+          sdx += d;
+          sdxx += d * xhat;
+        }
+        dgc[nidx * C + c0 + c] = sdxx;
+        dbc[nidx * C + c0 + c] = sdx;
+        mean_dxhat += sdx * pg[c0 + c];
+        mean_dxhat_xhat += sdxx * pg[c0 + c];
       }
-      dgc[nidx * C + c0 + c] = sdxx;
-      dbc[nidx * C + c0 + c] = sdx;
-      mean_dxhat += sdx * pg[c0 + c];
-      mean_dxhat_xhat += sdxx * pg[c0 + c];
-    }
-    mean_dxhat /= n;
-    mean_dxhat_xhat /= n;
-    for (int64_t c = 0; c < Cg; ++c) {
-      const float gc = pg[c0 + c];
-      for (int64_t k = 0; k < HW; ++k) {
-        const float xhat = (xi[c * HW + k] - mu) * rs;
-        dxi[c * HW + k] = rs * (dyi[c * HW + k] * gc - mean_dxhat - xhat * mean_dxhat_xhat);
+      mean_dxhat /= n;
+      mean_dxhat_xhat /= n;
+      for (int64_t c = 0; c < Cg; ++c) {
+        const float gc = pg[c0 + c];
+        for (int64_t k = 0; k < HW; ++k) {
+          const float xhat = (xi[c * HW + k] - mu) * rs;
+          dxi[c * HW + k] = rs * (dyi[c * HW + k] * gc - mean_dxhat - xhat * mean_dxhat_xhat);
+        }
       }
-    }
+    });
   }
   float *dg = out.dgamma.f32(), *db = out.dbeta.f32();
   for (int64_t b = 0; b < N; ++b)

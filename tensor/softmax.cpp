@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "tensor/parallel.h"
+#include "tensor/simd_dispatch.h"
 #include "tensor/vec_math.h"
 
 namespace ld {
@@ -31,7 +32,7 @@ Tensor along_rows(const char* op, const Tensor& x, const Tensor* other, int64_t 
   const float* po = other ? oc.f32() : nullptr;
   float* py = y.f32();
 #pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
-  for (int64_t r = 0; r < rows; ++r) f(px + r * n, po ? po + r * n : nullptr, py + r * n, n);
+  for (int64_t r = 0; r < rows; ++r) simd_dispatch([&] { f(px + r * n, po ? po + r * n : nullptr, py + r * n, n); });
   return y.transpose(a, last);
 }
 

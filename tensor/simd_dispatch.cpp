@@ -1,0 +1,53 @@
+#include "tensor/simd_dispatch.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+
+namespace ld {
+namespace {
+
+SimdLevel detect() {
+#if LORADIFF_SIMD_DISPATCH
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdLevel::Avx2;
+#endif
+  return SimdLevel::Baseline;
+}
+
+SimdLevel min_level(SimdLevel a, SimdLevel b) { return static_cast<int>(a) < static_cast<int>(b) ? a : b; }
+
+SimdLevel from_environment() {
+  const SimdLevel best = simd_level_supported();
+  const char* env = std::getenv("LORADIFF_SIMD");
+  if (!env || !*env) return best;
+  for (SimdLevel l : {SimdLevel::Baseline, SimdLevel::Avx2})
+    if (std::strcmp(env, simd_level_name(l)) == 0) return min_level(l, best);
+  // A performance knob, read before main: warn and go on (as OpenMP does with a bad OMP_* value).
+  std::fprintf(stderr, "loradiff: LORADIFF_SIMD='%s' is not one of baseline, avx2; using %s\n", env,
+               simd_level_name(best));
+  return best;
+}
+
+SimdLevel g_level = from_environment();
+
+}  // namespace
+
+SimdLevel simd_level_supported() {
+  static const SimdLevel best = detect();
+  return best;
+}
+
+SimdLevel simd_level() { return g_level; }
+
+void set_simd_level(SimdLevel level) { g_level = min_level(level, simd_level_supported()); }
+
+const char* simd_level_name(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::Avx2: return "avx2";
+    default: return "baseline";
+  }
+}
+
+}  // namespace ld

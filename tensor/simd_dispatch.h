@@ -1,0 +1,70 @@
+// tensor/simd_dispatch.h: one loop, compiled for two x86-64 instruction sets, chosen at run time.
+//
+// A release build targets baseline x86-64 so that the binary runs on any x86-64 CPU; its
+// vector instructions are then SSE2, 4 floats wide, and on a CPU with AVX2 + FMA (8 floats
+// wide, every x86-64 CPU since 2013-2015) the element-wise loops of SiLU, GELU, softmax and the
+// norms leave half of it unused. PyTorch solves this with "CPU capability dispatch" (ATen
+// compiles its kernels once per level, DEFAULT / AVX2 / AVX512, and picks one at start-up); we
+// do the same for those loops:
+//
+//   simd_dispatch([&] { for (int64_t i = 0; i < n; ++i) y[i] = unary_f<op>(x[i]); });
+//
+// The lambda is inlined, with everything it calls (gnu::flatten), into two functions that
+// differ only in their gnu::target attribute, so the compiler vectorises the same source twice;
+// simd_dispatch calls the AVX2 one when this CPU has AVX2 and FMA. Results may differ in the
+// last bits between levels (FMA rounds once where mul + add rounds twice; wider vectors sum in
+// another order), never more. Measured (docs/results.md): a mnist-t2i training step 8-10 %
+// faster; an AVX-512 level gave nothing more, and the Winograd transforms (memory-bound
+// scatters) were no faster with AVX2 and 20 % slower with AVX-512, so they are not dispatched.
+//
+// LORADIFF_SIMD=baseline|avx2 (or set_simd_level) caps the level: for tests that compare the
+// levels, and for measuring what each one gives. Without x86-64 and GCC or Clang, or with
+// -march=native (LORADIFF_NATIVE: everything is compiled for this CPU already), simd_dispatch
+// simply calls f.
+#pragma once
+
+namespace ld {
+
+enum class SimdLevel { Baseline, Avx2 };
+
+// The level used now: the best this CPU supports, capped by LORADIFF_SIMD / set_simd_level.
+SimdLevel simd_level();
+// The best level this CPU (and this build) supports.
+SimdLevel simd_level_supported();
+// Cap the level (for tests and benchmarks); a level above simd_level_supported() is lowered to it.
+void set_simd_level(SimdLevel level);
+const char* simd_level_name(SimdLevel level);
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(LORADIFF_NATIVE_BUILD)
+#define LORADIFF_SIMD_DISPATCH 1
+
+namespace simd_detail {
+template <class F>
+[[gnu::target("avx2,fma"), gnu::flatten]] void run_avx2(const F& f) {
+  f();
+}
+template <class F>
+[[gnu::flatten]] void run_baseline(const F& f) {
+  f();
+}
+}  // namespace simd_detail
+
+template <class F>
+void simd_dispatch(const F& f) {
+  switch (simd_level()) {
+    case SimdLevel::Avx2: simd_detail::run_avx2(f); break;
+    default: simd_detail::run_baseline(f); break;
+  }
+}
+
+#else
+#define LORADIFF_SIMD_DISPATCH 0
+
+template <class F>
+void simd_dispatch(const F& f) {
+  f();
+}
+
+#endif
+
+}  // namespace ld
