@@ -129,30 +129,28 @@ train --out "$WORK/int" --steps $((end + 1)) --resume >"$WORK/int2.log" 2>&1 || 
 note "Ctrl-C: checkpoint at step $end, exit 0, resumed to step $((end + 1))"
 
 # --- 4. NaN/Inf, forced by an absurd learning rate
+# blow_up NAME WHAT STOP_PATTERN TRAIN_ARGS...: from a fresh run (checkpoint at step 3), train
+# with TRAIN_ARGS; expect one clear error matching STOP_PATTERN, the checkpoints as they were,
+# and training going on from them with the normal --lr.
+blow_up() {
+  local name=$1 what=$2 pattern=$3 rc
+  shift 3
+  fresh_run "$name"
+  set +e
+  train --out "$WORK/$name" --steps 200 --resume --clip 0 "$@" >"$WORK/$name.log" 2>&1
+  rc=$?
+  set -e
+  expect_clear_error $rc "$WORK/$name.log" "$what"
+  grep -q "$pattern" "$WORK/$name.log" || { cat "$WORK/$name.log"; fail "$what: no step number"; }
+  same_checkpoints "$name" "$what"
+  train --out "$WORK/$name" --steps 4 --resume >"$WORK/$name.2.log" 2>&1 ||
+    { cat "$WORK/$name.2.log"; fail "$what: the kept checkpoint does not train on with the normal --lr"; }
+  note "$what: $(grep '^loradiff: error' "$WORK/$name.log")"
+}
 #   4a. --lr 1e30: finite but enormous weights after the first update, a NaN loss one step
 #       later; the checkpoint of step 3 (the last one written) is kept as it was.
-fresh_run nan
-set +e
-train --out "$WORK/nan" --steps 200 --resume --lr 1e30 --clip 0 --checkpoint-every 1000 >"$WORK/nan.log" 2>&1
-rc=$?
-set -e
-expect_clear_error $rc "$WORK/nan.log" "NaN loss"
-grep -q 'training stopped at step [0-9]*: the loss is' "$WORK/nan.log" || { cat "$WORK/nan.log"; fail "NaN loss: no step number"; }
-same_checkpoints nan "NaN loss"
-train --out "$WORK/nan" --steps 4 --resume >"$WORK/nan2.log" 2>&1 ||
-  { cat "$WORK/nan2.log"; fail "NaN loss: the kept checkpoint does not train on with the normal --lr"; }
-note "NaN loss: $(grep '^loradiff: error' "$WORK/nan.log")"
+blow_up nan "NaN loss" 'training stopped at step [0-9]*: the loss is' --lr 1e30 --checkpoint-every 1000
 #   4b. --lr 1e39 (infinite as a float) with a checkpoint after every step: the weights are
 #       Inf/NaN right after the update, at a checkpoint step; that checkpoint must not be written.
-fresh_run inf
-set +e
-train --out "$WORK/inf" --steps 200 --resume --lr 1e39 --clip 0 >"$WORK/inf.log" 2>&1
-rc=$?
-set -e
-expect_clear_error $rc "$WORK/inf.log" "Inf weights"
-grep -q 'training stopped at step 4' "$WORK/inf.log" || { cat "$WORK/inf.log"; fail "Inf weights: no step number"; }
-same_checkpoints inf "Inf weights"
-train --out "$WORK/inf" --steps 4 --resume >"$WORK/inf2.log" 2>&1 ||
-  { cat "$WORK/inf2.log"; fail "Inf weights: the kept checkpoint does not train on with the normal --lr"; }
-note "Inf weights: $(grep '^loradiff: error' "$WORK/inf.log")"
+blow_up inf "Inf weights" 'training stopped at step 4' --lr 1e39
 echo "PASS: disk full, read-only folder, Ctrl-C and NaN handled"
