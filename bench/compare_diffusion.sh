@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# bench/compare_diffusion.sh [TRAIN_PAIRS] [SAMPLE_PAIRS]: the standard workloads of the
+# reference model (issue 6): `loradiff bench train` / `bench sample` and their PyTorch twins
+# (bench/torch_diffusion.py) run alternately, so that a change in machine load affects both
+# alike. Prints every run as a JSON line, then one line per workload with each pair's ratio
+# (loradiff / PyTorch) and their median. Needs /usr/bin/python3 with torch (python3-torch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TRAIN_PAIRS=${1:-5}
+SAMPLE_PAIRS=${2:-2}
+CONFIG=${CONFIG:-mnist-t2i}
+BIN=${LORADIFF:-build/release/apps/loradiff}
+export LORADIFF_NUM_THREADS=${LORADIFF_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo "{\"start\": \"$(date -Is)\", \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
+for i in $(seq "$TRAIN_PAIRS"); do
+  "$BIN" bench train --config "$CONFIG" --batch 64 --reps 3 | tee -a "$tmp/train.jsonl"
+  /usr/bin/python3 bench/torch_diffusion.py --config "$CONFIG" --what train --reps 3 2>/dev/null | tee -a "$tmp/train.jsonl"
+done
+for i in $(seq "$SAMPLE_PAIRS"); do
+  "$BIN" bench sample --config "$CONFIG" --reps 1 | tee -a "$tmp/sample.jsonl"
+  /usr/bin/python3 bench/torch_diffusion.py --config "$CONFIG" --what sample --sample-reps 1 2>/dev/null |
+    tee -a "$tmp/sample.jsonl"
+done
+/usr/bin/python3 - "$tmp" <<'PY'
+import json, statistics, sys, os
+d = sys.argv[1]
+for name in ("train", "sample"):
+    path = f"{d}/{name}.jsonl"
+    if not os.path.exists(path): continue
+    runs = [json.loads(l) for l in open(path)]
+    ours = [r for r in runs if r.get("impl") == "loradiff"]
+    torch = [r for r in runs if r.get("impl") != "loradiff"]
+    ratios = [round(o["ms"] / t["ms"], 3) for o, t in zip(ours, torch)]
+    print(json.dumps({"workload": name, "loradiff_ms": [round(o["ms"], 1) for o in ours],
+                      "torch_ms": [round(t["ms"], 1) for t in torch], "ratios": ratios,
+                      "median_ratio": statistics.median(ratios) if ratios else None,
+                      "loradiff_peak_rss_mb": max(o.get("peak_rss_mb", 0) for o in ours),
+                      "torch_peak_rss_mb": max(t.get("peak_rss_mb", 0) for t in torch)}))
+PY
