@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's), LORADIFF_SIMD=baseline|avx2 (cap the\n"
-      "element-wise loops' instruction set; default the best this CPU has), OMP_WAIT_POLICY (default passive).");
+      "element-wise loops' instruction set; default the best this CPU has),\n"
+      "OMP_WAIT_POLICY (default passive).");
   std::function<int()> run;
   ld::app::register_gradcheck(app, run);
   ld::app::register_bench(app, run);

@@ -79,7 +79,7 @@ void unary_cpu(float* y, const float* x, const StridedLoop<2>& L) {
   for_each_row<2>(L, [&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> st) {
     float* o = y + off[0];
     const float* a = x + off[1];
-    if (st[1] == 1)  // contiguous rows: vectorised, at the CPU's widest SIMD level
+    if (st[1] == 1)  // contiguous rows: vectorised, AVX2 where the CPU has it (simd_dispatch.h)
       simd_dispatch([&] {
         for (int64_t i = 0; i < n; ++i) o[i] = unary_f<op>(a[i]);
       });
@@ -93,7 +93,7 @@ void unary_backward_cpu(float* dx, const float* x, const float* y, const float* 
   for_each_row<4>(L, [&](std::array<int64_t, 4> off, int64_t n, std::array<int64_t, 4> st) {
     float* o = dx + off[0];
     const float *px = x + off[1], *py = y + off[2], *pdy = dy + off[3];
-    if (st[1] == 1 && st[2] == 1 && st[3] == 1)  // contiguous rows: vectorised, at the widest SIMD level
+    if (st[1] == 1 && st[2] == 1 && st[3] == 1)  // contiguous rows: vectorised, AVX2 where available
       simd_dispatch([&] {
         for (int64_t i = 0; i < n; ++i) o[i] = unary_df<op>(px[i], py[i]) * pdy[i];
       });

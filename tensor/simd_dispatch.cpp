@@ -45,8 +45,10 @@ void set_simd_level(SimdLevel level) { g_level = min_level(level, simd_level_sup
 
 const char* simd_level_name(SimdLevel level) {
   switch (level) {
-    case SimdLevel::Avx2: return "avx2";
-    default: return "baseline";
+    case SimdLevel::Avx2:
+      return "avx2";
+    default:
+      return "baseline";
   }
 }
 

@@ -52,8 +52,12 @@ template <class F>
 template <class F>
 void simd_dispatch(const F& f) {
   switch (simd_level()) {
-    case SimdLevel::Avx2: simd_detail::run_avx2(f); break;
-    default: simd_detail::run_baseline(f); break;
+    case SimdLevel::Avx2:
+      simd_detail::run_avx2(f);
+      break;
+    default:
+      simd_detail::run_baseline(f);
+      break;
   }
 }
 

@@ -32,7 +32,8 @@ Tensor along_rows(const char* op, const Tensor& x, const Tensor* other, int64_t 
   const float* po = other ? oc.f32() : nullptr;
   float* py = y.f32();
 #pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
-  for (int64_t r = 0; r < rows; ++r) simd_dispatch([&] { f(px + r * n, po ? po + r * n : nullptr, py + r * n, n); });
+  for (int64_t r = 0; r < rows; ++r)  // AVX2 where the CPU has it (simd_dispatch.h)
+    simd_dispatch([&] { f(px + r * n, po ? po + r * n : nullptr, py + r * n, n); });
   return y.transpose(a, last);
 }
 

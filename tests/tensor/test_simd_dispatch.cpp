@@ -58,12 +58,13 @@ TEST_CASE("every dispatched loop gives the same numbers at every level") {
   CHECK(level_difference([&] { return softmax(x3, -1); }) < 1e-6);
   CHECK(level_difference([&] { return softmax_backward(softmax(x3, -1), dy, -1); }) < 1e-6);
   CHECK(level_difference([&] { return log_softmax(x3, 1); }) < 1e-6);
-  Tensor gamma = rand_normal({16}, g), beta = rand_normal({16}, g), gl = rand_normal({11}, g), bl = rand_normal({11}, g);
+  Tensor gamma = rand_normal({16}, g), beta = rand_normal({16}, g), gl = rand_normal({11}, g),
+         bl = rand_normal({11}, g);
   CHECK(level_difference([&] { return group_norm_forward(x, 4, gamma, beta, 1e-5f).y; }) < 1e-5);
   CHECK(level_difference([&] {
           return group_norm_backward(x, 4, gamma, group_norm_forward(x, 4, gamma, beta, 1e-5f), dy).dx;
         }) < 1e-5);
   CHECK(level_difference([&] { return layer_norm_forward(x, gl, bl, 1e-5f).y; }) < 1e-5);
-  CHECK(level_difference([&] { return layer_norm_backward(x, gl, layer_norm_forward(x, gl, bl, 1e-5f), dy).dx; }) <
-        1e-5);
+  CHECK(level_difference(
+            [&] { return layer_norm_backward(x, gl, layer_norm_forward(x, gl, bl, 1e-5f), dy).dx; }) < 1e-5);
 }
