@@ -13,7 +13,7 @@
 // differ only in their gnu::target attribute, so the compiler vectorises the same source twice;
 // simd_dispatch calls the AVX2 one when this CPU has AVX2 and FMA. Results may differ in the
 // last bits between levels (FMA rounds once where mul + add rounds twice; wider vectors sum in
-// another order), never more. Measured (docs/results.md): a mnist-t2i training step 8-10 %
+// another order), never more. Measured (docs/results.md): a mnist-t2i training step 6-10 %
 // faster; an AVX-512 level gave nothing more, and the Winograd transforms (memory-bound
 // scatters) were no faster with AVX2 and 20 % slower with AVX-512, so they are not dispatched.
 //
