@@ -80,7 +80,7 @@ NormGrads layer_norm_backward(const Tensor& x_in, const Tensor& gamma, const Nor
         float* dxi = pdx + i * C;
         const float mu = pm[i], rs = pr[i];
         float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
-  #pragma omp simd reduction(+ : mean_dxhat, mean_dxhat_xhat)
+#pragma omp simd reduction(+ : mean_dxhat, mean_dxhat_xhat)
         for (int64_t c = 0; c < C; ++c) {
           const float xhat = (xi[c] - mu) * rs, dxhat = dyi[c] * pg[c];
           mean_dxhat += dxhat;
@@ -155,7 +155,7 @@ NormGrads group_norm_backward(const Tensor& x_in, int64_t G, const Tensor& gamma
       float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
       for (int64_t c = 0; c < Cg; ++c) {
         float sdx = 0.0f, sdxx = 0.0f;
-  #pragma omp simd reduction(+ : sdx, sdxx)
+#pragma omp simd reduction(+ : sdx, sdxx)
         for (int64_t k = 0; k < HW; ++k) {
           const float xhat = (xi[c * HW + k] - mu) * rs, d = dyi[c * HW + k];
           sdx += d;
