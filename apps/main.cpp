@@ -1,14 +1,17 @@
 // apps/main.cpp: the `loradiff` command line. Each subcommand lives in its own
 // file (apps/cmd_*.cpp) and registers itself here.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 
 #include "apps/commands.h"
+#include "tensor/blas_kernel.h"
 #include "tensor/error.h"
+#include "tensor/parallel.h"
+#include "tensor/simd_dispatch.h"
 
 int main(int argc, char** argv) {
   // OpenMP's idle threads spin by default while they wait for work. On a machine
@@ -16,20 +19,32 @@ int main(int argc, char** argv) {
   // thread it waits for needs: a training step measured 9x slower. libgomp reads
   // OMP_WAIT_POLICY once, when it is loaded, so set it and restart ourselves.
   // (Set OMP_WAIT_POLICY=active yourself on an otherwise idle machine.)
+  bool restart = false;
   if (!std::getenv("OMP_WAIT_POLICY")) {
     setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);  // returns only on failure: then go on as we are
+    restart = true;
   }
+  // OpenBLAS picks its GEMM kernel when it is loaded, and falls back to a generic one on a CPU newer
+  // than itself (2x slower training): ask for the best one this CPU has (tensor/blas_kernel.h).
+  restart = ld::prepare_blas_kernel(restart) || restart;
+  if (restart) execv("/proc/self/exe", argv);  // returns only on failure: then go on as we are
   // A file-size limit (`ulimit -f`) would kill us with SIGXFSZ in the middle of a write; ignored,
   // the write fails with EFBIG instead and write_file_atomic reports it, keeping the old file.
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"loradiff: LoRA together with diffusion models for text-to-image generation, from scratch"};
-  app.set_version_flag("--version", std::string("loradiff ") + LORADIFF_VERSION);
+  // --version: what runs the numbers too (the GEMM kernel, the element-wise loops' instruction set).
+  app.set_version_flag("--version", [] {
+    return std::string("loradiff ") + LORADIFF_VERSION + "\nBLAS: " + ld::blas_summary() +
+           "\nSIMD: " + ld::simd_description() + " (element-wise loops)" +
+           "\nthreads: " + std::to_string(ld::num_threads());
+  });
   app.require_subcommand(1);
   app.footer(
       "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's), LORADIFF_SIMD=baseline|avx2 (cap the\n"
       "element-wise loops' instruction set; default the best this CPU has),\n"
-      "OMP_WAIT_POLICY (default passive).");
+      "OMP_WAIT_POLICY (default passive), OPENBLAS_CORETYPE (OpenBLAS's GEMM kernel; default the best for "
+      "this\n"
+      "CPU, see `loradiff --version`).");
   std::function<int()> run;
   ld::app::register_gradcheck(app, run);
   ld::app::register_bench(app, run);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "tensor/blas_kernel.h"
 #include "tensor/simd_dispatch.h"
 
 namespace ld::bench {
@@ -35,12 +36,11 @@ std::pair<double, double> paired_median_ms(const std::function<void()>& a, const
 
 void emit(const nlohmann::json& j) {
   nlohmann::json line = j;
-  // the instruction set of the dispatched element-wise loops (tensor/simd_dispatch.h)
-#ifdef LORADIFF_NATIVE_BUILD
-  line["simd"] = "march=native";
-#else
-  line["simd"] = simd_level_name(simd_level());
-#endif
+  // the instruction set of the dispatched element-wise loops (tensor/simd_dispatch.h) and the GEMM
+  // kernel OpenBLAS runs (tensor/blas_kernel.h): the two things that decide these numbers on a CPU
+  line["simd"] = simd_description();
+  line["blas_kernel"] = blas_kernel();
+  line["blas_origin"] = blas_kernel_origin();
   std::cout << line.dump() << std::endl;
 }
 

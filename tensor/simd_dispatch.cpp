@@ -52,4 +52,12 @@ const char* simd_level_name(SimdLevel level) {
   }
 }
 
+const char* simd_description() {
+#ifdef LORADIFF_NATIVE_BUILD
+  return "march=native";
+#else
+  return simd_level_name(simd_level());
+#endif
+}
+
 }  // namespace ld

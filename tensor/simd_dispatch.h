@@ -34,6 +34,9 @@ SimdLevel simd_level_supported();
 // Cap the level (for tests and benchmarks); a level above simd_level_supported() is lowered to it.
 void set_simd_level(SimdLevel level);
 const char* simd_level_name(SimdLevel level);
+// What the element-wise loops run as, for reports: the level's name, or "march=native" in a
+// -march=native build (everything compiled for this CPU, nothing dispatched).
+const char* simd_description();
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(LORADIFF_NATIVE_BUILD)
 #define LORADIFF_SIMD_DISPATCH 1

@@ -14,9 +14,11 @@ struct CliResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `LORADIFF_BINARY args` through the shell (args may hold quoted words).
-inline CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(LORADIFF_BINARY) + " " + args + " 2>&1";
+// Runs `LORADIFF_BINARY args` through the shell (args may hold quoted words); `env_args`, when given,
+// are env(1)'s arguments for the run (e.g. "-u OPENBLAS_CORETYPE LORADIFF_SIMD=baseline").
+inline CliResult run_cli(const std::string& args, const std::string& env_args = "") {
+  const std::string cmd =
+      (env_args.empty() ? "" : "env " + env_args + " ") + std::string(LORADIFF_BINARY) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
   std::string out;

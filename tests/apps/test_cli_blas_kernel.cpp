@@ -1,0 +1,47 @@
+// tests/apps/test_cli_blas_kernel.cpp: `loradiff --version` names the GEMM kernel and the SIMD level, a
+// generic kernel on a capable CPU is replaced by a restart (tensor/blas_kernel.h), and a user's
+// OPENBLAS_CORETYPE is respected, with a warning when it is below the CPU.
+#include <doctest/doctest.h>
+
+#include "tensor/blas_kernel.h"
+#include "tests/apps/cli_run.h"
+
+using ld::test::run_cli;
+
+TEST_CASE("--version reports the BLAS kernel, where it came from, the SIMD level and the threads") {
+  const auto r = run_cli("--version");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("loradiff ") != std::string::npos);
+  CHECK(r.output.find("BLAS: ") != std::string::npos);
+  CHECK(r.output.find("kernel " + ld::blas_kernel()) != std::string::npos);
+  CHECK(r.output.find("SIMD: ") != std::string::npos);
+  CHECK(r.output.find("threads: ") != std::string::npos);
+}
+
+TEST_CASE("a user's OPENBLAS_CORETYPE is respected; below the CPU it is named in one warning line") {
+  const auto r = run_cli("--version", "-u LORADIFF_BLAS_SWITCHED OPENBLAS_CORETYPE=Prescott");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("kernel Prescott (OPENBLAS_CORETYPE=Prescott set by the user)") != std::string::npos);
+  const bool capable = ld::cpu_level(ld::cpu_features()) > 0;
+  CHECK((r.output.find("warning: OPENBLAS_CORETYPE=Prescott") != std::string::npos) == capable);
+  CHECK(r.output.find("warning") == r.output.rfind("warning"));  // once, not again after the restart
+}
+
+TEST_CASE(
+    "a generic kernel chosen by OpenBLAS on a capable CPU is replaced by the best one, said in one line") {
+  const std::string best = ld::best_openblas_kernel(ld::cpu_features());
+  if (best.empty()) {
+    MESSAGE("skipped: this CPU has no AVX, nothing better than the generic kernel");
+    return;
+  }
+  // LORADIFF_BLAS_PRETEND_KERNEL makes loradiff believe OpenBLAS chose Prescott (this machine's OpenBLAS
+  // knows its CPU); it then restarts itself with OPENBLAS_CORETYPE set.
+  const auto r = run_cli(
+      "--version", "-u OPENBLAS_CORETYPE -u LORADIFF_BLAS_SWITCHED LORADIFF_BLAS_PRETEND_KERNEL=Prescott");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("restarting with OPENBLAS_CORETYPE=" + best) != std::string::npos);
+  CHECK(r.output.find("kernel " + best + " (OPENBLAS_CORETYPE=" + best + " set by loradiff)") !=
+        std::string::npos);
+  // once: one line about it, no restart loop
+  CHECK(r.output.find("restarting") == r.output.rfind("restarting"));
+}
