@@ -11,6 +11,7 @@
 #include "nn/classifier_train.h"
 #include "nn/progress.h"
 #include "tensor/error.h"
+#include "tensor/path_guard.h"
 
 namespace ld::app {
 
@@ -19,6 +20,7 @@ namespace {
 struct ClassifierArgs {
   std::string data = "data/mnist", out = "runs/classifier.safetensors", model = "runs/classifier.safetensors";
   std::string split = "test";
+  bool overwrite = false;
   nn::ClassifierTrainOptions train;
   nn::ClassifierConfig config;
 };
@@ -33,6 +35,14 @@ std::pair<Tensor, Tensor> to_tensors(const data::Digits& d) {
 }
 
 int train(const ClassifierArgs& a) {
+  // Checked before the epochs of training, not when the result is saved. The default --out's folder
+  // (runs/) is created when missing.
+  check_outputs_distinct({{"--data", a.data}}, {{"--out", a.out}});
+  if (!a.out.empty()) {
+    const auto parent = std::filesystem::path(a.out).parent_path();
+    if (!parent.empty() && !std::filesystem::exists(parent)) std::filesystem::create_directories(parent);
+  }
+  check_output_file({"--out", a.out}, FileKind::Classifier, a.overwrite);
   const auto [train_x, train_y] = to_tensors(data::load_mnist(a.data, data::Split::Train));
   const auto [test_x, test_y] = to_tensors(data::load_mnist(a.data, data::Split::Test));
   Generator gen(a.train.seed);
@@ -93,7 +103,8 @@ void register_classifier(CLI::App& app, Runner& run) {
       ->check([](const std::string& text) {  // CLI::PositiveNumber lets NaN through
         char* end = nullptr;
         const double v = std::strtod(text.c_str(), &end);
-        return *end == '\0' && v > 0 && std::isfinite(v) ? std::string() : "'" + text + "' must be a positive number";
+        return *end == '\0' && v > 0 && std::isfinite(v) ? std::string()
+                                                         : "'" + text + "' must be a positive number";
       });
   tr->add_option("--max-shift", a->train.max_shift, "random shift augmentation, pixels")
       ->capture_default_str()
@@ -108,6 +119,7 @@ void register_classifier(CLI::App& app, Runner& run) {
   tr->add_option("--hidden", a->config.hidden, "size of the feature layer")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  tr->add_flag("--overwrite", a->overwrite, "replace --out even when it holds another kind of file");
   tr->callback([&run, a] { run = [a] { return train(*a); }; });
 
   auto* ev = cmd->add_subcommand("eval", "accuracy of a saved classifier on one split");

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/guard.h"
 #include "data/plot.h"
 #include "lora/attach.h"
 #include "lora/compress.h"
@@ -108,9 +109,15 @@ void register_compress_run(CLI::App& app, Runner& run) {
   cmd->add_option("--bench-sample-steps", o->bench_sample_steps, "DDIM steps per timed sampling run")
       ->capture_default_str();
   cmd->add_option("--json", o->json_out, "also write the full report (every layer, losses, timings) as JSON");
+  auto overwrite = std::make_shared<bool>(false);
+  cmd->add_flag("--overwrite", *overwrite, "replace --out / --json even when they hold another kind of file");
   cmd->add_flag("--no-progress", *quiet, "no progress bar");
-  cmd->callback([&run, o, layers, quiet] {
-    run = [o, layers, quiet] {
+  cmd->callback([&run, o, layers, quiet, overwrite] {
+    run = [o, layers, quiet, overwrite] {
+      check_outputs_distinct({{"--model", o->model}, {"--data", o->data_dir}},
+                             {{"--out", o->out}, {"--json", o->json_out}});
+      check_output_file({"--out", o->out}, FileKind::Model, *overwrite);
+      check_output_file({"--json", o->json_out}, FileKind::Json, *overwrite);
       o->layers = expand_layer_patterns(*layers);
       if (!layers->empty() && o->layers.empty()) fail("--layers: '", *layers, "' holds no pattern");
       o->progress = !*quiet;
@@ -141,6 +148,8 @@ void register_compress_plot(CLI::App& app, Runner& run) {
   cmd->add_option("--y-label", a->y_label, "y axis label (default: the key)");
   cmd->callback([&run, a] {
     run = [a] {
+      check_outputs_distinct({{"--results", a->results}}, {{"--out", a->out}});
+      check_output_file({"--out", a->out}, FileKind::Png);
       std::ifstream in(a->results);
       if (!in) fail("--results: cannot open '", a->results, "'");
       std::map<std::string, data::PlotSeries> by_name;

@@ -14,6 +14,7 @@
 #include "data/tokenizer.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
+#include "tensor/path_guard.h"
 #include "tensor/random.h"
 
 namespace ld::app {
@@ -92,6 +93,13 @@ int info(const std::string& dir) {
 }
 
 int check_folder(const std::string& dir, const data::FolderOptions& opt, const std::string& preview) {
+  // the preview never lands in (or replaces something in) the folder it shows
+  if (!preview.empty()) {
+    const auto parent = std::filesystem::path(preview).parent_path();
+    if (same_path(parent.empty() ? "." : parent.string(), dir))
+      fail("--preview '", preview, "' lies inside the folder '", dir, "' it previews; write it elsewhere");
+  }
+  check_output_file({"--preview", preview}, FileKind::Png);
   const data::ImageFolder folder = data::read_image_folder(dir, opt);
   int64_t inverted = 0;
   for (const auto& item : folder.items) inverted += item.inverted;
@@ -139,6 +147,9 @@ void register_data(CLI::App& app, Runner& run) {
   f->add_flag("--force", fetch->force, "convert again even when valid files are present");
   f->callback([&run, fetch] {
     run = [fetch] {
+      check_outputs_distinct({{"--from", fetch->from_dir}, {"--tgz", fetch->tgz}},
+                             {{"--out", fetch->out_dir}});
+      check_output_folder({"--out", fetch->out_dir});
       const data::FetchReport r = data::fetch_mnist(*fetch, std::cout);
       if (!r.already_present)
         std::cout << "fetch-mnist: done in " << r.seconds << " s (" << r.source << ")\n";
@@ -158,7 +169,13 @@ void register_data(CLI::App& app, Runner& run) {
   e->add_option("--captions", ex->captions,
                 "simple ('a handwritten digit nine') or varied (attribute templates)")
       ->capture_default_str();
-  e->callback([&run, ex] { run = [ex] { return export_mnist(*ex); }; });
+  e->callback([&run, ex] {
+    run = [ex] {
+      check_outputs_distinct({{"--data", ex->data}}, {{"--out", ex->out}});
+      check_output_folder({"--out", ex->out});
+      return export_mnist(*ex);
+    };
+  });
 
   auto data_dir = std::make_shared<std::string>("data/mnist");
   auto* i = cmd->add_subcommand("info", "class counts and caption attribute shares of an MNIST data folder");

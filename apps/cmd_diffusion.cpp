@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/guard.h"
 #include "data/image.h"
 #include "data/png.h"
 #include "data/tokenizer.h"
@@ -54,6 +55,8 @@ void register_train(CLI::App& app, Runner& run) {
   cmd->add_option("--eval-batches", o->eval_batches, "held-out batches per evaluation")->capture_default_str();
   cmd->add_option("--sample-steps", o->sample_steps, "DDIM steps for the sample grids")->capture_default_str();
   cmd->add_flag("--resume", o->resume, "continue the run in --out from its last checkpoint");
+  cmd->add_flag("--overwrite", o->overwrite,
+                "start afresh in an --out folder that holds another run (its state and loss log are removed)");
   auto quiet = std::make_shared<bool>(false);
   cmd->add_flag("--no-progress", *quiet, "no progress bar");
   cmd->callback([&run, o, quiet] {
@@ -77,6 +80,7 @@ void register_sample(CLI::App& app, Runner& run) {
     int64_t n = 64, steps = 50, batch = 64;
     float guidance = 3.0f, eta = 0.0f;
     uint64_t seed = 0;
+    bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("sample", "generate digits from a caption (DDIM or DDPM, classifier-free guidance)");
@@ -92,11 +96,16 @@ void register_sample(CLI::App& app, Runner& run) {
   cmd->add_option("--out", a->out, "grid PNG (with generation parameters in a text chunk)")->required();
   cmd->add_option("--out-dir", a->out_dir, "also write one PNG per image here");
   cmd->add_option("--lora", a->loras, "LoRA adapter FILE:WEIGHT beside the base model, e.g. nines.safetensors:0.8 (repeatable)");
+  cmd->add_flag("--overwrite", a->overwrite, "replace an existing --out file even when it is not a PNG");
   cmd->callback([&run, a] {
     run = [a] {
       if (a->n < 1) fail("--n: ", a->n, " must be >= 1");
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
       if (a->sampler != "ddim" && a->sampler != "ddpm") fail("--sampler: '", a->sampler, "' must be ddim or ddpm");
+      const auto inputs = std::vector<PathArg>{{"--model", a->model}} + lora_inputs(a->loras);
+      check_outputs_distinct(inputs, {{"--out", a->out}, {"--out-dir", a->out_dir}});
+      check_output_file({"--out", a->out}, FileKind::Png, a->overwrite);
+      check_output_folder({"--out-dir", a->out_dir});
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
       std::vector<std::pair<std::string, std::string>> lora_params;  // article Fig. 5: base + adapters
       for (const auto& r : lora::load_lora_specs(*lm.model, a->loras)) {
@@ -173,6 +182,7 @@ void register_eval(CLI::App& app, Runner& run) {
     uint64_t seed = 0;
     std::vector<int> digits{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     std::vector<std::string> loras;
+    bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("eval", "prompt accuracy and Frechet distance of generated digits (JSON)");
@@ -188,9 +198,15 @@ void register_eval(CLI::App& app, Runner& run) {
   cmd->add_option("--batch", a->batch, "images per sampling batch")->capture_default_str();
   cmd->add_option("--json", a->json_out, "also write the JSON result to this file");
   cmd->add_option("--lora", a->loras, "LoRA adapter FILE:WEIGHT applied to the model (repeatable)");
+  cmd->add_flag("--overwrite", a->overwrite, "replace an existing --json file even when it is not JSON");
   cmd->callback([&run, a] {
     run = [a] {
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
+      const auto inputs =
+          std::vector<PathArg>{{"--model", a->model}, {"--classifier", a->classifier}, {"--data", a->data_dir}} +
+          lora_inputs(a->loras);
+      check_outputs_distinct(inputs, {{"--json", a->json_out}});
+      check_output_file({"--json", a->json_out}, FileKind::Json, a->overwrite);
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
       nlohmann::json lora_used = nlohmann::json::array();
       for (const auto& r : lora::load_lora_specs(*lm.model, a->loras)) {

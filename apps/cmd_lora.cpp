@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "apps/commands.h"
+#include "apps/guard.h"
 #include "diffusion/model_io.h"
 #include "lora/adapter_file.h"
 #include "lora/attach.h"
@@ -91,6 +92,9 @@ void register_lora_train(CLI::App& group, Runner& run) {
   cmd->add_flag(
       "--resume", o->resume,
       "continue the run whose state is in the log folder (same base, data and options; bit-identical)");
+  cmd->add_flag(
+      "--overwrite", o->overwrite,
+      "start afresh over another run's state in the log folder, or replace another kind of --out file");
   cmd->add_flag("--no-progress", *quiet, "no progress bar");
   cmd->callback([&run, o, targets, quiet] {
     run = [o, targets, quiet] {
@@ -120,14 +124,20 @@ void register_lora_merge(CLI::App& group, Runner& run) {
   struct Args {
     std::string base, out;
     std::vector<std::string> loras;
+    bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = group.add_subcommand("merge", "fold adapters into the base weights: W0 += w (alpha / r) B A");
   cmd->add_option("--base", a->base, "base checkpoint")->required();
   cmd->add_option("--lora", a->loras, "adapter FILE:WEIGHT (repeatable; weight 1 when omitted)")->required();
   cmd->add_option("--out", a->out, "merged checkpoint to write (loads like any model)")->required();
+  cmd->add_flag("--overwrite", a->overwrite,
+                "replace --out even when it is another kind of file or another run's model");
   cmd->callback([&run, a] {
     run = [a] {
+      check_outputs_distinct(std::vector<PathArg>{{"--base", a->base}} + lora_inputs(a->loras),
+                             {{"--out", a->out}});
+      check_output_file({"--out", a->out}, FileKind::Model, a->overwrite);
       diffusion::LoadedModel lm = diffusion::load_model(a->base);
       const std::string base_hash = diffusion::weights_hash(lm.model->state_dict());
       auto loaded = load_adapters(*lm.model, a->loras);
@@ -150,6 +160,7 @@ void register_lora_extract(CLI::App& group, Runner& run) {
     std::string base, tuned, out, targets;
     int64_t rank = 4;
     float alpha = 0;
+    bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = group.add_subcommand(
@@ -161,8 +172,11 @@ void register_lora_extract(CLI::App& group, Runner& run) {
   cmd->add_option("--targets", a->targets,
                   "comma-separated layer patterns (default: the UNet attention projections)");
   cmd->add_option("--out", a->out, "adapter file to write")->required();
+  cmd->add_flag("--overwrite", a->overwrite, "replace --out even when it is another kind of file");
   cmd->callback([&run, a] {
     run = [a] {
+      check_outputs_distinct({{"--base", a->base}, {"--tuned", a->tuned}}, {{"--out", a->out}});
+      check_output_file({"--out", a->out}, FileKind::Adapter, a->overwrite);
       diffusion::LoadedModel base = diffusion::load_model(a->base), tuned = diffusion::load_model(a->tuned);
       if (base.model->config.to_json() != tuned.model->config.to_json())
         fail("--tuned '", a->tuned, "' has config ", tuned.model->config.name, ", the base '", a->base,
@@ -202,6 +216,7 @@ void register_lora_resize(CLI::App& group, Runner& run) {
     std::string in, out;
     int64_t rank = 0;
     double energy = 0;
+    bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = group.add_subcommand(
@@ -211,8 +226,11 @@ void register_lora_resize(CLI::App& group, Runner& run) {
   auto* e = cmd->add_option("--energy", a->energy, "keep this share of sum S^2 per layer, e.g. 0.9");
   r->excludes(e);
   cmd->add_option("--out", a->out, "smaller adapter to write")->required();
+  cmd->add_flag("--overwrite", a->overwrite, "replace --out even when it is another kind of file");
   cmd->callback([&run, a] {
     run = [a] {
+      check_outputs_distinct({{"--in", a->in}}, {{"--out", a->out}});
+      check_output_file({"--out", a->out}, FileKind::Adapter, a->overwrite);
       lora::Adapter in = lora::read_adapter(a->in);
       lora::ResizeOptions o;
       o.rank = a->rank;

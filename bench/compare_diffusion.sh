@@ -11,16 +11,22 @@ SAMPLE_PAIRS=${2:-2}
 CONFIG=${CONFIG:-mnist-t2i}
 BIN=${LORADIFF:-build/release/apps/loradiff}
 export LORADIFF_NUM_THREADS=${LORADIFF_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# loradiff runs in the user's default environment (it picks the best GEMM kernel itself,
+# tensor/blas_kernel.h); PyTorch gets the same OpenBLAS kernel through OPENBLAS_CORETYPE, so that
+# neither side runs a generic kernel on a CPU its OpenBLAS does not know.
+KERNEL=$("$BIN" --version 2>/dev/null | sed -n 's/^BLAS: .* kernel \([A-Za-z0-9_]*\) .*/\1/p')
+torch_env=()
+[ -n "$KERNEL" ] && [ "$KERNEL" != unknown ] && torch_env=(env "OPENBLAS_CORETYPE=$KERNEL")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "{\"start\": \"$(date -Is)\", \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 for i in $(seq "$TRAIN_PAIRS"); do
   "$BIN" bench train --config "$CONFIG" --batch 64 --reps 3 | tee -a "$tmp/train.jsonl"
-  /usr/bin/python3 bench/torch_diffusion.py --config "$CONFIG" --what train --reps 3 2>/dev/null | tee -a "$tmp/train.jsonl"
+  "${torch_env[@]}" /usr/bin/python3 bench/torch_diffusion.py --config "$CONFIG" --what train --reps 3 2>/dev/null | tee -a "$tmp/train.jsonl"
 done
 for i in $(seq "$SAMPLE_PAIRS"); do
   "$BIN" bench sample --config "$CONFIG" --reps 1 | tee -a "$tmp/sample.jsonl"
-  /usr/bin/python3 bench/torch_diffusion.py --config "$CONFIG" --what sample --sample-reps 1 2>/dev/null |
+  "${torch_env[@]}" /usr/bin/python3 bench/torch_diffusion.py --config "$CONFIG" --what sample --sample-reps 1 2>/dev/null |
     tee -a "$tmp/sample.jsonl"
 done
 /usr/bin/python3 - "$tmp" <<'PY'

@@ -11,10 +11,16 @@ export LORADIFF_NUM_THREADS=${LORADIFF_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAI
 # from loradiff's matmul measured right after it, and halved it (ratios 0.48-1.0 run to
 # run). A short spin (the minimum, 2^4 cycles) makes the pairing fair: 0.95-0.96 at 1024.
 export OPENBLAS_THREAD_TIMEOUT=${OPENBLAS_THREAD_TIMEOUT:-4}
+# loradiff runs in the user's default environment (it picks the best GEMM kernel itself,
+# tensor/blas_kernel.h); PyTorch gets the same OpenBLAS kernel through OPENBLAS_CORETYPE, so that
+# neither side runs a generic kernel on a CPU its OpenBLAS does not know.
+KERNEL=$(build/release/apps/loradiff --version 2>/dev/null | sed -n 's/^BLAS: .* kernel \([A-Za-z0-9_]*\) .*/\1/p')
+torch_env=()
+[ -n "$KERNEL" ] && [ "$KERNEL" != unknown ] && torch_env=(env "OPENBLAS_CORETYPE=$KERNEL")
 tmp=$(mktemp -d)
 for i in $(seq "$ROUNDS"); do
   build/release/apps/loradiff bench ops --reps 5 >> "$tmp/ours.jsonl"
-  /usr/bin/python3 bench/torch_ops.py --reps 5 >> "$tmp/torch.jsonl"
+  "${torch_env[@]}" /usr/bin/python3 bench/torch_ops.py --reps 5 >> "$tmp/torch.jsonl"
 done
 /usr/bin/python3 - "$tmp" <<'PY'
 import json, statistics, sys, collections

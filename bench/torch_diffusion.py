@@ -177,6 +177,8 @@ def main():
     threads = int(os.environ.get("LORADIFF_NUM_THREADS", "2"))
     torch.set_num_threads(threads)
     result = bench_train(args, threads) if args.what == "train" else bench_sample(args, threads)
+    # the OpenBLAS kernel PyTorch's matmuls ran on (bench/compare_diffusion.sh sets loradiff's choice)
+    result["openblas_coretype"] = os.environ.get("OPENBLAS_CORETYPE", "chosen by OpenBLAS")
     print(json.dumps(result), flush=True)
 
 

@@ -30,7 +30,7 @@ def main():
         a, b = torch.randn(n, n), torch.randn(n, n)
         reps = max(3, args.reps // 3) if n >= 2048 else args.reps
         ms = median_ms(lambda: a @ b, reps)
-        print(json.dumps({"bench": "matmul", "impl": "torch", "n": n, "threads": threads, "ms": ms,
+        print(json.dumps({"openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "chosen by OpenBLAS"), "bench": "matmul", "impl": "torch", "n": n, "threads": threads, "ms": ms,
                           "gflops": 2 * n**3 / 1e9 / (ms / 1e3)}), flush=True)
     for c, hw in ((32, 28), (64, 14), (128, 7)):
         x = torch.randn(64, c, hw, hw, requires_grad=True)
@@ -43,16 +43,16 @@ def main():
             x.grad = None
             conv.zero_grad(set_to_none=True)
             conv(x).backward(gy)
-        print(json.dumps({"bench": "conv2d_3x3", "impl": "torch", "shape": [64, c, hw, hw], "threads": threads,
+        print(json.dumps({"openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "chosen by OpenBLAS"), "bench": "conv2d_3x3", "impl": "torch", "shape": [64, c, hw, hw], "threads": threads,
                           "forward_ms": median_ms(fwd, args.reps), "forward_backward_ms": median_ms(fb, args.reps)}),
               flush=True)
     x = torch.randn(64 * 4 * 196, 196)
-    print(json.dumps({"bench": "softmax", "impl": "torch", "shape": list(x.shape), "threads": threads,
+    print(json.dumps({"openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "chosen by OpenBLAS"), "bench": "softmax", "impl": "torch", "shape": list(x.shape), "threads": threads,
                       "ms": median_ms(lambda: torch.softmax(x, -1), args.reps)}), flush=True)
     x = torch.randn(64 * 196, 64)
     ln = torch.nn.LayerNorm(64)
     with torch.no_grad():
-        print(json.dumps({"bench": "layer_norm", "impl": "torch", "shape": list(x.shape), "threads": threads,
+        print(json.dumps({"openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "chosen by OpenBLAS"), "bench": "layer_norm", "impl": "torch", "shape": list(x.shape), "threads": threads,
                           "ms": median_ms(lambda: ln(x), args.reps)}), flush=True)
 
 if __name__ == "__main__":

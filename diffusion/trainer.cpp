@@ -14,6 +14,7 @@
 #include "data/loader.h"
 #include "data/mnist.h"
 #include "data/png.h"
+#include "data/sha256.h"
 #include "data/tokenizer.h"
 #include "diffusion/loss.h"
 #include "diffusion/model_io.h"
@@ -28,6 +29,7 @@
 #include "nn/rng_state.h"
 #include "tensor/elementwise.h"
 #include "tensor/file_io.h"
+#include "tensor/path_guard.h"
 
 namespace ld::diffusion {
 
@@ -48,6 +50,47 @@ void validate(const TrainOptions& o) {
     if (d < 0 || d > 9) fail("--exclude-digits: ", d, " is not a digit 0-9");
   for (int64_t every : {o.log_every, o.checkpoint_every, o.sample_every, o.eval_every})
     if (every < 0) fail("--*-every options must be >= 0 (0 = never)");
+}
+
+// What a resumed run must share with the state it continues (everything that decides its batches,
+// noise and averaging), by the option that sets it. --steps, --lr, --warmup, --clip, --weight-decay and
+// the --*-every cadences may change on resume (docs/reliability.md).
+nlohmann::json run_setup(const TrainOptions& o, const data::Digits& digits) {
+  std::string bytes(digits.pixels.begin(), digits.pixels.end());
+  bytes.append(digits.labels.begin(), digits.labels.end());
+  return {{"--batch", o.batch},
+          {"--seed", o.seed},
+          {"--captions", o.caption_mode},
+          {"--ema", o.ema_decay},
+          {"--exclude-digits", o.exclude_digits},
+          {"--data", data::sha256_hex(bytes)}};  // the training digits themselves, not the folder's name
+}
+
+// The --out folder before anything is written: which run's files it holds, and whether this command
+// may write there (docs/reliability.md, "Outputs never destroy inputs or other runs").
+void claim_run_folder(const TrainOptions& o, const std::string& state_path, const std::string& model_path) {
+  const FileKind state = sniff_file_kind(state_path);
+  if (o.resume) {
+    if (!fs::is_directory(o.out_dir))
+      fail("--resume: the run folder '", o.out_dir, "' does not exist; start a new run without --resume");
+    if (state == FileKind::Missing)
+      fail("--resume: '", o.out_dir,
+           "' holds no train state (train_state.safetensors); start a new run "
+           "without --resume");
+  }
+  if (state != FileKind::Missing && state != FileKind::TrainState && !o.overwrite)
+    fail("--out '", o.out_dir, "' holds ", file_kind_name(state),
+         " (train_state.safetensors), not a `train` run; choose another folder (or --overwrite to replace "
+         "it)");
+  if (state == FileKind::TrainState && !o.resume && !o.overwrite)
+    fail(
+        "--out: '", o.out_dir,
+        "' already holds a training run (train_state.safetensors); pass --resume to continue it, --overwrite "
+        "to start afresh, or choose another folder");
+  if (state == FileKind::Missing && !o.overwrite && sniff_file_kind(model_path) != FileKind::Missing)
+    fail("--out '", o.out_dir,
+         "' holds a model.safetensors without a train state (another run's result?); "
+         "choose another folder (or --overwrite to replace it)");
 }
 
 // The sample-grid prompts: one row per digit.
@@ -90,6 +133,14 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   if (!fs::is_directory(o.data_dir))
     fail("--data: '", o.data_dir, "' is not a folder (run `loradiff data fetch-mnist --out ", o.data_dir,
          "`)");
+  const std::string state_path = (fs::path(o.out_dir) / "train_state.safetensors").string();
+  const std::string model_path = (fs::path(o.out_dir) / "model.safetensors").string();
+  const std::string csv_path = (fs::path(o.out_dir) / "loss.csv").string();
+  check_outputs_distinct(
+      {{"--data", o.data_dir}, {"--config", fs::is_regular_file(o.config) ? o.config : ""}},
+      {{"--out", o.out_dir}});
+  check_output_folder({"--out", o.out_dir});
+  claim_run_folder(o, state_path, model_path);
   std::error_code ec;
   fs::create_directories(fs::path(o.out_dir) / "samples", ec);
   if (ec) fail("--out: cannot create folder '", o.out_dir, "': ", ec.message());
@@ -101,18 +152,15 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     fail("--out: the run folder is not writable: ", e.what());
   }
   fs::remove(probe, ec);
+  const FolderLock lock(o.out_dir, "--out");  // one process per run folder, until we return
   for (const std::string& dir : {o.out_dir, (fs::path(o.out_dir) / "samples").string()})
     for (const std::string& f : remove_stale_temp_files(dir))
       log << "removed " << f
           << " (left by a run killed while writing it; the file it was replacing is intact)\n";
-  const std::string state_path = (fs::path(o.out_dir) / "train_state.safetensors").string();
-  const std::string model_path = (fs::path(o.out_dir) / "model.safetensors").string();
-  const std::string csv_path = (fs::path(o.out_dir) / "loss.csv").string();
+  if (o.overwrite && !o.resume)
+    for (const std::string& f : {state_path, csv_path, (fs::path(o.out_dir) / "loss.png").string()})
+      if (fs::remove(f, ec)) log << "--overwrite: removed " << f << "\n";
   const bool have_state = fs::exists(state_path);
-  if (have_state && !o.resume)
-    fail("--out: '", o.out_dir,
-         "' already holds a training run (train_state.safetensors); pass --resume to "
-         "continue it, or choose another folder");
 
   // --- data: MNIST train split for training, test split for the held-out loss
   const data::Vocabulary& vocab = data::Vocabulary::builtin();
@@ -137,6 +185,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   lo.seed = o.seed;
   lo.exclude_digits = o.exclude_digits;
   data::DataLoader loader(data::captioned_mnist(train_digits, mode), vocab, lo);
+  const nlohmann::json setup = run_setup(o, train_digits);
   data::CaptionedImages test_set;
   if (o.eval_every > 0 && o.eval_batches > 0)
     test_set =
@@ -168,6 +217,17 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
       return it->second;
     };
     try {
+      if (st.metadata.count("setup")) {  // states written before this check have none
+        const nlohmann::json saved = nlohmann::json::parse(meta("setup"));
+        for (const auto& [option, value] : setup.items())
+          if (!saved.contains(option) || saved.at(option) != value)
+            fail("--resume: the run in '", o.out_dir, "' was made with ", option, " ",
+                 option == "--data" ? "giving other digits" : saved.value(option, nlohmann::json()).dump(),
+                 ", this command has ", option == "--data" ? "'" + o.data_dir + "'" : value.dump(),
+                 "; resume with the same options (only --steps, --lr, --warmup, --clip, --weight-decay and "
+                 "the "
+                 "--*-every cadences may change)");
+      }
       nlohmann::json saved_cfg = nlohmann::json::parse(meta("config"));
       if (saved_cfg != cfg.to_json())
         fail("resume: the run in '", o.out_dir, "' was trained with config ", saved_cfg.dump(),
@@ -206,6 +266,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     for (auto& kv : nn::with_prefix(ema.state_dict(), "ema.")) all.insert(kv);
     for (auto& kv : nn::with_prefix(opt.state_dict(), "optim.")) all.insert(kv);
     nn::Metadata m{{"format", "loradiff-train-state"},
+                   {"written_by", "loradiff train"},
+                   {"setup", setup.dump()},
                    {"config", cfg.to_json().dump()},
                    {"vocab", nlohmann::json(vocab.words()).dump()},
                    {"step", std::to_string(step)},

@@ -31,18 +31,21 @@ struct TrainOptions {
   int64_t batch = 64;
   double lr = 2e-4, weight_decay = 0.01;
   int64_t warmup = 500;
-  double clip = 1.0;        // global gradient norm; 0 = off
+  double clip = 1.0;  // global gradient norm; 0 = off
   double ema_decay = 0.999;
   std::vector<int> exclude_digits;
   uint64_t seed = 0;
   std::string caption_mode = "varied";  // "simple": only "a handwritten digit <word>"
   int64_t max_train_samples = 0;        // 0 = all (tests use a few)
   int64_t log_every = 10, checkpoint_every = 500, sample_every = 1000, eval_every = 500;
-  int64_t eval_batches = 4;             // held-out batches per evaluation
-  int64_t sample_steps = 50;            // DDIM steps for the sample grids
+  int64_t eval_batches = 4;   // held-out batches per evaluation
+  int64_t sample_steps = 50;  // DDIM steps for the sample grids
   int64_t sample_cols = 8;
   bool resume = false;
-  bool progress = true;                 // draw a progress bar on stderr
+  // Start afresh in an --out folder that holds another run's files (its state, loss log and curve are
+  // removed first; model.safetensors is replaced at the first checkpoint).
+  bool overwrite = false;
+  bool progress = true;  // draw a progress bar on stderr
   // Set from a signal handler (Ctrl-C): the loop writes a checkpoint after the current step and stops.
   std::atomic<bool>* stop_requested = nullptr;
 };

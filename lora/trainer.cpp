@@ -32,6 +32,7 @@
 #include "nn/safetensors.h"
 #include "tensor/elementwise.h"
 #include "tensor/file_io.h"
+#include "tensor/path_guard.h"
 
 namespace ld::lora {
 
@@ -129,6 +130,22 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     fail("--out / --log-dir lie inside the --reg folder '", o.reg_dir, "'; choose another folder");
   if (is_inside(log_dir, o.data_dir))
     fail("--log-dir '", log_dir, "' lies inside the data folder '", o.data_dir, "'; choose another folder");
+  // Before any work: no output is an input, --out can be written, the log folder is not another run's.
+  check_outputs_distinct(
+      {{"--base", o.base}, {"--data", o.data_dir}, {"--reg", o.reg_dir}, {"--val", o.val_dir}},
+      {{"--out", o.out}, {"--log-dir", log_dir}});
+  check_output_file({"--out", o.out}, o.full ? FileKind::Model : FileKind::Adapter, o.overwrite);
+  check_output_folder({"--log-dir", log_dir});
+  {
+    const FileKind state = sniff_file_kind((fs::path(log_dir) / "train_state.safetensors").string());
+    if (state != FileKind::Missing && state != FileKind::LoraTrainState && !o.overwrite)
+      fail("--log-dir '", log_dir, "' holds ", file_kind_name(state),
+           " (train_state.safetensors), not a `lora train` run; choose another --log-dir (or --overwrite)");
+    if (state == FileKind::LoraTrainState && !o.resume && !o.overwrite)
+      fail("--log-dir '", log_dir,
+           "' already holds a `lora train` run (train_state.safetensors); pass --resume "
+           "to continue it, --overwrite to start afresh, or choose another --out / --log-dir");
+  }
 
   // --- base model and data
   diffusion::LoadedModel lm = diffusion::load_model(o.base);
@@ -231,6 +248,11 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
       log << "removed " << f
           << " (left by a run killed while writing it; the file it was replacing is intact)\n";
   }
+  const FolderLock lock(log_dir, "--log-dir");  // one process per run folder, until we return
+  if (o.overwrite && !o.resume)
+    for (const char* f : {"train_state.safetensors", "loss.csv", "loss.png"})
+      if (fs::remove(fs::path(log_dir) / f, ec))
+        log << "--overwrite: removed " << (fs::path(log_dir) / f).string() << "\n";
   diffusion::TrainingLog tlog((fs::path(log_dir) / "loss.csv").string());
 
   // What a resumed run must share with the saved one: everything that decides its updates.
@@ -373,6 +395,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     for (auto& [name, p] : trainable) all.emplace("param." + name, p.value());
     for (auto& kv : nn::with_prefix(opt.state_dict(), "optim.")) all.insert(kv);
     nn::Metadata meta{{"format", "loradiff-lora-train-state"},
+                      {"written_by", "loradiff lora train"},
                       {"setup", setup.dump()},
                       {"step", std::to_string(step)},
                       {"rng", rng.dump()},

@@ -61,6 +61,7 @@ struct LoRATrainOptions {
   int64_t sample_steps = 50, sample_cols = 4;
   int64_t save_every = 100;  // steps between train-state (and --out) saves; 0 = only at the end
   bool resume = false;       // continue from <log_dir>/train_state.safetensors
+  bool overwrite = false;    // replace another run's state in the log folder / another kind of file at --out
   bool progress = true;
   std::atomic<bool>* stop_requested = nullptr;  // Ctrl-C: save after the current step and stop
 };
