@@ -19,6 +19,7 @@ void register_bench(CLI::App& app, Runner& run) {
     int64_t batch = 64, steps = 50;
     float guidance = 3.0f;
     int reps = 5;
+    bool profile = false;
   };
   auto a = std::make_shared<Args>();
   auto* train = cmd->add_subcommand("train", "one training step: forward, loss (1), backward, AdamW");
@@ -27,10 +28,12 @@ void register_bench(CLI::App& app, Runner& run) {
     sub->add_option("--config", a->config, "model config")->capture_default_str();
     sub->add_option("--batch", a->batch, "images per batch")->capture_default_str()->check(CLI::Range(1, 4096));
     sub->add_option("--reps", a->reps, "repetitions (median reported)")->capture_default_str()->check(CLI::Range(1, 1000));
+    sub->add_flag("--profile", a->profile,
+                  "also profile one run: time per op and phase, share, GFLOP/s of the GEMM-shaped ops");
   }
   sample->add_option("--steps", a->steps, "DDIM steps")->capture_default_str()->check(CLI::Range(1, 1000));
   sample->add_option("--guidance", a->guidance, "guidance scale")->capture_default_str();
-  train->callback([&run, a] { run = [a] { return bench::run_train(a->config, a->batch, a->reps); }; });
+  train->callback([&run, a] { run = [a] { return bench::run_train(a->config, a->batch, a->reps, a->profile); }; });
   auto* lora = cmd->add_subcommand("lora", "a LoRA training step vs a full fine-tuning step, measured alternately (C2)");
   auto rank = std::make_shared<int64_t>(4);
   lora->add_option("--config", a->config, "model config")->capture_default_str();
@@ -43,7 +46,7 @@ void register_bench(CLI::App& app, Runner& run) {
     run = [a, rank, composed] { return bench::run_lora(a->config, a->batch, a->reps, *rank, *composed); };
   });
   sample->callback([&run, a] {
-    run = [a] { return bench::run_sample(a->config, a->batch, a->steps, a->guidance, a->reps); };
+    run = [a] { return bench::run_sample(a->config, a->batch, a->steps, a->guidance, a->reps, a->profile); };
   });
 }
 

@@ -1,7 +1,9 @@
 #include "autograd/var.h"
 
+#include <chrono>
 #include <unordered_set>
 
+#include "autograd/profile.h"
 #include "tensor/elementwise.h"
 #include "tensor/reduce.h"
 
@@ -42,6 +44,11 @@ void Var::set_value(const Tensor& v) const {
 }
 
 Var make_node(Tensor value, const char* op, std::vector<Var> inputs, std::function<void(Node&)> backward) {
+  if (profile::enabled()) {
+    std::vector<const Tensor*> in;
+    for (const Var& v : inputs) in.push_back(v.defined() ? &v.value() : nullptr);
+    profile::record_forward(op, value, in);
+  }
   Var out(std::move(value), false);
   out.node_->op = op;
   if (!g_grad_enabled) return out;
@@ -88,7 +95,24 @@ void Var::backward(const Tensor& grad_output) const {
   // keep their accumulated gradient.
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node* n = it->get();
-    if (n->backward && n->grad.defined()) n->backward(*n);
+    if (n->backward && n->grad.defined()) {
+      if (profile::enabled()) {
+        // a GEMM-shaped op's backward: one product of the forward's size per input needing a gradient
+        std::vector<const Tensor*> in;
+        int needs = 0;
+        for (size_t i = 0; i < n->inputs.size(); ++i) {
+          in.push_back(&n->inputs[i]->value);
+          needs += i < 2 && n->inputs[i]->requires_grad;
+        }
+        const double flops = needs * profile::forward_flops(n->op, n->value, in);
+        const auto t0 = std::chrono::steady_clock::now();
+        n->backward(*n);
+        profile::record_backward(
+            n->op, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), flops);
+      } else {
+        n->backward(*n);
+      }
+    }
     if (!n->inputs.empty() || n->backward) {
       n->backward = nullptr;
       n->inputs.clear();

@@ -19,8 +19,12 @@ std::pair<double, double> paired_median_ms(const std::function<void()>& a, const
 void emit(const nlohmann::json& j);  // one line on stdout, flushed
 
 int run_ops(int reps);  // `loradiff bench ops`
-int run_train(const std::string& config, int64_t batch, int reps);  // `loradiff bench train`
-int run_sample(const std::string& config, int64_t batch, int64_t steps, float guidance, int reps);
+// `loradiff bench train` / `bench sample`; with `profile`, also one profiled step / sampling run:
+// time per op kind and phase, its share, GFLOP/s of the GEMM-shaped ops (autograd/profile.h), and
+// the machine's GEMM rate beside it
+int run_train(const std::string& config, int64_t batch, int reps, bool profile = false);
+int run_sample(const std::string& config, int64_t batch, int64_t steps, float guidance, int reps,
+               bool profile = false);
 // `loradiff bench lora`: a LoRA step vs a full fine-tuning step, alternately (claim C2)
 int run_lora(const std::string& config, int64_t batch, int reps, int64_t rank, bool composed);
 

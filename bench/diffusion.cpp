@@ -7,13 +7,16 @@
 #include <chrono>
 
 #include "autograd/ops.h"
+#include "autograd/profile.h"
 #include "bench/bench.h"
+#include "data/vocab.h"
 #include "diffusion/loss.h"
 #include "diffusion/model_io.h"
 #include "diffusion/sampler.h"
-#include "data/vocab.h"
 #include "nn/adam.h"
+#include "tensor/matmul.h"
 #include "tensor/parallel.h"
+#include "tensor/random.h"
 
 namespace ld::bench {
 
@@ -33,7 +36,43 @@ static Tensor random_captions(int64_t B, int64_t V, Generator& gen) {
   return ids;
 }
 
-int run_train(const std::string& config, int64_t batch, int reps) {
+// The machine's single-precision GEMM rate through loradiff's matmul (1024^3, all threads, median of
+// 5): the physical limit the profile's GEMM rows are compared with.
+static double gemm_gflops() {
+  Generator g(1);
+  Tensor a = rand_uniform({1024, 1024}, g, -1.0f, 1.0f), b = rand_uniform({1024, 1024}, g, -1.0f, 1.0f);
+  const double ms = median_ms([&] { Tensor c = matmul(a, b); }, 5, 1);
+  return 2.0 * 1024 * 1024 * 1024 / (ms * 1e6);
+}
+
+// The rows of a profile as JSON lines, largest first, then a summary line. `total_ms` is the
+// measured wall time of the profiled work; what no row accounts for is reported as "other".
+static void emit_profile(const std::string& workload, const std::vector<ag::profile::Row>& rows,
+                         double total_ms, const nlohmann::json& extra) {
+  double in_rows = 0, gflop = 0;
+  for (const auto& r : rows) in_rows += r.ms, gflop += r.gflop;
+  for (const auto& r : rows) {
+    nlohmann::json j{{"bench", "profile"},      {"workload", workload}, {"op", r.op},
+                     {"phase", r.phase},        {"calls", r.calls},     {"ms", r.ms},
+                     {"share", r.ms / total_ms}};
+    if (r.gflop > 0) j["gflop"] = r.gflop, j["gflops"] = r.gflop / (r.ms * 1e-3);
+    emit(j);
+  }
+  const double machine = gemm_gflops();
+  nlohmann::json sum{{"bench", "profile_total"},
+                     {"workload", workload},
+                     {"ms", total_ms},
+                     {"other_ms", total_ms - in_rows},
+                     {"gemm_gflop", gflop},
+                     {"effective_gflops", gflop / (total_ms * 1e-3)},
+                     {"machine_gemm_gflops", machine},
+                     {"share_of_gemm_rate", gflop / (total_ms * 1e-3) / machine},
+                     {"threads", num_threads()}};
+  for (auto& [k, v] : extra.items()) sum[k] = v;
+  emit(sum);
+}
+
+int run_train(const std::string& config, int64_t batch, int reps, bool profile) {
   const double rss0 = peak_rss_mb();
   Generator gen(0);
   auto model = diffusion::build_model(diffusion::load_config(config), data::Vocabulary::builtin(), 0);
@@ -64,14 +103,39 @@ int run_train(const std::string& config, int64_t batch, int reps) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  emit({{"bench", "train_step"}, {"impl", "loradiff"}, {"config", config}, {"batch", batch},
-        {"threads", num_threads()}, {"reps", reps}, {"ms", med(total)}, {"forward_ms", med(fwd)},
-        {"backward_ms", med(bwd)}, {"adamw_ms", med(upd)}, {"params", model->num_parameters()},
-        {"peak_rss_mb", peak_rss_mb()}, {"peak_rss_increase_mb", peak_rss_mb() - rss0}});
+  emit({{"bench", "train_step"},
+        {"impl", "loradiff"},
+        {"config", config},
+        {"batch", batch},
+        {"threads", num_threads()},
+        {"reps", reps},
+        {"ms", med(total)},
+        {"forward_ms", med(fwd)},
+        {"backward_ms", med(bwd)},
+        {"adamw_ms", med(upd)},
+        {"params", model->num_parameters()},
+        {"peak_rss_mb", peak_rss_mb()},
+        {"peak_rss_increase_mb", peak_rss_mb() - rss0}});
+  if (profile) {
+    ag::profile::start();
+    const auto t0 = std::chrono::steady_clock::now();
+    opt.zero_grad();
+    ag::Var loss = diffusion::diffusion_loss(*model, sched, x0, ids, c.p_uncond, gen);
+    loss.backward();
+    const auto t1 = std::chrono::steady_clock::now();
+    opt.step();
+    const auto t2 = std::chrono::steady_clock::now();
+    auto rows = ag::profile::stop();
+    auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    rows.push_back({"adamw", "update", 1, ms(t1, t2), 0});
+    std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.ms > b.ms; });
+    emit_profile("train_step", rows, ms(t0, t2), {{"config", config}, {"batch", batch}});
+  }
   return 0;
 }
 
-int run_sample(const std::string& config, int64_t batch, int64_t steps, float guidance, int reps) {
+int run_sample(const std::string& config, int64_t batch, int64_t steps, float guidance, int reps,
+               bool profile) {
   const double rss0 = peak_rss_mb();
   Generator gen(0);
   auto model = diffusion::build_model(diffusion::load_config(config), data::Vocabulary::builtin(), 0);
@@ -82,10 +146,27 @@ int run_sample(const std::string& config, int64_t batch, int64_t steps, float gu
   so.steps = steps;
   so.guidance = guidance;
   double ms = median_ms([&] { Tensor x = diffusion::sample(*model, sched, ids, so); }, reps, 0);
-  emit({{"bench", "sample_ddim"}, {"impl", "loradiff"}, {"config", config}, {"batch", batch}, {"steps", steps},
-        {"guidance", guidance}, {"threads", num_threads()}, {"reps", reps}, {"ms", ms},
-        {"ms_per_step", ms / static_cast<double>(steps)}, {"peak_rss_mb", peak_rss_mb()},
+  emit({{"bench", "sample_ddim"},
+        {"impl", "loradiff"},
+        {"config", config},
+        {"batch", batch},
+        {"steps", steps},
+        {"guidance", guidance},
+        {"threads", num_threads()},
+        {"reps", reps},
+        {"ms", ms},
+        {"ms_per_step", ms / static_cast<double>(steps)},
+        {"peak_rss_mb", peak_rss_mb()},
         {"peak_rss_increase_mb", peak_rss_mb() - rss0}});
+  if (profile) {
+    ag::profile::start();
+    const auto t0 = std::chrono::steady_clock::now();
+    Tensor x = diffusion::sample(*model, sched, ids, so);
+    const double total =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    emit_profile("sample_ddim", ag::profile::stop(), total,
+                 {{"config", config}, {"batch", batch}, {"steps", steps}, {"guidance", guidance}});
+  }
   return 0;
 }
 
