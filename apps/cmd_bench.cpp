@@ -10,7 +10,7 @@ void register_bench(CLI::App& app, Runner& run) {
   cmd->require_subcommand(1);
   auto* ops = cmd->add_subcommand("ops", "matmul vs raw sgemm, conv2d, softmax, layer norm");
   auto reps = std::make_shared<int>(7);
-  // the diffusion workloads of shared/reference-model.md (bench/diffusion.cpp)
+  // the diffusion workloads of docs/reference-model.md (bench/diffusion.cpp)
   ops->add_option("--reps", *reps, "repetitions per measurement (median reported)")->check(CLI::Range(1, 1000));
   ops->callback([&run, reps] { run = [reps] { return bench::run_ops(*reps); }; });
 

@@ -1,5 +1,5 @@
 // bench/diffusion.cpp: `loradiff bench train` and `loradiff bench sample`, the standard
-// workloads of shared/reference-model.md: a training step (forward, loss (1), backward,
+// workloads of docs/reference-model.md: a training step (forward, loss (1), backward,
 // AdamW) at batch 64 and DDIM sampling of 64 images with guidance 3.0 (two UNet passes
 // per step, batched as 128). bench/torch_diffusion.py runs the same network in PyTorch.
 #include <sys/resource.h>

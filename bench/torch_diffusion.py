@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """bench/torch_diffusion.py: PyTorch (Debian python3-torch, eager, CPU) on the standard
-workloads of shared/reference-model.md, with the same network as loradiff (tools/torch_model.py),
+workloads of docs/reference-model.md, with the same network as loradiff (tools/torch_model.py),
 printed as JSON lines beside `loradiff bench train` / `loradiff bench sample`:
 
   train_step     batch 64: caption dropout, q_sample, eps_theta, loss (1), backward, AdamW

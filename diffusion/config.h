@@ -1,5 +1,5 @@
 // diffusion/config.h: the model configuration (configs/*.json).
-// `mnist-t2i` is the reference model of shared/reference-model.md; smaller configs
+// `mnist-t2i` is the reference model of docs/reference-model.md; smaller configs
 // keep its layout and names with fewer channels. The JSON files in configs/ are
 // compiled into the binary, so `--config mnist-t2i` works from any folder; a path
 // to a .json file works too.

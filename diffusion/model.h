@@ -1,5 +1,5 @@
 // diffusion/model.h: the text-to-image model: text encoder + UNet, eps_theta(x_t, t, y), Eq. (2).
-// Parameters are named `text.*` and `unet.*` as in shared/reference-model.md.
+// Parameters are named `text.*` and `unet.*` as in docs/reference-model.md.
 #pragma once
 #include "diffusion/text_encoder.h"
 #include "diffusion/unet.h"

@@ -1,5 +1,5 @@
 // diffusion/model_io.h: a text-to-image model in one safetensors file.
-// The tensors are the model's state dict (names of shared/reference-model.md, F32,
+// The tensors are the model's state dict (names of docs/reference-model.md, F32,
 // PyTorch layouts); the metadata holds
 //   format: "loradiff", config: the ModelConfig as JSON, vocab: the word list as JSON,
 //   weights_hash: weights_hash() of the tensors, and whatever the writer adds (step, ...).

@@ -1,5 +1,5 @@
 // diffusion/unet.h: the denoiser eps_theta(x_t, t, y) of Eqs. (1) and (2), laid out
-// exactly as shared/reference-model.md (names in brackets are the state-dict names):
+// exactly as docs/reference-model.md (names in brackets are the state-dict names):
 //
 //   x_t (B,1,28,28) -> [conv_in] -> 28x28, c0 ------------------------------------ skip0 -.
 //     [down0] ResBlock(c0,c0)                          -> [down0.downsample] 14x14       |

@@ -1,7 +1,7 @@
 // lora/adapter_file.h: a LoRA adapter as a small standalone file (article Fig. 5: the adapter is
 // trained and shipped apart from the base model, and put beside it at generation time).
 //
-// One safetensors file (written atomically) holding only the adapter, per shared/reference-model.md:
+// One safetensors file (written atomically) holding only the adapter, per docs/reference-model.md:
 //   <layer>.lora_A.weight   F32 (r, in)    [(r, in, k, k) for a Conv2d]
 //   <layer>.lora_B.weight   F32 (out, r)   [(out, r, 1, 1) for a Conv2d]
 // and the metadata

@@ -12,7 +12,7 @@
 // ("weight", "bias"), so the adapted model's state dict still has every base name, and
 // the first adapter as children "lora_A" and "lora_B", so its weights are
 // `<layer>.lora_A.weight` (r, in) and `<layer>.lora_B.weight` (out, r), the names of
-// shared/reference-model.md. Adapters added later are "lora_A_1"/"lora_B_1", and so on.
+// docs/reference-model.md. Adapters added later are "lora_A_1"/"lora_B_1", and so on.
 //
 // merge(i) folds an adapter into W0 (W0 += w (alpha/r) B A; the forward then skips it, so
 // generation costs no more than the base model); unmerge(i) takes it out again. The

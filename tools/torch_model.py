@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tools/torch_model.py: the mnist-t2i text-to-image model of shared/reference-model.md,
+"""tools/torch_model.py: the mnist-t2i text-to-image model of docs/reference-model.md,
 written independently in PyTorch (Debian's python3-torch), layer for layer, with the
 same parameter names as loradiff, so a loradiff checkpoint loads with strict=True and
 eps_theta(x_t, t, y) can be compared number for number.

@@ -1,4 +1,4 @@
-// The mnist-t2i model is built layer for layer as shared/reference-model.md says:
+// The mnist-t2i model is built layer for layer as docs/reference-model.md says:
 // names and shapes of its parameters, forward shapes, a loss that falls.
 #include <doctest/doctest.h>
 
