@@ -11,6 +11,7 @@
 #include "tensor/blas_kernel.h"
 #include "tensor/error.h"
 #include "tensor/parallel.h"
+#include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
 
 int main(int argc, char** argv) {
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", [] {
     return std::string("loradiff ") + LORADIFF_VERSION + "\nBLAS: " + ld::blas_summary() +
            "\nSIMD: " + ld::simd_description() + " (element-wise loops)" +
+           "\nkernels: " + ld::kernels_name(ld::kernels()) +
            "\nthreads: " + std::to_string(ld::num_threads());
   });
   app.require_subcommand(1);

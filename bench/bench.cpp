@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "tensor/blas_kernel.h"
+#include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
 
 namespace ld::bench {
@@ -41,6 +42,7 @@ void emit(const nlohmann::json& j) {
   line["simd"] = simd_description();
   line["blas_kernel"] = blas_kernel();
   line["blas_origin"] = blas_kernel_origin();
+  line["kernels"] = kernels_name(kernels());  // fast, or the plain references (tensor/reference.h)
   std::cout << line.dump() << std::endl;
 }
 

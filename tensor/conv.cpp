@@ -10,6 +10,7 @@
 
 #include "tensor/matmul.h"
 #include "tensor/parallel.h"
+#include "tensor/reference.h"
 #include "tensor/winograd.h"
 
 namespace ld {
@@ -164,6 +165,7 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
   const int64_t Cout = w_in.size(0), K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
   if (bias.defined() && bias.shape() != Shape{Cout})
     fail("conv2d: bias ", shape_str(bias.shape()), " must be (", Cout, ")");
+  if (use_reference_kernels()) return conv2d_reference_forward(x_in, w_in, bias, stride, pad);
   Tensor x = x_in.contiguous();
   Tensor w = w_in.contiguous().view({Cout, K});
   Tensor y = Tensor::empty({g.N, Cout, g.Ho, g.Wo});
@@ -218,6 +220,8 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
 
 Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor& dy_in, int64_t stride,
                             int64_t pad, bool need_dx, bool need_dw, bool need_dbias) {
+  if (use_reference_kernels())
+    return conv2d_reference_backward(x_in, w_in, dy_in, stride, pad, need_dx, need_dw, need_dbias);
   Conv2dGeometry g = conv2d_geometry(x_in, w_in, stride, pad);
   const int64_t Cout = w_in.size(0), K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
   if (dy_in.shape() != Shape{g.N, Cout, g.Ho, g.Wo})

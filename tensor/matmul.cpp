@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "tensor/parallel.h"
+#include "tensor/reference.h"
 
 namespace ld {
 
@@ -37,11 +38,12 @@ bool blas_view(const float* ptr, int64_t rows, int64_t cols, int64_t srow, int64
 //   rows:    C[r0:r1, :] = op(A)[r0:r1, :] @ op(B)
 //   columns: C[:, c0:c1] = op(A) @ op(B)[:, c0:c1]
 // Each block is an ordinary GEMM on offset pointers with the same leading dimensions.
-void sgemm_threaded(const BlasView& a, const BlasView& b, float* c, int64_t M, int64_t N, int64_t K, int64_t ldc,
-                    float alpha, float beta) {
+void sgemm_threaded(const BlasView& a, const BlasView& b, float* c, int64_t M, int64_t N, int64_t K,
+                    int64_t ldc, float alpha, float beta) {
   auto call = [&](const float* pa, const float* pb, float* pc, int64_t m, int64_t n) {
-    cblas_sgemm(CblasRowMajor, a.trans, b.trans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(K),
-                alpha, pa, static_cast<int>(a.ld), pb, static_cast<int>(b.ld), beta, pc, static_cast<int>(ldc));
+    cblas_sgemm(CblasRowMajor, a.trans, b.trans, static_cast<int>(m), static_cast<int>(n),
+                static_cast<int>(K), alpha, pa, static_cast<int>(a.ld), pb, static_cast<int>(b.ld), beta, pc,
+                static_cast<int>(ldc));
   };
   const int threads = num_threads();
   if (threads == 1 || omp_in_parallel() || M * N * K < (int64_t{1} << 20)) {
@@ -54,7 +56,8 @@ void sgemm_threaded(const BlasView& a, const BlasView& b, float* c, int64_t M, i
 #pragma omp parallel for schedule(static) num_threads(blocks)
   for (int i = 0; i < blocks; ++i) {
     // block boundaries on multiples of 16 keep BLAS kernels on full panels
-    const int64_t lo = (len * i / blocks) / 16 * 16, hi = i + 1 == blocks ? len : (len * (i + 1) / blocks) / 16 * 16;
+    const int64_t lo = (len * i / blocks) / 16 * 16,
+                  hi = i + 1 == blocks ? len : (len * (i + 1) / blocks) / 16 * 16;
     if (hi <= lo) continue;
     if (split_rows) {
       const float* pa = a.trans == CblasNoTrans ? a.ptr + lo * a.ld : a.ptr + lo;
@@ -72,7 +75,8 @@ void check_matmul_inputs(const Tensor& a, const Tensor& b) {
   check_same_device("matmul", a, b);
   if (a.device() != Device::CPU) fail("matmul: no CUDA kernel in this build");
   if (a.dim() < 2 || b.dim() < 2)
-    fail("matmul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()), ": both operands need at least 2 axes");
+    fail("matmul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()),
+         ": both operands need at least 2 axes");
   if (a.size(-1) != b.size(-2))
     fail("matmul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()), ": inner dimensions ", a.size(-1),
          " and ", b.size(-2), " differ");
@@ -81,6 +85,7 @@ void check_matmul_inputs(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 void gemm(const Tensor& a_in, const Tensor& b_in, Tensor& c, float alpha, float beta) {
+  if (use_reference_kernels()) return gemm_reference(a_in, b_in, c, alpha, beta);
   Tensor a = a_in, b = b_in;
   const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
   BlasView va, vb;
@@ -110,6 +115,18 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     return c;
   }
   const int64_t nbatch = shape_numel(batch);
+  if (use_reference_kernels()) {  // one plain product per batch entry (tensor/reference.h)
+    Shape ae = batch, be = batch;
+    ae.insert(ae.end(), {M, K});
+    be.insert(be.end(), {K, N});
+    const Tensor a3 = a.expand(ae).reshape({nbatch, M, K}), b3 = b.expand(be).reshape({nbatch, K, N});
+    Tensor c3 = c.view({nbatch, M, N});
+    for (int64_t i = 0; i < nbatch; ++i) {
+      Tensor ci = c3.select(0, i);
+      gemm_reference(a3.select(0, i), b3.select(0, i), ci, 1.0f, 0.0f);
+    }
+    return c;
+  }
   Strides as = broadcast_strides(abatch, Strides(a.strides().begin(), a.strides().end() - 2), batch);
   Strides bs = broadcast_strides(bbatch, Strides(b.strides().begin(), b.strides().end() - 2), batch);
   const int64_t as_r = a.strides()[a.dim() - 2], as_c = a.strides()[a.dim() - 1];

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "tensor/parallel.h"
+#include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
 
 namespace ld {
@@ -40,6 +41,7 @@ NormResult layer_norm_forward(const Tensor& x_in, const Tensor& gamma, const Ten
   if (x_in.dim() < 1) fail("layer_norm: input must have at least one axis");
   const int64_t C = x_in.size(-1), rows = C ? x_in.numel() / C : 0;
   check_affine("layer_norm", x_in, gamma, beta, C);
+  if (use_reference_kernels()) return layer_norm_reference_forward(x_in, gamma, beta, eps);
   Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
   NormResult r{Tensor::empty(x.shape()), Tensor::empty({rows}), Tensor::empty({rows})};
   const float *px = x.f32(), *pg = g.f32(), *pb = b.f32();
@@ -61,6 +63,7 @@ NormGrads layer_norm_backward(const Tensor& x_in, const Tensor& gamma, const Nor
   const int64_t C = x_in.size(-1), rows = C ? x_in.numel() / C : 0;
   if (dy_in.shape() != x_in.shape())
     fail("layer_norm backward: gradient ", shape_str(dy_in.shape()), " vs input ", shape_str(x_in.shape()));
+  if (use_reference_kernels()) return layer_norm_reference_backward(x_in, gamma, saved, dy_in);
   Tensor x = x_in.contiguous(), dy = dy_in.contiguous(), g = gamma.contiguous();
   NormGrads out{Tensor::empty(x.shape()), Tensor::zeros({C}), Tensor::zeros({C})};
   const float *px = x.f32(), *pdy = dy.f32(), *pg = g.f32(), *pm = saved.mean.f32(), *pr = saved.rstd.f32();
@@ -112,6 +115,7 @@ NormResult group_norm_forward(const Tensor& x_in, int64_t G, const Tensor& gamma
   const int64_t N = x_in.size(0), C = x_in.size(1);
   check_affine("group_norm", x_in, gamma, beta, C);
   if (G <= 0 || C % G != 0) fail("group_norm: ", C, " channels cannot be split into ", G, " groups");
+  if (use_reference_kernels()) return group_norm_reference_forward(x_in, G, gamma, beta, eps);
   const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
   Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
   NormResult r{Tensor::empty(x.shape()), Tensor::empty({N, G}), Tensor::empty({N, G})};
@@ -139,6 +143,7 @@ NormGrads group_norm_backward(const Tensor& x_in, int64_t G, const Tensor& gamma
   const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
   if (dy_in.shape() != x_in.shape())
     fail("group_norm backward: gradient ", shape_str(dy_in.shape()), " vs input ", shape_str(x_in.shape()));
+  if (use_reference_kernels()) return group_norm_reference_backward(x_in, G, gamma, saved, dy_in);
   Tensor x = x_in.contiguous(), dy = dy_in.contiguous(), g = gamma.contiguous();
   NormGrads out{Tensor::empty(x.shape()), Tensor::zeros({C}), Tensor::zeros({C})};
   const float *px = x.f32(), *pdy = dy.f32(), *pg = g.f32(), *pm = saved.mean.f32(), *pr = saved.rstd.f32();

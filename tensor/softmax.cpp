@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "tensor/parallel.h"
+#include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
 #include "tensor/vec_math.h"
 
@@ -40,6 +41,7 @@ Tensor along_rows(const char* op, const Tensor& x, const Tensor* other, int64_t 
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t axis) {
+  if (use_reference_kernels()) return softmax_reference(x, axis);
   return along_rows("softmax", x, nullptr, axis, [](const float* x, const float*, float* y, int64_t n) {
     float m = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : m)
@@ -58,6 +60,7 @@ Tensor softmax(const Tensor& x, int64_t axis) {
 }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t axis) {
+  if (use_reference_kernels()) return softmax_backward_reference(y, dy, axis);
   return along_rows("softmax backward", y, &dy, axis,
                     [](const float* y, const float* dy, float* dx, int64_t n) {
                       float dot = 0.0f;
