@@ -76,6 +76,14 @@ struct Canvas {
   }
 };
 
+// Log ticks: drop those below the last one that is <= lo (the axis starts there).
+std::vector<double> trim_log(const std::vector<double>& ticks, double lo) {
+  size_t first = 0;
+  for (size_t i = 0; i < ticks.size(); ++i)
+    if (ticks[i] <= lo * (1 + 1e-9)) first = i;
+  return std::vector<double>(ticks.begin() + static_cast<std::ptrdiff_t>(first), ticks.end());
+}
+
 std::string fmt(double v) {
   char buf[32];
   if (v != 0 && (std::fabs(v) < 1e-3 || std::fabs(v) >= 1e5))
@@ -86,6 +94,39 @@ std::string fmt(double v) {
 }
 
 }  // namespace
+
+std::vector<double> axis_ticks(double lo, double hi, bool log) {
+  std::vector<double> ticks;
+  if (!(lo < hi) || !std::isfinite(lo) || !std::isfinite(hi)) return {lo, hi};
+  if (log) {
+    if (lo <= 0) return {lo, hi};
+    if (hi / lo < 4) {  // less than a "2, 5, 10" step: round linear values, placed on the log axis
+      std::vector<double> lin = axis_ticks(lo, hi, false);
+      if (lin.front() > 0) return lin;
+    }
+    const int d0 = static_cast<int>(std::floor(std::log10(lo) + 1e-9)),
+              d1 = static_cast<int>(std::ceil(std::log10(hi) - 1e-9));
+    const bool fine = d1 - d0 < 3;
+    for (int d = d0; d <= d1; ++d)
+      for (double m : fine ? std::vector<double>{1, 2, 5} : std::vector<double>{1}) {
+        const double v = m * std::pow(10.0, d);
+        ticks.push_back(v);
+        if (v >= hi) return fine ? trim_log(ticks, lo) : ticks;
+      }
+    return fine ? trim_log(ticks, lo) : ticks;
+  }
+  const double raw = (hi - lo) / 5.0, mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * mag >= raw) {
+      step = m * mag;
+      break;
+    }
+  const double first = std::floor(lo / step + 1e-9) * step, last = std::ceil(hi / step - 1e-9) * step;
+  for (double v = first; v <= last + step * 1e-6; v += step)
+    ticks.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : v);
+  return ticks;
+}
 
 GrayImage line_plot(const std::vector<PlotSeries>& series, const PlotOptions& o) {
   Canvas cv(o.width, o.height);
@@ -103,10 +144,13 @@ GrayImage line_plot(const std::vector<PlotSeries>& series, const PlotOptions& o)
     }
   if (!std::isfinite(xmin)) xmin = 0, xmax = 1, ymin = 0, ymax = 1;
   if (xmax == xmin) xmax = xmin + 1;
-  if (ymax == ymin) ymax = ymin + 1;
-  const double pad = 0.05 * (ymax - ymin);
-  ymin -= pad;
-  ymax += pad;
+  if (ymax == ymin) ymax = ymin + (o.log_y ? 0.3 : 1);
+  // round ticks; the axes run from the first tick to the last (y in log10 units on a log axis)
+  const std::vector<double> xt = axis_ticks(xmin, xmax, false);
+  const std::vector<double> yt =
+      o.log_y ? axis_ticks(std::pow(10.0, ymin), std::pow(10.0, ymax), true) : axis_ticks(ymin, ymax, false);
+  xmin = xt.front(), xmax = xt.back();
+  ymin = ty(yt.front()), ymax = ty(yt.back());
   auto px = [&](double x) { return left + static_cast<int64_t>((x - xmin) / (xmax - xmin) * (pw - 1)); };
   auto py = [&](double y) {
     return top + ph - 1 - static_cast<int64_t>((ty(y) - ymin) / (ymax - ymin) * (ph - 1));
@@ -114,13 +158,16 @@ GrayImage line_plot(const std::vector<PlotSeries>& series, const PlotOptions& o)
   int64_t ph0 = 0;
   cv.line(left, top, left, top + ph, 0, 0, ph0);  // axes
   cv.line(left, top + ph, left + pw, top + ph, 0, 0, ph0);
-  for (int i = 0; i <= 4; ++i) {  // ticks and numbers
-    const double xv = xmin + (xmax - xmin) * i / 4.0, yv = ymin + (ymax - ymin) * i / 4.0;
-    const int64_t x = px(xv), y = top + ph - 1 - static_cast<int64_t>(i / 4.0 * (ph - 1));
+  for (double xv : xt) {
+    const int64_t x = px(xv);
     cv.line(x, top + ph, x, top + ph + 4, 0, 0, ph0);
-    cv.line(left - 4, y, left, y, 0, 0, ph0);
-    const std::string xs = fmt(xv), ys = fmt(o.log_y ? std::pow(10.0, yv) : yv);
+    const std::string xs = fmt(xv);
     cv.text(x - Canvas::text_width(xs) / 2, top + ph + 8, xs);
+  }
+  for (double yv : yt) {
+    const int64_t y = py(yv);
+    cv.line(left - 4, y, left, y, 0, 0, ph0);
+    const std::string ys = fmt(yv);
     cv.text(left - 8 - Canvas::text_width(ys), y - 5, ys);
     for (int64_t gx = left; gx < left + pw; gx += 4) cv.set(gx, y, 200);  // light grid
   }

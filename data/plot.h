@@ -18,8 +18,14 @@ struct PlotSeries {
 struct PlotOptions {
   std::string title, x_label, y_label;
   int64_t width = 640, height = 400;
-  bool log_y = false;
+  bool log_y = false;  // a log-scale y axis (loss curves: a loss falling by decades stays readable)
 };
+
+// Tick values for an axis showing [lo, hi] (lo < hi): "round" numbers a reader takes in at a glance.
+// Linear: multiples of 1, 2 or 5 x 10^k, 4-8 of them, the first <= lo and the last >= hi. Log (lo > 0):
+// the powers of ten around [lo, hi], with 2x and 5x between them when the range spans fewer than three
+// decades, and the linear ticks when hi / lo < 4. The plot's axis runs from the first tick to the last.
+std::vector<double> axis_ticks(double lo, double hi, bool log);
 
 GrayImage line_plot(const std::vector<PlotSeries>& series, const PlotOptions& options);
 void write_line_plot(const std::string& path, const std::vector<PlotSeries>& series,

@@ -79,7 +79,8 @@ void TrainingLog::plot(const std::string& png_path) const {
   data::PlotOptions o;
   o.title = "loss (1) vs step";
   o.x_label = "step";
-  o.y_label = "mse";
+  o.y_label = "mse (log scale)";
+  o.log_y = true;  // the loss falls by decades: a log axis keeps the late steps readable
   data::write_line_plot(png_path, {train, held}, o);
 }
 
