@@ -11,6 +11,7 @@
 #include "nn/classifier_train.h"
 #include "nn/progress.h"
 #include "tensor/error.h"
+#include "tensor/interrupt.h"
 
 namespace ld::app {
 
@@ -108,7 +109,12 @@ void register_classifier(CLI::App& app, Runner& run) {
   tr->add_option("--hidden", a->config.hidden, "size of the feature layer")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
-  tr->callback([&run, a] { run = [a] { return train(*a); }; });
+  tr->callback([&run, a] {
+    run = [a] {
+      install_interrupt_handler();  // Ctrl-C: stop between steps, write nothing
+      return train(*a);
+    };
+  });
 
   auto* ev = cmd->add_subcommand("eval", "accuracy of a saved classifier on one split");
   ev->add_option("--model", a->model, "classifier file")->capture_default_str();

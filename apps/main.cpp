@@ -9,6 +9,7 @@
 
 #include "apps/commands.h"
 #include "tensor/error.h"
+#include "tensor/interrupt.h"
 
 int main(int argc, char** argv) {
   // OpenMP's idle threads spin by default while they wait for work. On a machine
@@ -23,6 +24,9 @@ int main(int argc, char** argv) {
   // A file-size limit (`ulimit -f`) would kill us with SIGXFSZ in the middle of a write; ignored,
   // the write fails with EFBIG instead and write_file_atomic reports it, keeping the old file.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Ctrl-C / SIGTERM quit at once but remove a half-written temporary file first; the long
+  // commands switch to stopping at a safe point (tensor/interrupt.h).
+  ld::install_interrupt_handler(ld::InterruptMode::QuitNow);
   CLI::App app{"loradiff: LoRA together with diffusion models for text-to-image generation, from scratch"};
   app.set_version_flag("--version", std::string("loradiff ") + LORADIFF_VERSION);
   app.require_subcommand(1);
@@ -58,6 +62,9 @@ int main(int argc, char** argv) {
   }
   try {
     return run ? run() : 0;
+  } catch (const ld::Interrupted& e) {
+    std::cerr << "loradiff: interrupted: " << e.what() << "\n";
+    return ld::interrupt_exit_status();
   } catch (const ld::Error& e) {
     std::cerr << "loradiff: error: " << e.what() << "\n";
     return 1;

@@ -62,7 +62,9 @@ struct LoRATrainOptions {
   int64_t save_every = 100;  // steps between train-state (and --out) saves; 0 = only at the end
   bool resume = false;       // continue from <log_dir>/train_state.safetensors
   bool progress = true;
-  std::atomic<bool>* stop_requested = nullptr;  // Ctrl-C: save after the current step and stop
+  // Ctrl-C (tensor/interrupt.h) or this flag: save after the current step and stop; before the
+  // first step of a new run, ld::Interrupted is thrown and nothing is written
+  std::atomic<bool>* stop_requested = nullptr;
 };
 
 struct LoRATrainResult {
