@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
     return run ? run() : 0;
   } catch (const ld::Interrupted& e) {
     std::cerr << "loradiff: interrupted: " << e.what() << "\n";
-    return ld::interrupt_exit_status();
+    std::cout.flush();
+    ld::exit_interrupted();  // by the signal, as an unhandled Ctrl-C: status 130 in a shell
   } catch (const ld::Error& e) {
     std::cerr << "loradiff: error: " << e.what() << "\n";
     return 1;

@@ -1,11 +1,13 @@
 // tensor/interrupt.cpp: see interrupt.h. The handler uses only async-signal-safe calls.
 #include "tensor/interrupt.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 
 namespace ld {
@@ -41,12 +43,28 @@ void say(const char* text) {
   }
 }
 
-[[noreturn]] void remove_temp_files_and_exit(int sig) {
+// Dies of `sig` itself (default action, unblocked) rather than exiting with 128 + sig: a shell
+// running loradiff from a script then knows Ctrl-C was pressed and stops the script too.
+[[noreturn]] void die_of(int sig) {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(sig, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  ::raise(sig);
+  ::_exit(128 + sig);  // not reached
+}
+
+[[noreturn]] void remove_temp_files_and_die(int sig) {
   for (Slot& s : g_slots) {
     int expected = 2;
     if (s.state.compare_exchange_strong(expected, 3)) ::unlink(s.path);
   }
-  ::_exit(128 + sig);
+  die_of(sig);
 }
 
 extern "C" void on_signal(int sig) {
@@ -55,7 +73,7 @@ extern "C" void on_signal(int sig) {
   const bool first = g_signal.compare_exchange_strong(none, sig);
   if (!first || g_mode.load() == static_cast<int>(InterruptMode::QuitNow)) {
     if (!first) say("\nloradiff: interrupted again: quitting now\n");
-    remove_temp_files_and_exit(sig);
+    remove_temp_files_and_die(sig);
   }
   say(sig == SIGINT ? "\nloradiff: interrupted: stopping at the next safe point (Ctrl-C again to quit now)\n"
                     : "\nloradiff: terminated: stopping at the next safe point (signal again to quit now)\n");
@@ -89,6 +107,11 @@ void throw_if_interrupted() {
 }
 
 void clear_interrupt() { g_signal.store(0); }
+
+void exit_interrupted() {
+  std::fflush(nullptr);
+  die_of(g_signal.load() ? g_signal.load() : SIGINT);
+}
 
 TempFile::TempFile(std::string path) : path_(std::move(path)) {
   if (path_.size() >= kPathBytes) return;

@@ -5,9 +5,10 @@
 // poll interrupt_requested() between steps (a trainer then checkpoints and stops) or call
 // throw_if_interrupted() deep inside (sampler steps, held-out batches, calibration passes),
 // which unwinds to the caller that knows what to keep. A second signal quits at once: it
-// removes the temporary files being written (write_file_atomic registers them) and exits
-// with status 128 + signal (130 for Ctrl-C). Every other command gets QuitNow from main:
-// the first signal already does that.
+// removes the temporary files being written (write_file_atomic registers them) and ends the
+// process by that signal (a shell reports status 128 + signal, 130 for Ctrl-C, and a script
+// running loradiff stops as well). Every other command gets QuitNow from main: the first
+// signal already does that.
 //
 // Everything the handler touches is async-signal-safe: lock-free atomics, a fixed table of
 // temporary paths, write(2), unlink(2), _exit(2). The handler may run on any thread (OpenMP
@@ -37,6 +38,9 @@ int interrupt_signal();       // the first signal received (SIGINT or SIGTERM), 
 int interrupt_exit_status();  // 128 + that signal; 130 when none was received
 void throw_if_interrupted();  // throws Interrupted once a stop was requested
 void clear_interrupt();       // forget a request (tests)
+// After a stop that wrote nothing: flush stdio and end the process by the signal received, as
+// an unhandled Ctrl-C would (status 130 in a shell), so a calling script stops too.
+[[noreturn]] void exit_interrupted();
 
 // Runs f(); returns false instead when a stop was requested before or during it (f threw
 // Interrupted): the trainers abandon a held-out evaluation or a sample grid this way and then

@@ -6,6 +6,7 @@
 #                      steps done are saved (a complete checkpoint), status 0;
 #   sample, eval,      between sampler steps / training steps: status 130, one line, no output
 #   classifier train   (the previous file unchanged);
+#   a calling script   stops too (loradiff ends by the signal, not by a plain exit 130);
 #   a second Ctrl-C    during a long training step: quits at once with status 130.
 # Each must exit within $LIMIT_MS of the signal, every output must be complete or absent, and
 # no temporary file may be left anywhere.
@@ -73,7 +74,7 @@ expect_status() {
   logged 'loradiff: interrupted: stopping at the next safe point' ||
     { cat "$WORK/$name.log"; fail "$name: no 'stopping at the next safe point' line"; }
   if [ "$1" -ne 0 ]; then
-    [ "$(grep -c '^loradiff: interrupted: stopped before the output was written' "$WORK/$name.log")" -eq 1 ] ||
+    [ "$(grep -c 'loradiff: interrupted: stopped before the output was written' "$WORK/$name.log")" -eq 1 ] ||
       { cat "$WORK/$name.log"; fail "$name: no one-line 'stopped before the output was written' message"; }
   fi
 }
@@ -188,6 +189,27 @@ expect_status 130
 absent "$WORK/c/cls2.safetensors"
 no_temp_files
 done_note "status 130, no classifier written"
+
+# --- Ctrl-C in a terminal reaches the whole foreground group: loradiff ends by the signal (not a
+# plain exit 130), so the shell script that ran it stops too. `set -m` gives the script its own
+# process group, as a terminal would.
+name=script
+set -m
+bash -c "stdbuf -oL \"$LORADIFF\" classifier train --data \"$M\" --out \"$WORK/c/cls3.safetensors\" \
+  --steps 10000000 ${CLS[*]}; echo the script went on" >"$WORK/script.log" 2>&1 &
+pid=$!
+set +m
+wait_for "the parameters line" logged '^classifier: '
+sleep 0.5
+kill -INT -- -"$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+[ "$rc" -eq 130 ] || { cat "$WORK/script.log"; fail "script: status $rc, expected 130"; }
+logged 'the script went on' && { cat "$WORK/script.log"; fail "script: the calling script went on after Ctrl-C"; }
+absent "$WORK/c/cls3.safetensors"
+note "script: Ctrl-C stopped loradiff and the script that ran it"
 
 # --- a second Ctrl-C during a long step (the reference config, batch 32): quit now, status 130
 name=twice

@@ -1,6 +1,6 @@
 // tensor/interrupt: Ctrl-C sets a flag that loops poll, a second one (or the first, for commands
-// that never poll) removes the registered temporary files and exits with 128 + signal. The exits
-// are checked in forked children.
+// that never poll) removes the registered temporary files and ends the process by the signal
+// (status 128 + signal in a shell). The exits are checked in forked children.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,7 +22,8 @@ using namespace ld;
 
 namespace {
 
-// Runs body in a forked child; returns its exit status, or -signal when a signal killed it.
+// Runs body in a forked child; returns its status as a shell reports it (128 + signal when a
+// signal ended it).
 template <class F>
 int in_child(F body) {
   const pid_t child = ::fork();
@@ -32,7 +33,7 @@ int in_child(F body) {
   }
   int status = 0;
   ::waitpid(child, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace
@@ -93,7 +94,7 @@ TEST_CASE("SIGTERM is handled like SIGINT, with status 143") {
   clear_interrupt();
 }
 
-TEST_CASE("a second SIGINT removes the registered temporary files and exits with 130") {
+TEST_CASE("a second SIGINT removes the registered temporary files and ends the process (130)") {
   ld::test::TempDir tmp("test-interrupt");
   const std::string partial = tmp / "model.safetensors.tmp-1", done = tmp / "loss.csv.tmp-1";
   const int status = in_child([&] {
@@ -113,7 +114,7 @@ TEST_CASE("a second SIGINT removes the registered temporary files and exits with
   CHECK_FALSE(fs::exists(done));  // still registered: the handler unlinks every registered path
 }
 
-TEST_CASE("QuitNow: the first signal removes the temporary files and exits (128 + signal)") {
+TEST_CASE("QuitNow: the first signal removes the temporary files and ends the process") {
   ld::test::TempDir tmp("test-interrupt");
   const std::string partial = tmp / "a.png.tmp-1";
   for (int sig : {SIGINT, SIGTERM}) {
