@@ -46,14 +46,15 @@ wait_for() {
   fail "$name: no $what after 60 s"
 }
 logged() { grep -q "$1" "$WORK/$name.log"; }
-# interrupt [SIGNALS]: send SIGINT (twice with "twice", 0.3 s apart), wait for the exit; sets rc
-# and ms (from the last signal to the exit). A process still alive 10 s later is killed: fail.
+# interrupt [twice]: send SIG$SIG (default INT; twice 0.3 s apart with "twice"), wait for the
+# exit; sets rc and ms (from the last signal to the exit). A process still alive 10 s later is
+# killed: fail.
 interrupt() {
   local t0 t1 watchdog
-  kill -INT "$pid"
+  kill -"${SIG:-INT}" "$pid"
   if [ "${1:-}" = twice ]; then
     sleep 0.3
-    kill -INT "$pid"
+    kill -"${SIG:-INT}" "$pid"
   fi
   t0=$(date +%s%N)
   (sleep 10 && kill -KILL "$pid" 2>/dev/null) &
@@ -71,7 +72,7 @@ interrupt() {
 }
 expect_status() {
   [ "$rc" -eq "$1" ] || { cat "$WORK/$name.log"; fail "$name: exit status $rc after Ctrl-C, expected $1"; }
-  logged 'loradiff: interrupted: stopping at the next safe point' ||
+  logged 'loradiff: [a-z]*: stopping at the next safe point' ||
     { cat "$WORK/$name.log"; fail "$name: no 'stopping at the next safe point' line"; }
   if [ "$1" -ne 0 ]; then
     [ "$(grep -c 'loradiff: interrupted: stopped before the output was written' "$WORK/$name.log")" -eq 1 ] ||
@@ -128,6 +129,21 @@ absent "$WORK/lora/a-log/samples/step_0000002.png"
 no_temp_files
 done_note "grid abandoned, adapter and state of step 2, status 0"
 
+# --- lora train, a new run: Ctrl-C inside the step-0 grid (the base model alone): nothing is
+# worth saving yet, so status 130 and no adapter
+name=lora-new
+start lora-new lora train --base "$MODEL" --data "$WORK/nines" --out "$WORK/lora/b.safetensors" --batch 2 \
+  --steps 100000 --sample-every 5 --sample-steps 1000 --eval-every 0 --no-progress
+wait_for "the LoRA line" logged '^LoRA rank '
+sleep 0.5
+interrupt
+expect_status 130
+absent "$WORK/lora/b.safetensors"
+absent "$WORK/lora/b-log/train_state.safetensors"
+absent "$WORK/lora/b-log/samples/step_0000000.png"
+no_temp_files
+done_note "step-0 grid abandoned, status 130, no adapter"
+
 # --- compress: Ctrl-C during calibration (nothing written), then during fine-tuning (saved)
 name=compress-calib
 start compress-calib compress --model "$MODEL" --data "$M" --method input --rank 2 --calib-samples 10000000 \
@@ -167,6 +183,17 @@ expect_status 130
 absent "$WORK/s-images"
 no_temp_files
 done_note "status 130, the previous grid unchanged"
+
+# --- sample again, stopped by SIGTERM (as `kill` or a shutdown sends it): the same, status 143
+name=sample-term
+start sample-term sample --model "$MODEL" --prompt "a handwritten digit two" --n 400 --batch 100 --sampler ddpm \
+  --out "$WORK/s2.png"
+sleep 1.5
+SIG=TERM interrupt
+expect_status 143
+absent "$WORK/s2.png"
+no_temp_files
+done_note "SIGTERM: status 143, nothing written"
 
 # --- eval
 name=eval
