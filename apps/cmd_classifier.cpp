@@ -12,6 +12,7 @@
 #include "nn/progress.h"
 #include "tensor/error.h"
 #include "tensor/path_guard.h"
+#include "tensor/interrupt.h"
 
 namespace ld::app {
 
@@ -120,7 +121,12 @@ void register_classifier(CLI::App& app, Runner& run) {
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
   tr->add_flag("--overwrite", a->overwrite, "replace --out even when it holds another kind of file");
-  tr->callback([&run, a] { run = [a] { return train(*a); }; });
+  tr->callback([&run, a] {
+    run = [a] {
+      install_interrupt_handler();  // Ctrl-C: stop between steps, write nothing
+      return train(*a);
+    };
+  });
 
   auto* ev = cmd->add_subcommand("eval", "accuracy of a saved classifier on one split");
   ev->add_option("--model", a->model, "classifier file")->capture_default_str();

@@ -3,7 +3,6 @@
 // truncated SVD or by input compression (whitened SVD on calibration data), optionally
 // fine-tuned with loss (1); the result loads with `loradiff sample` / `loradiff eval`.
 #include <cmath>
-#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -15,13 +14,11 @@
 #include "lora/attach.h"
 #include "lora/compress.h"
 #include "lora/compression_run.h"
+#include "tensor/interrupt.h"
 
 namespace ld::app {
 
 namespace {
-
-std::atomic<bool> g_compress_stop{false};
-extern "C" void on_compress_sigint(int) { g_compress_stop.store(true); }
 
 // "default" and "extended" stand for the built-in pattern lists.
 std::vector<std::string> expand_layer_patterns(const std::string& text) {
@@ -121,8 +118,8 @@ void register_compress_run(CLI::App& app, Runner& run) {
       o->layers = expand_layer_patterns(*layers);
       if (!layers->empty() && o->layers.empty()) fail("--layers: '", *layers, "' holds no pattern");
       o->progress = !*quiet;
-      o->stop_requested = &g_compress_stop;
-      std::signal(SIGINT, on_compress_sigint);
+      // Ctrl-C: while fine-tuning, save the steps done; before, stop and write nothing
+      install_interrupt_handler();
       lora::run_compression(*o, std::cout);
       return 0;
     };

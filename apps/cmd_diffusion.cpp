@@ -1,7 +1,6 @@
 // `loradiff train`, `loradiff sample` and `loradiff eval`: the text-to-image model of the article
 // (Eqs. (1), (2)) trained on MNIST digits and sampled from captions.
 #include <chrono>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 
@@ -19,15 +18,9 @@
 #include "diffusion/trainer.h"
 #include "lora/adapter_file.h"
 #include "tensor/index.h"
+#include "tensor/interrupt.h"
 
 namespace ld::app {
-
-namespace {
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_sigint(int) { g_stop.store(true); }
-
-}  // namespace
 
 void register_train(CLI::App& app, Runner& run) {
   auto o = std::make_shared<diffusion::TrainOptions>();
@@ -62,8 +55,7 @@ void register_train(CLI::App& app, Runner& run) {
   cmd->callback([&run, o, quiet] {
     run = [o, quiet] {
       o->progress = !*quiet;
-      o->stop_requested = &g_stop;
-      std::signal(SIGINT, on_sigint);
+      install_interrupt_handler();  // Ctrl-C: checkpoint the steps done, then stop
       diffusion::TrainResult r = diffusion::train(*o, std::cout);
       std::cout << (r.interrupted ? "interrupted" : "trained") << ": steps " << r.start_step << " -> " << r.end_step
                 << ", last loss " << r.last_loss << ", " << r.seconds << " s; checkpoint "
@@ -99,6 +91,7 @@ void register_sample(CLI::App& app, Runner& run) {
   cmd->add_flag("--overwrite", a->overwrite, "replace an existing --out file even when it is not a PNG");
   cmd->callback([&run, a] {
     run = [a] {
+      install_interrupt_handler();  // Ctrl-C: stop between sampler steps, write nothing
       if (a->n < 1) fail("--n: ", a->n, " must be >= 1");
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
       if (a->sampler != "ddim" && a->sampler != "ddpm") fail("--sampler: '", a->sampler, "' must be ddim or ddpm");
@@ -201,6 +194,7 @@ void register_eval(CLI::App& app, Runner& run) {
   cmd->add_flag("--overwrite", a->overwrite, "replace an existing --json file even when it is not JSON");
   cmd->callback([&run, a] {
     run = [a] {
+      install_interrupt_handler();  // Ctrl-C: stop between sampler steps, write nothing
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
       const auto inputs =
           std::vector<PathArg>{{"--model", a->model}, {"--classifier", a->classifier}, {"--data", a->data_dir}} +

@@ -2,7 +2,6 @@
 // Figs. 1-3 and 5; claims C2, C4, C6): train one on a small captioned folder, merge adapters
 // into a checkpoint, extract one from two checkpoints by SVD, resize one, show one.
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -17,13 +16,11 @@
 #include "lora/extract.h"
 #include "lora/resize.h"
 #include "lora/trainer.h"
+#include "tensor/interrupt.h"
 
 namespace ld::app {
 
 namespace {
-
-std::atomic<bool> g_lora_stop{false};
-extern "C" void on_lora_sigint(int) { g_lora_stop.store(true); }
 
 std::string pct(double share) {
   std::ostringstream s;
@@ -100,11 +97,10 @@ void register_lora_train(CLI::App& group, Runner& run) {
     run = [o, targets, quiet] {
       o->targets = lora::split_patterns(*targets);
       o->progress = !*quiet;
-      o->stop_requested = &g_lora_stop;
       // checked now, not when the adapter is written after the whole training
       if (std::filesystem::is_directory(o->out))
         fail("--out '", o->out, "': is a folder; give the adapter file to write, e.g. nines.safetensors");
-      std::signal(SIGINT, on_lora_sigint);
+      install_interrupt_handler();  // Ctrl-C: save the steps done, then stop
       lora::LoRATrainResult r = lora::train_lora(*o, std::cout);
       std::cout << (r.interrupted ? "interrupted" : "trained") << ": " << r.steps << " steps, loss "
                 << r.first_loss << " -> " << r.last_loss;

@@ -13,6 +13,7 @@
 #include "tensor/parallel.h"
 #include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
+#include "tensor/interrupt.h"
 
 int main(int argc, char** argv) {
   // OpenMP's idle threads spin by default while they wait for work. On a machine
@@ -32,6 +33,9 @@ int main(int argc, char** argv) {
   // A file-size limit (`ulimit -f`) would kill us with SIGXFSZ in the middle of a write; ignored,
   // the write fails with EFBIG instead and write_file_atomic reports it, keeping the old file.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Ctrl-C / SIGTERM quit at once but remove a half-written temporary file first; the long
+  // commands switch to stopping at a safe point (tensor/interrupt.h).
+  ld::install_interrupt_handler(ld::InterruptMode::QuitNow);
   CLI::App app{"loradiff: LoRA together with diffusion models for text-to-image generation, from scratch"};
   // --version: what runs the numbers too (the GEMM kernel, the element-wise loops' instruction set).
   app.set_version_flag("--version", [] {
@@ -43,10 +47,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's), LORADIFF_SIMD=baseline|avx2 (cap the\n"
-      "element-wise loops' instruction set; default the best this CPU has),\n"
-      "OMP_WAIT_POLICY (default passive), OPENBLAS_CORETYPE (OpenBLAS's GEMM kernel; default the best for "
-      "this\n"
-      "CPU, see `loradiff --version`).");
+      "element-wise loops' instruction set; default the best this CPU has), LORADIFF_KERNELS=fast|reference\n"
+      "(reference: the plain loops of tensor/reference.h), OMP_WAIT_POLICY (default passive),\n"
+      "OPENBLAS_CORETYPE (OpenBLAS's GEMM kernel; default the best for this CPU, see `loradiff --version`).");
   std::function<int()> run;
   ld::app::register_gradcheck(app, run);
   ld::app::register_bench(app, run);
@@ -75,6 +78,10 @@ int main(int argc, char** argv) {
   }
   try {
     return run ? run() : 0;
+  } catch (const ld::Interrupted& e) {
+    std::cerr << "loradiff: interrupted: " << e.what() << "\n";
+    std::cout.flush();
+    ld::exit_interrupted();  // by the signal, as an unhandled Ctrl-C: status 130 in a shell
   } catch (const ld::Error& e) {
     std::cerr << "loradiff: error: " << e.what() << "\n";
     return 1;

@@ -4,6 +4,7 @@
 #include "data/tokenizer.h"
 #include "diffusion/frechet.h"
 #include "tensor/index.h"
+#include "tensor/interrupt.h"
 
 namespace ld::diffusion {
 
@@ -54,6 +55,7 @@ EvalResult evaluate(TextToImageModel& model, const data::Vocabulary& vocab, nn::
     const std::string prompt = std::string("a handwritten digit ") + data::digit_word(d);
     std::array<int64_t, 10> counts{};
     for (int64_t b0 = 0; b0 < o.n_per_digit; b0 += o.batch) {
+      throw_if_interrupted();  // the sampler checks every step too
       const int64_t nb = std::min(o.batch, o.n_per_digit - b0);
       SampleOptions so = o.sample;
       so.seed = o.sample.seed + 1000003ull * static_cast<uint64_t>(d) + static_cast<uint64_t>(b0);

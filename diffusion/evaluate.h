@@ -35,7 +35,8 @@ struct EvalResult {
   nlohmann::json to_json() const;
 };
 
-// real_images (N, 1, 28, 28) in [-1, 1] with real_labels I32 (N): the test split.
+// real_images (N, 1, 28, 28) in [-1, 1] with real_labels I32 (N): the test split. Throws
+// ld::Interrupted once Ctrl-C was pressed (between sampler steps and batches).
 EvalResult evaluate(TextToImageModel& model, const data::Vocabulary& vocab, nn::MnistClassifier& classifier,
                     const Tensor& real_images, const Tensor& real_labels, const EvalOptions& options,
                     const std::function<void(int64_t, int64_t)>& progress = {});

@@ -8,6 +8,7 @@
 #include "diffusion/loss.h"
 #include "tensor/elementwise.h"
 #include "tensor/index.h"
+#include "tensor/interrupt.h"
 
 namespace ld::diffusion {
 
@@ -41,12 +42,14 @@ Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids
   Tensor x = rand_normal({B, c.image_channels, c.image_size, c.image_size}, gen);  // x_T ~ N(0, I)
   if (opt.sampler == "ddpm") {
     for (int64_t t = s.T() - 1; t >= 0; --t) {
+      throw_if_interrupted();  // Ctrl-C: the caller decides what to keep
       x = ddpm_step(s, x, guided_eps(model, x, t, ids, opt.guidance), t, opt.clip_x0, gen);
       if (progress) progress(s.T() - t, s.T());
     }
   } else {
     std::vector<int64_t> ts = ddim_timesteps(s.T(), opt.steps);
     for (size_t i = 0; i < ts.size(); ++i) {
+      throw_if_interrupted();
       const int64_t t_prev = i + 1 < ts.size() ? ts[i + 1] : -1;
       x = ddim_step(s, x, guided_eps(model, x, ts[i], ids, opt.guidance), ts[i], t_prev, opt.eta, opt.clip_x0, gen);
       if (progress) progress(static_cast<int64_t>(i) + 1, static_cast<int64_t>(ts.size()));

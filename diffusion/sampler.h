@@ -25,7 +25,8 @@ struct SampleOptions {
 Tensor guided_eps(TextToImageModel& model, const Tensor& x_t, int64_t t, const Tensor& ids, float guidance);
 
 // ids I32 (B, L): one caption per image. Returns images (B, C, H, W) in [-1, 1].
-// progress(step, total) is called after each step when given.
+// progress(step, total) is called after each step when given. Throws ld::Interrupted at the
+// next step once Ctrl-C was pressed (tensor/interrupt.h).
 Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids, const SampleOptions& opt,
               const std::function<void(int64_t, int64_t)>& progress = {});
 

@@ -30,6 +30,7 @@
 #include "tensor/elementwise.h"
 #include "tensor/file_io.h"
 #include "tensor/path_guard.h"
+#include "tensor/interrupt.h"
 
 namespace ld::diffusion {
 
@@ -117,6 +118,7 @@ double heldout_loss(TextToImageModel& model, const NoiseSchedule& s, const data:
   double total = 0;
   int64_t n = std::min<int64_t>(o.eval_batches, loader.batches_per_epoch());
   for (int64_t i = 0; i < n; ++i) {
+    throw_if_interrupted();  // Ctrl-C abandons the evaluation; the caller checkpoints
     data::Batch b = loader.next();
     total += diffusion_loss(model, s, b.images, b.tokens, 0.0f, g).value().item();
   }
@@ -336,15 +338,17 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (o.log_every > 0 && (step % o.log_every == 0 || step == o.steps))
       tlog.add({step, lv, opt.lr, gnorm, NAN, secs});
-    if (o.eval_every > 0 && step % o.eval_every == 0) {
-      double h = heldout_loss(*model, sched, test_set, vocab, o);
+    // Ctrl-C during a held-out evaluation or a sample grid abandons it; the steps done are
+    // checkpointed below.
+    double h = NAN;
+    if (o.eval_every > 0 && step % o.eval_every == 0 &&
+        run_unless_interrupted([&] { h = heldout_loss(*model, sched, test_set, vocab, o); }))
       tlog.add({step, NAN, NAN, NAN, h, secs});
-    }
     std::ostringstream extra;
     extra << "lr " << std::setprecision(3) << opt.lr;
     bar.update(step - first, lv, extra.str());
-    const bool stop = o.stop_requested && o.stop_requested->load();
-    if (o.sample_every > 0 && step % o.sample_every == 0) sample_grid();
+    if (o.sample_every > 0 && step % o.sample_every == 0) run_unless_interrupted(sample_grid);
+    const bool stop = interrupt_requested() || (o.stop_requested && o.stop_requested->load());
     if ((o.checkpoint_every > 0 && step % o.checkpoint_every == 0) || step == o.steps || stop) {
       save_state();
       tlog.plot((fs::path(o.out_dir) / "loss.png").string());

@@ -46,7 +46,8 @@ struct TrainOptions {
   // removed first; model.safetensors is replaced at the first checkpoint).
   bool overwrite = false;
   bool progress = true;  // draw a progress bar on stderr
-  // Set from a signal handler (Ctrl-C): the loop writes a checkpoint after the current step and stops.
+  // Ctrl-C (tensor/interrupt.h) or this flag: the loop writes a checkpoint after the current
+  // step and stops (a held-out evaluation or sample grid in progress is abandoned).
   std::atomic<bool>* stop_requested = nullptr;
 };
 

@@ -11,6 +11,7 @@
 #include "nn/linear.h"
 #include "tensor/conv.h"
 #include "tensor/elementwise.h"
+#include "tensor/interrupt.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
 
@@ -152,6 +153,7 @@ CalibrationResult calibrate_inputs(diffusion::TextToImageModel& model, const dat
   {
     InputRecording rec(model, layers);
     while (res.samples < o.samples) {
+      throw_if_interrupted();  // Ctrl-C: nothing is kept of a partial calibration
       data::Batch b = loader.next();
       const int64_t B = std::min(b.images.size(0), o.samples - res.samples);
       const Tensor x0 = b.images.narrow(0, 0, B).contiguous();

@@ -16,6 +16,7 @@
 #include "nn/low_rank_layout.h"
 #include "nn/low_rank_linear.h"
 #include "tensor/elementwise.h"
+#include "tensor/interrupt.h"
 #include "tensor/matmul.h"
 
 namespace ld::lora {
@@ -235,6 +236,7 @@ CompressionReport compress_model(nn::Module& model, const CompressOptions& o,
   }
   Generator gen(0);  // the shells' initial values are overwritten by set_factors
   for (const auto& name : names) {
+    throw_if_interrupted();  // Ctrl-C: the model is left part-compressed; callers discard it
     std::shared_ptr<nn::Module> dense = model.get_module(name);
     const DenseView d = dense_view(*dense, name);
     LayerCompression l;

@@ -29,6 +29,7 @@
 #include "nn/progress.h"
 #include "tensor/file_io.h"
 #include "tensor/index.h"
+#include "tensor/interrupt.h"
 
 namespace ld::lora {
 
@@ -96,6 +97,7 @@ double heldout_loss(diffusion::TextToImageModel& model, const diffusion::NoiseSc
   double total = 0;
   int64_t done = 0;
   while (done < n) {
+    throw_if_interrupted();
     data::Batch b = loader.next();
     const int64_t B = std::min(b.images.size(0), n - done);
     total += diffusion::diffusion_loss(model, s, b.images.narrow(0, 0, B).contiguous(),
@@ -123,6 +125,7 @@ std::pair<double, double> paired_median_ms(const std::function<void()>& a, const
   b();
   std::vector<double> ta, tb;
   for (int64_t i = 0; i < reps; ++i) {
+    throw_if_interrupted();
     for (auto [f, out] : {std::pair{&a, &ta}, std::pair{&b, &tb}}) {
       const auto t0 = Clock::now();
       (*f)();
@@ -314,7 +317,7 @@ FinetuneResult finetune(diffusion::TextToImageModel& model, const data::Captione
     losses.push_back(lv);
     ++r.steps;
     bar.update(r.steps, lv);
-    if (o.stop_requested && o.stop_requested->load()) {
+    if (interrupt_requested() || (o.stop_requested && o.stop_requested->load())) {
       r.interrupted = true;
       break;
     }
@@ -450,9 +453,14 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
         << fr.first_loss << " -> " << fr.last_loss << ", " << std::setprecision(4) << fr.median_step_ms
         << " ms/step (median), " << fr.seconds << " s\n"
         << std::setprecision(6);
-    const double h = heldout();
+    // Ctrl-C while fine-tuning: the steps done are saved at once, without this evaluation
+    double h = NAN;
+    if (run_unless_interrupted([&] { h = heldout(); })) {
+      if (heldout_n > 0) log << "held-out loss (1) after fine-tuning: " << h << "\n";
+    } else if (heldout_n > 0) {
+      log << "held-out loss (1) after fine-tuning: skipped (interrupted)\n";
+    }
     hj["finetuned"] = number_or_null(h);
-    if (heldout_n > 0) log << "held-out loss (1) after fine-tuning: " << h << "\n";
   }
   j["heldout_loss"] = hj;
 

@@ -45,7 +45,10 @@ struct CompressRunOptions {
   // benchmark
   int64_t bench_reps = 0, bench_batch = 64, bench_sample_steps = 5;
   bool progress = true;
-  std::atomic<bool>* stop_requested = nullptr;  // Ctrl-C: stop fine-tuning, save, report
+  // Ctrl-C (tensor/interrupt.h) or this flag: stop fine-tuning, save, report. Ctrl-C before
+  // fine-tuning (held-out loss, calibration, compression, benchmark) throws ld::Interrupted
+  // and nothing is written.
+  std::atomic<bool>* stop_requested = nullptr;
 };
 
 // Runs the steps above, writes --out (and --json), logs to `log`; returns the JSON report.

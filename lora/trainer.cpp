@@ -33,6 +33,7 @@
 #include "tensor/elementwise.h"
 #include "tensor/file_io.h"
 #include "tensor/path_guard.h"
+#include "tensor/interrupt.h"
 
 namespace ld::lora {
 
@@ -89,6 +90,7 @@ double fixed_noise_loss(diffusion::TextToImageModel& model, const diffusion::Noi
   int64_t n = 0;
   for (int64_t rep = 0; rep < repeats; ++rep)
     for (int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
+      throw_if_interrupted();  // Ctrl-C abandons the evaluation
       data::Batch b = loader.next();
       const int64_t bs = b.images.size(0);
       total += diffusion::diffusion_loss(model, s, b.images, b.tokens, 0.0f, g).value().item() * bs;
@@ -406,6 +408,8 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     tlog.save();
   };
 
+  // Ctrl-C before the first step of a new run (these evaluations included): nothing worth
+  // saving yet, so ld::Interrupted goes up and no adapter is written.
   res.heldout_before = NAN;
   if (val.size() > 0 && step == 0) {
     res.heldout_before = heldout();
@@ -415,6 +419,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   for (const auto& row : tlog.rows())  // a resumed run reports the loss its log starts with
     if (row.step == 0 && std::isfinite(row.heldout_loss)) res.heldout_before = row.heldout_loss;
   if (o.sample_every > 0 && step == 0) sample_grid();
+  if (step == 0) throw_if_interrupted();
 
   if (step >= o.steps)
     log << "the run is already at step " << step << " (--steps " << o.steps << "): nothing to train\n";
@@ -449,12 +454,16 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (o.log_every > 0 && (step % o.log_every == 0 || step == o.steps))
       tlog.add({step, lv, opt.lr, gnorm, NAN, secs});
-    if (val.size() > 0 && ((o.eval_every > 0 && step % o.eval_every == 0) || step == o.steps))
-      tlog.add({step, NAN, NAN, NAN, heldout(), secs});
+    // Ctrl-C during a held-out evaluation or a sample grid abandons it; the steps done are saved.
+    double h = NAN;
+    if (val.size() > 0 && ((o.eval_every > 0 && step % o.eval_every == 0) || step == o.steps) &&
+        run_unless_interrupted([&] { h = heldout(); }))
+      tlog.add({step, NAN, NAN, NAN, h, secs});
     bar.update(step, lv);
-    if (o.sample_every > 0 && step % o.sample_every == 0) sample_grid();
-    if (o.save_every > 0 && step % o.save_every == 0 && step < o.steps) save_state(last_loss);
-    if (o.stop_requested && o.stop_requested->load()) {
+    if (o.sample_every > 0 && step % o.sample_every == 0) run_unless_interrupted(sample_grid);
+    const bool stop = interrupt_requested() || (o.stop_requested && o.stop_requested->load());
+    if (o.save_every > 0 && step % o.save_every == 0 && step < o.steps && !stop) save_state(last_loss);
+    if (stop) {
       res.interrupted = true;
       break;
     }

@@ -63,7 +63,9 @@ struct LoRATrainOptions {
   bool resume = false;       // continue from <log_dir>/train_state.safetensors
   bool overwrite = false;    // replace another run's state in the log folder / another kind of file at --out
   bool progress = true;
-  std::atomic<bool>* stop_requested = nullptr;  // Ctrl-C: save after the current step and stop
+  // Ctrl-C (tensor/interrupt.h) or this flag: save after the current step and stop; before the
+  // first step of a new run, ld::Interrupted is thrown and nothing is written
+  std::atomic<bool>* stop_requested = nullptr;
 };
 
 struct LoRATrainResult {

@@ -6,6 +6,7 @@
 #include "autograd/ops.h"
 #include "nn/checkpoint.h"
 #include "tensor/index.h"
+#include "tensor/interrupt.h"
 #include "tensor/reduce.h"
 
 namespace ld::nn {
@@ -112,6 +113,7 @@ Tensor batched_eval(MnistClassifier& model, const Tensor& images, int64_t batch_
   ag::NoGrad no_grad;
   std::vector<Tensor> parts;
   for (int64_t i = 0; i < images.size(0); i += batch_size) {
+    throw_if_interrupted();  // Ctrl-C: a whole split takes seconds
     const int64_t n = std::min(batch_size, images.size(0) - i);
     parts.push_back(f(Var(images.narrow(0, i, n).contiguous())).value());
   }

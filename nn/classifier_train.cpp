@@ -8,6 +8,7 @@
 #include "nn/adam.h"
 #include "nn/lr_schedule.h"
 #include "nn/progress.h"
+#include "tensor/interrupt.h"
 
 namespace ld::nn {
 
@@ -65,6 +66,7 @@ ClassifierTrainStats train_classifier(MnistClassifier& model, const Tensor& imag
   ProgressBar bar(progress, total, "classifier");
   model.train();
   for (int64_t step = 0; step < total; ++step) {
+    throw_if_interrupted();  // Ctrl-C: `classifier train` saves nothing of a partial training
     const int64_t pos = step % per_epoch;
     if (pos == 0) order = rand_permutation(N, gen);
     std::vector<int64_t> idx(order.begin() + pos * opt.batch_size,

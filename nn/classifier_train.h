@@ -29,7 +29,8 @@ struct ClassifierTrainStats {
 };
 
 // images F32 (N, 1, 28, 28) in [-1, 1], labels I32 (N) in 0..9. Progress goes to `progress`
-// (a ProgressBar line), nothing when null. Leaves the model in eval mode.
+// (a ProgressBar line), nothing when null. Leaves the model in eval mode. Throws ld::Interrupted
+// at the next step once Ctrl-C was pressed (tensor/interrupt.h).
 ClassifierTrainStats train_classifier(MnistClassifier& model, const Tensor& images, const Tensor& labels,
                                       const ClassifierTrainOptions& options,
                                       std::ostream* progress = nullptr);

@@ -50,6 +50,11 @@ void ProgressBar::draw() {
 void ProgressBar::finish() {
   draw();
   if (out_) *out_ << "\n" << std::flush;
+  finished_ = true;
+}
+
+ProgressBar::~ProgressBar() {
+  if (out_ && drawn_ && !finished_) *out_ << "\n" << std::flush;
 }
 
 }  // namespace ld::nn

@@ -12,6 +12,11 @@ namespace ld::nn {
 class ProgressBar {
  public:
   ProgressBar(std::ostream* out, int64_t total_steps, std::string label = "");
+  // Ends a drawn line that finish() did not: an error or Ctrl-C (tensor/interrupt.h) leaving the
+  // loop then prints its message on a line of its own.
+  ~ProgressBar();
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
   // After step `done` (1-based) with the latest loss; extra is appended as is.
   void update(int64_t done, double loss, const std::string& extra = "");
   void finish();  // draw the final state and end the line
@@ -26,7 +31,7 @@ class ProgressBar {
   double loss_ = 0;
   std::string label_, extra_;
   std::chrono::steady_clock::time_point start_, last_draw_;
-  bool drawn_ = false;
+  bool drawn_ = false, finished_ = false;
 };
 
 }  // namespace ld::nn

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tensor/error.h"
+#include "tensor/interrupt.h"
 
 namespace ld {
 
@@ -36,7 +37,10 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   if (!fs::is_directory(dir, ec))
     fail("cannot write '", path, "': folder '", dir.string(), "' does not exist");
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  // Registered before it exists, so a second Ctrl-C at any moment removes it; the guard removes
+  // it on every other way out (errors, exceptions) unless it was renamed into place.
+  TempFile guard(path + ".tmp-" + std::to_string(::getpid()));
+  const std::string& tmp = guard.path();
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("cannot write '", path, "': ", std::strerror(errno));
   size_t done = 0;
@@ -46,7 +50,6 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
       if (errno == EINTR) continue;
       int err = errno;
       ::close(fd);
-      ::unlink(tmp.c_str());
       fail("cannot write '", path, "': ", std::strerror(err), " (the previous file, if any, is unchanged)");
     }
     done += static_cast<size_t>(n);
@@ -56,14 +59,13 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   const bool closed = ::close(fd) == 0;  // always close, even when fsync failed
   if (!synced || !closed) {
     if (synced) err = errno;
-    ::unlink(tmp.c_str());
     fail("cannot write '", path, "': ", std::strerror(err), " (the previous file, if any, is unchanged)");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
-    ::unlink(tmp.c_str());
     fail("cannot write '", path, "': rename failed: ", std::strerror(err));
   }
+  guard.keep();
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);  // make the rename itself durable

@@ -3,8 +3,9 @@
 //
 // write_file_atomic writes to "<path>.tmp-<pid>" in the same folder, flushes it to
 // disk (fsync), then renames it over <path>. A crash or a full disk at any moment
-// leaves either the old file or the new one, never a partial file; on failure the
-// temporary file is removed and an ld::Error names the path and the reason.
+// leaves either the old file or the new one, never a partial file; on failure (an error, an
+// exception, a second Ctrl-C: tensor/interrupt.h) the temporary file is removed, and an error
+// is an ld::Error naming the path and the reason.
 #pragma once
 #include <string>
 #include <string_view>

@@ -1,15 +1,19 @@
 // tensor/file_io: whole-file reads, atomic writes, and the clean-up of temporary files
 // that a killed writer leaves behind.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "tensor/error.h"
 #include "tensor/file_io.h"
+#include "tensor/interrupt.h"
 #include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -70,4 +74,61 @@ TEST_CASE("remove_stale_temp_files removes only a dead writer's temporaries") {
   CHECK(removed[0] == stale_log.string());
   for (const fs::path& p : {mine, alive, not_ours, real}) CHECK(fs::exists(p));
   CHECK(remove_stale_temp_files((tmp.path / "missing").string()).empty());
+}
+
+TEST_CASE("write_file_atomic removes its temporary file when a write fails") {
+  if (!fs::exists("/dev/full")) return;  // nowhere to inject ENOSPC
+  TempDir tmp("test-file-io");
+  const std::string path = tmp / "a.bin";
+  write_file_atomic(path, "old");
+  // the temporary name is a link to /dev/full: opening works, every write fails with ENOSPC
+  const fs::path temp = path + ".tmp-" + std::to_string(::getpid());
+  fs::create_symlink("/dev/full", temp);
+  CHECK_THROWS_WITH_AS(write_file_atomic(path, "new"), doctest::Contains("a.bin"), Error);
+  CHECK_FALSE(fs::exists(fs::symlink_status(temp)));
+  CHECK(read_file(path) == "old");
+  CHECK(registered_temp_files() == 0);
+}
+
+TEST_CASE("a second Ctrl-C in the middle of write_file_atomic removes its temporary file") {
+  TempDir tmp("test-file-io");
+  const std::string path = tmp / "big.bin";
+  write_file_atomic(path, "old");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    // The temporary name is a FIFO nobody drains: the write blocks once the pipe is full.
+    install_interrupt_handler();
+    const std::string fifo = path + ".tmp-" + std::to_string(::getpid());
+    if (::mkfifo(fifo.c_str(), 0600) != 0) ::_exit(2);
+    try {
+      write_file_atomic(path, std::string(1 << 20, 'x'));
+    } catch (...) {
+    }
+    ::_exit(3);  // not reached: the second SIGINT ends the process
+  }
+  const std::string fifo = path + ".tmp-" + std::to_string(child);
+  int fd = -1;
+  for (int i = 0; i < 500 && fd < 0; ++i) {  // the child makes the FIFO, then opens it
+    fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    if (fd < 0) ::usleep(10000);
+  }
+  REQUIRE(fd >= 0);
+  char buf[4096];
+  ssize_t got = 0;
+  for (int i = 0; i < 500 && got <= 0; ++i) {  // bytes arrive: the child is inside the write
+    got = ::read(fd, buf, sizeof buf);
+    if (got <= 0) ::usleep(10000);
+  }
+  CHECK(got > 0);
+  ::kill(child, SIGINT);  // the first only asks to stop at a safe point
+  ::usleep(200000);
+  int status = 0;
+  CHECK(::waitpid(child, &status, WNOHANG) == 0);  // still blocked in the write
+  ::kill(child, SIGINT);
+  ::waitpid(child, &status, 0);
+  ::close(fd);
+  REQUIRE(WIFSIGNALED(status));  // killed by SIGINT: a shell reports 130
+  CHECK(WTERMSIG(status) == SIGINT);
+  CHECK_FALSE(fs::exists(fs::symlink_status(fifo)));
+  CHECK(read_file(path) == "old");
 }
