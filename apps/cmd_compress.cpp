@@ -14,6 +14,7 @@
 #include "lora/attach.h"
 #include "lora/compress.h"
 #include "lora/compression_run.h"
+#include "tensor/file_io.h"
 
 namespace ld::app {
 
@@ -141,6 +142,7 @@ void register_compress_plot(CLI::App& app, Runner& run) {
   cmd->add_option("--y-label", a->y_label, "y axis label (default: the key)");
   cmd->callback([&run, a] {
     run = [a] {
+      check_regular_file(a->results);  // a FIFO or /dev/zero would never end
       std::ifstream in(a->results);
       if (!in) fail("--results: cannot open '", a->results, "'");
       std::map<std::string, data::PlotSeries> by_name;

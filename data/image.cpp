@@ -10,9 +10,10 @@
 
 namespace ld::data {
 
-static uint8_t to_byte(float x) {
-  const float p = std::round((x + 1.0f) * 127.5f);
-  return static_cast<uint8_t>(std::clamp(p, 0.0f, 255.0f));
+uint8_t pixel_to_byte(float x) {
+  if (std::isnan(x)) return 0;  // std::clamp would pass NaN through to an undefined cast
+  const float p = (std::clamp(x, -1.0f, 1.0f) + 1.0f) * 127.5f;  // in [0, 255]
+  return static_cast<uint8_t>(std::round(p));
 }
 
 GrayImage image_from_tensor(const Tensor& image) {
@@ -26,7 +27,7 @@ GrayImage image_from_tensor(const Tensor& image) {
   out.width = c.size(-1);
   out.pixels.resize(static_cast<size_t>(c.numel()));
   const float* p = c.f32();
-  for (int64_t i = 0; i < c.numel(); ++i) out.pixels[i] = to_byte(p[i]);
+  for (int64_t i = 0; i < c.numel(); ++i) out.pixels[i] = pixel_to_byte(p[i]);
   return out;
 }
 
@@ -236,7 +237,8 @@ GrayImage make_grid(const Tensor& images, int64_t rows, int64_t cols, int64_t up
     const float* src = cell < n ? c.f32() + cell * h * w : nullptr;
     for (int64_t y = 0; y < ch; ++y)
       for (int64_t x = 0; x < cw; ++x)
-        out.pixels[(oy + y) * out.width + ox + x] = src ? to_byte(src[(y / upscale) * w + x / upscale]) : 0;
+        out.pixels[(oy + y) * out.width + ox + x] =
+            src ? pixel_to_byte(src[(y / upscale) * w + x / upscale]) : 0;
   }
   return out;
 }
