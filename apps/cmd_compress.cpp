@@ -142,7 +142,11 @@ void register_compress_plot(CLI::App& app, Runner& run) {
   cmd->add_option("--y-label", a->y_label, "y axis label (default: the key)");
   cmd->callback([&run, a] {
     run = [a] {
-      check_regular_file(a->results);  // a FIFO or /dev/zero would never end
+      try {
+        check_regular_file(a->results);  // a FIFO or /dev/zero would never end
+      } catch (const Error& e) {
+        fail("--results: ", e.what());
+      }
       std::ifstream in(a->results);
       if (!in) fail("--results: cannot open '", a->results, "'");
       std::map<std::string, data::PlotSeries> by_name;

@@ -286,3 +286,71 @@ TEST_CASE("a finite checkpoint whose model computes Inf: sample and eval name th
   // the good files pass the same loaders
   CHECK(run({"lora", "info", f.path("adapter.safetensors")}, 30).code == 0);
 }
+
+TEST_CASE("resume: a train state holding a NaN, or with 10 MB appended, is refused naming the file") {
+  Fixture f;
+  struct Run {
+    const char* what;
+    std::vector<std::string> first;  // makes the state
+    std::string state;
+  };
+  const std::vector<Run> runs{
+      {"train",
+       {"train", "--config", "mnist-t2i-tiny", "--data", f.path("mnist"), "--out", f.path("run"), "--steps",
+        "1", "--batch", "4", "--sample-every", "0", "--eval-every", "0", "--no-progress"},
+       f.path("run/train_state.safetensors")},
+      {"lora train",
+       {"lora", "train", "--base", f.path("model.safetensors"), "--data", f.path("images"), "--out",
+        f.path("ad.safetensors"), "--steps", "1", "--batch", "2", "--sample-every", "0", "--no-progress"},
+       f.path("ad-log/train_state.safetensors")},
+  };
+  for (const Run& run_ : runs) {
+    const std::string what = run_.what;
+    CAPTURE(what);
+    Result r = run(run_.first, 60);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    REQUIRE(fs::exists(run_.state));
+    const std::string good = read_file(run_.state);
+    std::vector<std::string> again = run_.first;
+    again.push_back("--resume");
+    for (std::string& a : again)
+      if (a == "1") a = "2";  // --steps 2
+    // one NaN in the first F32 tensor of the state
+    nn::SafeTensors st = nn::load_safetensors(run_.state);
+    auto bad = st.tensors.begin();
+    while (bad->second.dtype() != DType::F32 || bad->second.numel() == 0) ++bad;
+    const std::string first = bad->first;
+    bad->second.f32()[0] = std::nanf("");
+    nn::save_safetensors(run_.state, st.tensors, st.metadata);
+    r = run(again, 30);
+    INFO(r.output);
+    CHECK(r.code == 1);
+    const std::string want = run_.state + "': tensor '" + first + "' holds nan at element 0";
+    CHECK(r.output.find(want) != std::string::npos);
+    // 10 MB appended
+    write_file_atomic(run_.state, good + std::string(10'000'000, '\0'));
+    r = run(again, 30);
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(r.output.find("'" + run_.state + "' is " + std::to_string(good.size() + 10'000'000) +
+                        " bytes but its header describes " + std::to_string(good.size()) + " bytes") !=
+          std::string::npos);
+    // the good state resumes
+    write_file_atomic(run_.state, good);
+    r = run(again, 60);
+    INFO(r.output);
+    CHECK(r.code == 0);
+  }
+}
+
+TEST_CASE("compress-plot --results: a FIFO or /dev/zero is refused at once") {
+  Fixture f;
+  for (const std::string& in : {f.path("fifo.safetensors"), std::string("/dev/zero")}) {
+    const Result r = run({"compress-plot", "--results", in, "--out", f.path("out.png")}, 20);
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(r.output.find("--results: cannot read '" + in + "'") != std::string::npos);
+    CHECK(r.output.find("not a regular file") != std::string::npos);
+  }
+}
