@@ -10,12 +10,6 @@
 
 namespace ld::data {
 
-uint8_t pixel_to_byte(float x) {
-  if (std::isnan(x)) return 0;  // std::clamp would pass NaN through to an undefined cast
-  const float p = (std::clamp(x, -1.0f, 1.0f) + 1.0f) * 127.5f;  // in [0, 255]
-  return static_cast<uint8_t>(std::round(p));
-}
-
 GrayImage image_from_tensor(const Tensor& image) {
   check_defined("image_from_tensor", image);
   check_dtype("image_from_tensor", image, DType::F32);

@@ -22,8 +22,18 @@ TEST_CASE("bytes <-> [-1, 1] tensors") {
   CHECK_THROWS_AS(image_from_tensor(ld::Tensor::zeros({2, 3, 3})), ld::Error);
 }
 
+// In a constant expression a float-to-integer conversion of NaN or of an out-of-range value
+// does not compile: these prove the conversion is defined for the special values.
+using L = std::numeric_limits<float>;
+static_assert(pixel_to_byte(L::quiet_NaN()) == 0);
+static_assert(pixel_to_byte(-L::quiet_NaN()) == 0);
+static_assert(pixel_to_byte(L::infinity()) == 255);
+static_assert(pixel_to_byte(-L::infinity()) == 0);
+static_assert(pixel_to_byte(L::max()) == 255);
+static_assert(pixel_to_byte(L::lowest()) == 0);
+static_assert(pixel_to_byte(0.0f) == 128);
+
 TEST_CASE("pixel_to_byte: a defined byte for every float") {
-  using L = std::numeric_limits<float>;
   CHECK(pixel_to_byte(-1.0f) == 0);
   CHECK(pixel_to_byte(1.0f) == 255);
   CHECK(pixel_to_byte(0.0f) == 128);  // 127.5: halves round away from zero
