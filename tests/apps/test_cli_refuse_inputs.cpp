@@ -354,3 +354,40 @@ TEST_CASE("compress-plot --results: a FIFO or /dev/zero is refused at once") {
     CHECK(r.output.find("not a regular file") != std::string::npos);
   }
 }
+
+TEST_CASE("adapter weights that overflow: sample --lora and lora merge refuse and write nothing") {
+  Fixture f;
+  // A = 100, B = 1000, r = 2, alpha = 4: w (alpha / r) B A = 4e5 w in every element
+  lora::Adapter big = lora::read_adapter(f.path("adapter.safetensors"));
+  for (auto& l : big.layers) {
+    l.A = Tensor::full(l.A.shape(), 1e2f);
+    l.B = Tensor::full(l.B.shape(), 1e3f);
+  }
+  REQUIRE(big.alpha == 4.0f);
+  const std::string file = f.path("big.safetensors");
+  lora::save_adapter(file, big);
+  Result r = run({"sample", "--model", f.path("model.safetensors"), "--lora", file + ":1e34", "--prompt",
+                  "seven", "--n", "1", "--steps", "2", "--out", f.path("out.png")},
+                 30);
+  INFO(r.output);
+  CHECK(r.code == 1);
+  CHECK(r.output.find("adapter '" + file + "' at weight 1e+34: the update w (alpha / r) B A of layer") !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(f.dir / "out.png"));
+  // each adapter alone is finite (2e38), the two merged overflow
+  r = run({"lora", "merge", "--base", f.path("model.safetensors"), "--lora", file + ":5e32", "--lora",
+           file + ":5e32", "--out", f.path("merged.safetensors")},
+          30);
+  INFO(r.output);
+  CHECK(r.code == 1);
+  CHECK(r.output.find(
+            "would hold non-finite weights after merging adapter(s) 'big' at weight 5e+32, 'big_2' at "
+            "weight 5e+32; nothing was merged") != std::string::npos);
+  CHECK_FALSE(fs::exists(f.dir / "merged.safetensors"));
+  // one of them merges
+  r = run({"lora", "merge", "--base", f.path("model.safetensors"), "--lora", file + ":5e32", "--out",
+           f.path("merged.safetensors")},
+          30);
+  INFO(r.output);
+  CHECK(r.code == 0);
+}
