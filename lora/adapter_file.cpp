@@ -168,14 +168,14 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
   const std::string src = a.source.empty() ? name : a.source;
   if (!std::isfinite(weight)) fail("adapter '", src, "': weight ", weight, " must be a finite number");
   // 1. every layer must exist and fit, before anything changes
-  std::string problems;
+  std::vector<std::string> problems;
   std::vector<std::shared_ptr<nn::Module>> modules;
   for (const auto& l : a.layers) {
     std::shared_ptr<nn::Module> m;
     try {
       m = model.get_module(l.name);
     } catch (const Error&) {
-      problems += str_cat("  layer '", l.name, "': the model has no such layer\n");
+      problems.push_back(str_cat("layer '", l.name, "': the model has no such layer"));
       modules.push_back(nullptr);
       continue;
     }
@@ -183,19 +183,20 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
     const bool linear = std::dynamic_pointer_cast<nn::Linear>(m) || std::dynamic_pointer_cast<LoRALinear>(m);
     const bool conv = std::dynamic_pointer_cast<nn::Conv2d>(m) || std::dynamic_pointer_cast<LoRAConv2d>(m);
     if (!linear && !conv) {
-      problems += str_cat("  layer '", l.name, "': is a ", m->type_name(), ", not a Linear or Conv2d\n");
+      problems.push_back(str_cat("layer '", l.name, "': is a ", m->type_name(), ", not a Linear or Conv2d"));
       continue;
     }
     const Shape w = m->parameter("weight").shape();
     if (base_shape(l) != w || (linear && l.A.dim() != 2))
-      problems += str_cat("  layer '", l.name, "': lora_A ", shape_str(l.A.shape()), " and lora_B ",
-                          shape_str(l.B.shape()), " need a weight of shape ", shape_str(base_shape(l)),
-                          ", the model's is ", shape_str(w), "\n");
+      problems.push_back(str_cat("layer '", l.name, "': lora_A ", shape_str(l.A.shape()), " and lora_B ",
+                                 shape_str(l.B.shape()), " need a weight of shape ", shape_str(base_shape(l)),
+                                 ", the model's is ", shape_str(w)));
     if (auto lora = std::dynamic_pointer_cast<LoRALayer>(m); lora && lora->find_adapter(name) >= 0)
-      problems += str_cat("  layer '", l.name, "': already has an adapter called '", name, "'\n");
+      problems.push_back(str_cat("layer '", l.name, "': already has an adapter called '", name, "'"));
   }
   if (!problems.empty())
-    fail("adapter '", src, "' does not fit the ", model.type_name(), " (nothing was attached):\n", problems);
+    fail("adapter '", src, "' does not fit the ", model.type_name(),
+         " (nothing was attached): ", one_line_list(problems));
   // 1b. the weighted update of every layer, and the layer's weight with it merged, must be finite:
   // a weight like 1e38 or a huge alpha would otherwise only show as NaN images
   for (size_t k = 0; k < a.layers.size(); ++k) {

@@ -135,6 +135,13 @@ TEST_CASE("bad adapter files fail clearly; a different base warns") {
         diffusion::build_model(diffusion::load_config("mnist-t2i-small"), data::Vocabulary::builtin(), 1);
     CHECK_THROWS_WITH_AS(load_adapter(*small, read_adapter(tmp / "good.safetensors"), 1.0f, "x"),
                          doctest::Contains("need a weight of shape"), Error);
+    try {  // 40 layers do not fit: the first 5 on one line, then the count
+      load_adapter(*small, read_adapter(tmp / "good.safetensors"), 1.0f, "x");
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      CHECK(msg.find('\n') == std::string::npos);
+      CHECK(msg.find("; and 35 more") != std::string::npos);
+    }
     CHECK(lora_layers(*small).empty());
   }
   SUBCASE("a layer that is not Linear / Conv2d") {
