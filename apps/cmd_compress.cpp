@@ -15,6 +15,7 @@
 #include "lora/compress.h"
 #include "lora/compression_run.h"
 #include "tensor/interrupt.h"
+#include "tensor/file_io.h"
 
 namespace ld::app {
 
@@ -145,6 +146,11 @@ void register_compress_plot(CLI::App& app, Runner& run) {
   cmd->add_option("--y-label", a->y_label, "y axis label (default: the key)");
   cmd->callback([&run, a] {
     run = [a] {
+      try {
+        check_regular_file(a->results);  // a FIFO or /dev/zero would never end
+      } catch (const Error& e) {
+        fail("--results: ", e.what());
+      }
       check_outputs_distinct({{"--results", a->results}}, {{"--out", a->out}});
       check_output_file({"--out", a->out}, FileKind::Png);
       std::ifstream in(a->results);

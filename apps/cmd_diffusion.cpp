@@ -119,6 +119,7 @@ void register_sample(CLI::App& app, Runner& run) {
       so.steps = a->steps;
       so.guidance = a->guidance;
       so.eta = a->eta;
+      so.source = diffusion::model_source(a->model, a->loras);
       std::vector<Tensor> parts;
       const int64_t total = static_cast<int64_t>(captions.size());
       for (int64_t b0 = 0; b0 < total; b0 += a->batch) {
@@ -218,6 +219,7 @@ void register_eval(CLI::App& app, Runner& run) {
       eo.sample.steps = a->steps;
       eo.sample.guidance = a->guidance;
       eo.sample.seed = a->seed;
+      eo.sample.source = diffusion::model_source(a->model, a->loras);
       Tensor labels = Tensor::from_ints(real.labels, {real.size()});
       auto t0 = std::chrono::steady_clock::now();
       diffusion::EvalResult r =

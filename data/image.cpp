@@ -10,11 +10,6 @@
 
 namespace ld::data {
 
-static uint8_t to_byte(float x) {
-  const float p = std::round((x + 1.0f) * 127.5f);
-  return static_cast<uint8_t>(std::clamp(p, 0.0f, 255.0f));
-}
-
 GrayImage image_from_tensor(const Tensor& image) {
   check_defined("image_from_tensor", image);
   check_dtype("image_from_tensor", image, DType::F32);
@@ -26,7 +21,7 @@ GrayImage image_from_tensor(const Tensor& image) {
   out.width = c.size(-1);
   out.pixels.resize(static_cast<size_t>(c.numel()));
   const float* p = c.f32();
-  for (int64_t i = 0; i < c.numel(); ++i) out.pixels[i] = to_byte(p[i]);
+  for (int64_t i = 0; i < c.numel(); ++i) out.pixels[i] = pixel_to_byte(p[i]);
   return out;
 }
 
@@ -236,7 +231,8 @@ GrayImage make_grid(const Tensor& images, int64_t rows, int64_t cols, int64_t up
     const float* src = cell < n ? c.f32() + cell * h * w : nullptr;
     for (int64_t y = 0; y < ch; ++y)
       for (int64_t x = 0; x < cw; ++x)
-        out.pixels[(oy + y) * out.width + ox + x] = src ? to_byte(src[(y / upscale) * w + x / upscale]) : 0;
+        out.pixels[(oy + y) * out.width + ox + x] =
+            src ? pixel_to_byte(src[(y / upscale) * w + x / upscale]) : 0;
   }
   return out;
 }

@@ -3,8 +3,9 @@
 //
 // The model sees a digit as F32 (1, H, W) in [-1, 1], -1 = background (black), +1 = ink
 // (white), like MNIST. An 8-bit pixel p maps to x = p / 127.5 - 1 and back by
-// p = round((x + 1) * 127.5), clamped to 0..255.
+// pixel_to_byte(x): every float has a defined byte (see there).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,7 +28,19 @@ struct FloatImage {
   float at(int64_t x, int64_t y) const { return pixels[static_cast<size_t>(y * width + x)]; }
 };
 
-// (H, W) or (1, H, W) F32 in [-1, 1] -> 8 bits (out-of-range values are clamped).
+// Model output -> 8 bits: x is clamped to [-1, 1] (+Inf -> 255, -Inf -> 0), then
+// p = (x + 1) * 127.5 is rounded to nearest, halves away from zero (x = 0 -> 128). NaN -> 0
+// (black): sampling refuses non-finite images (diffusion/sampler.h), so a NaN here is a bug
+// upstream, and a float-to-integer cast of NaN would be undefined behaviour. constexpr, so
+// that a test can prove in a constant expression (where undefined behaviour does not compile)
+// that no float reaches an undefined conversion.
+constexpr uint8_t pixel_to_byte(float x) {
+  if (x != x) return 0;                                          // NaN; std::clamp would pass it through
+  const float p = (std::clamp(x, -1.0f, 1.0f) + 1.0f) * 127.5f;  // in [0, 255]
+  return static_cast<uint8_t>(static_cast<double>(p) + 0.5);     // exact in double: floor(p + 0.5)
+}
+
+// (H, W) or (1, H, W) F32 in [-1, 1] -> 8 bits by pixel_to_byte.
 GrayImage image_from_tensor(const Tensor& image);
 // 8 bits -> F32 (1, H, W) in [-1, 1].
 Tensor tensor_from_image(const GrayImage& image);

@@ -8,6 +8,7 @@
 #include "data/captions.h"
 #include "data/tokenizer.h"
 #include "tensor/error.h"
+#include "tensor/excerpt.h"
 
 namespace ld::data {
 
@@ -65,7 +66,7 @@ LoaderState LoaderState::from_json(const std::string& text) {
     s.num_samples = j.at("num_samples").get<int64_t>();
     return s;
   } catch (const nlohmann::json::exception& e) {
-    fail("loader state: cannot parse '", text, "': ", e.what(),
+    fail("loader state: cannot parse '", excerpt(text), "': ", excerpt(e.what(), 160),
          " (expected {seed, epoch_offset, epoch, position, num_samples})");
   }
 }

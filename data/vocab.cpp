@@ -2,6 +2,7 @@
 #include "data/vocab.h"
 
 #include "tensor/error.h"
+#include "tensor/excerpt.h"
 #include "tensor/file_io.h"
 
 namespace ld::data {
@@ -33,13 +34,14 @@ static Vocabulary build(const std::vector<std::string>& words, const std::string
     const std::string where =
         line_of.empty() ? "entry " + std::to_string(i) : "line " + std::to_string(line_of[i]);
     if (i < 3 && words[i] != kSpecial[i])
-      fail("vocabulary ", name, ": ", where, " is '", words[i], "', expected '", kSpecial[i], "' (id ", i,
-           ")");
+      fail("vocabulary ", name, ": ", where, " is '", excerpt(words[i]), "', expected '", kSpecial[i],
+           "' (id ", i, ")");
     if (i >= 3 && !valid_word(words[i]))
-      fail("vocabulary ", name, ": ", where, " '", words[i],
+      fail("vocabulary ", name, ": ", where, " '", excerpt(words[i]),
            "' is not a tokenizer word (lower-case letters, digits, apostrophes)");
     if (auto [it, fresh] = seen.emplace(words[i], where); !fresh)
-      fail("vocabulary ", name, ": ", where, " repeats '", words[i], "' (first at ", it->second, ")");
+      fail("vocabulary ", name, ": ", where, " repeats '", excerpt(words[i]), "' (first at ", it->second,
+           ")");
   }
   return Vocabulary::from_words(words);
 }
@@ -69,7 +71,7 @@ Vocabulary Vocabulary::from_words(const std::vector<std::string>& words) {
     fail("vocabulary: expected <pad>, <bos>, <unk> as the first three words");
   for (size_t i = 0; i < words.size(); ++i) {
     if (!v.ids_.emplace(words[i], static_cast<int32_t>(i)).second)
-      fail("vocabulary: '", words[i], "' appears twice (ids ", v.ids_[words[i]], " and ", i, ")");
+      fail("vocabulary: '", excerpt(words[i]), "' appears twice (ids ", v.ids_[words[i]], " and ", i, ")");
     v.words_.push_back(words[i]);
   }
   return v;

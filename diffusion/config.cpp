@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "tensor/error.h"
+#include "tensor/excerpt.h"
 #include "tensor/file_io.h"
 
 namespace ld::diffusion {
@@ -58,7 +59,7 @@ template <class T>
 void read_field(const nlohmann::json& j, const char* key, T& out, const std::string& src) {
   if (!j.contains(key)) return;  // keep the default
   if (!has_type(j.at(key), &out))
-    fail("config ", src, ": field '", key, "' has the wrong type (", j.at(key).dump(), ")");
+    fail("config ", src, ": field '", key, "' has the wrong type (", excerpt(j.at(key).dump()), ")");
   out = j.at(key).get<T>();
 }
 
@@ -153,11 +154,16 @@ ModelConfig load_config(const std::string& name_or_path) {
     for (auto& n : builtin_config_names()) names += (names.empty() ? "" : ", ") + n;
     fail("--config: '", name_or_path, "' is neither a built-in config (", names, ") nor an existing file");
   }
+  const std::string text = read_file(name_or_path);
+  // nlohmann::json stops at a NUL byte as if the text ended there: a JSON file followed by
+  // garbage (a damaged copy) would load
+  if (const size_t nul = text.find('\0'); nul != std::string::npos)
+    fail("config ", name_or_path, ": not valid JSON: a NUL byte at offset ", nul, " of ", text.size());
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_file(name_or_path));
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like 1e400
-    fail("config ", name_or_path, ": not valid JSON: ", e.what());
+    fail("config ", name_or_path, ": not valid JSON: ", excerpt(e.what(), 160));
   }
   return ModelConfig::from_json(j, name_or_path);
 }

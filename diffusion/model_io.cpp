@@ -3,6 +3,7 @@
 #include "data/sha256.h"
 #include "nn/checkpoint.h"
 #include "nn/low_rank_layout.h"
+#include "tensor/excerpt.h"
 
 namespace ld::diffusion {
 
@@ -41,6 +42,12 @@ void save_model(const std::string& path, const TextToImageModel& model, const da
   nn::save_checkpoint(path, model, model_metadata(model, vocab, extra));
 }
 
+std::string model_source(const std::string& path, const std::vector<std::string>& lora_specs) {
+  std::string out = "model '" + path + "'";
+  for (size_t i = 0; i < lora_specs.size(); ++i) out += (i == 0 ? " with --lora " : ", ") + lora_specs[i];
+  return out;
+}
+
 LoadedModel load_model(const std::string& path) {
   nn::SafeTensors st = nn::load_safetensors(path);
   auto need = [&](const char* key) -> const std::string& {
@@ -56,8 +63,9 @@ LoadedModel load_model(const std::string& path) {
     cfg = ModelConfig::from_json(nlohmann::json::parse(need("config")), path);
     words = nlohmann::json::parse(need("vocab")).get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
-    fail("model '", path, "': metadata is not valid JSON: ", e.what());
+    fail("model '", path, "': metadata is not valid JSON: ", excerpt(e.what(), 160));
   }
+  nn::check_finite(st.tensors, "model '" + path + "'");
   LoadedModel out;
   out.path = path;
   out.vocab = data::Vocabulary::from_words(words);

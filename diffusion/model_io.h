@@ -32,6 +32,10 @@ void save_model(const std::string& path, const TextToImageModel& model, const da
 // (strict). Errors name the file and what is missing or wrong.
 LoadedModel load_model(const std::string& path);
 
+// "model 'm.safetensors'", or "model 'm.safetensors' with --lora a.safetensors:0.8": what
+// sampling errors name.
+std::string model_source(const std::string& path, const std::vector<std::string>& lora_specs = {});
+
 // A short fingerprint of the weights: first 16 hex digits of SHA-256 over every
 // tensor's name, shape and bytes, in name order. LoRA adapters record it.
 std::string weights_hash(const nn::StateDict& weights);

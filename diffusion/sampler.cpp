@@ -26,6 +26,13 @@ Tensor guided_eps(TextToImageModel& model, const Tensor& x_t, int64_t t, const T
   return add(eu, mul_scalar(sub(ec, eu), guidance));
 }
 
+void check_sampling_step(const Tensor& x, int64_t step, int64_t total, const SampleOptions& opt) {
+  if (!has_non_finite(x)) return;
+  fail("the model produced non-finite values at sampling step ", step, " of ", total,
+       opt.source.empty() ? std::string() : " (" + opt.source + ")",
+       "; a damaged checkpoint, or too large a --guidance or --lora weight");
+}
+
 Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids, const SampleOptions& opt,
               const std::function<void(int64_t, int64_t)>& progress) {
   if (opt.sampler != "ddim" && opt.sampler != "ddpm")
@@ -44,6 +51,7 @@ Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids
     for (int64_t t = s.T() - 1; t >= 0; --t) {
       throw_if_interrupted();  // Ctrl-C: the caller decides what to keep
       x = ddpm_step(s, x, guided_eps(model, x, t, ids, opt.guidance), t, opt.clip_x0, gen);
+      check_sampling_step(x, s.T() - t, s.T(), opt);
       if (progress) progress(s.T() - t, s.T());
     }
   } else {
@@ -52,6 +60,7 @@ Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids
       throw_if_interrupted();
       const int64_t t_prev = i + 1 < ts.size() ? ts[i + 1] : -1;
       x = ddim_step(s, x, guided_eps(model, x, ts[i], ids, opt.guidance), ts[i], t_prev, opt.eta, opt.clip_x0, gen);
+      check_sampling_step(x, static_cast<int64_t>(i) + 1, static_cast<int64_t>(ts.size()), opt);
       if (progress) progress(static_cast<int64_t>(i) + 1, static_cast<int64_t>(ts.size()));
     }
   }

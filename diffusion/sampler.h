@@ -19,10 +19,16 @@ struct SampleOptions {
   float guidance = 3.0f;         // s; 1 = no guidance (one pass), 0 = unconditional
   uint64_t seed = 0;
   bool clip_x0 = true;
+  std::string source;  // the model (and adapters) in error messages, e.g. "model 'runs/m/model.safetensors'"
 };
 
 // Guided eps for a batch at one timestep t (same for the whole batch).
 Tensor guided_eps(TextToImageModel& model, const Tensor& x_t, int64_t t, const Tensor& ids, float guidance);
+
+// Throws "the model produced non-finite values at sampling step <step> of <total> (<source>)"
+// when x holds a NaN or an infinity: a damaged model, or a too large --guidance or adapter
+// weight, must fail rather than be drawn as a black image. sample() calls it after every step.
+void check_sampling_step(const Tensor& x, int64_t step, int64_t total, const SampleOptions& opt);
 
 // ids I32 (B, L): one caption per image. Returns images (B, C, H, W) in [-1, 1].
 // progress(step, total) is called after each step when given. Throws ld::Interrupted at the

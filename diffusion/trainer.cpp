@@ -28,6 +28,7 @@
 #include "nn/progress.h"
 #include "nn/rng_state.h"
 #include "tensor/elementwise.h"
+#include "tensor/excerpt.h"
 #include "tensor/file_io.h"
 #include "tensor/path_guard.h"
 #include "tensor/interrupt.h"
@@ -212,6 +213,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   int64_t step = 0;
   if (have_state) {
     nn::SafeTensors st = nn::load_safetensors(state_path);
+    nn::check_finite(st.tensors, "resume: '" + state_path + "'");
     auto meta = [&](const char* k) -> const std::string& {
       auto it = st.metadata.find(k);
       if (it == st.metadata.end())
@@ -232,7 +234,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
       }
       nlohmann::json saved_cfg = nlohmann::json::parse(meta("config"));
       if (saved_cfg != cfg.to_json())
-        fail("resume: the run in '", o.out_dir, "' was trained with config ", saved_cfg.dump(),
+        fail("resume: the run in '", o.out_dir, "' was trained with config ", excerpt(saved_cfg.dump()),
              ", not --config ", o.config);
       model->load_state_dict(nn::take_prefix(st.tensors, "model."), true);
       ema.load_state_dict(nn::take_prefix(st.tensors, "ema."));
@@ -246,7 +248,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
       loader.restore(ls);
       step = std::stoll(meta("step"));
     } catch (const nlohmann::json::exception& e) {
-      fail("resume: '", state_path, "' is damaged (", e.what(), "); start a new run in another --out folder");
+      fail("resume: '", state_path, "' is damaged (", excerpt(e.what(), 160),
+           "); start a new run in another --out folder");
     } catch (const std::logic_error&) {  // std::stoll
       fail("resume: '", state_path, "' has a bad step number; start a new run in another --out folder");
     }

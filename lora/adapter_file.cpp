@@ -13,6 +13,7 @@
 #include "lora/lora_conv2d.h"
 #include "lora/lora_linear.h"
 #include "tensor/elementwise.h"
+#include "tensor/excerpt.h"
 #include "tensor/matmul.h"
 
 namespace ld::lora {
@@ -54,7 +55,7 @@ float parse_float(const std::string& text, const std::string& what, const std::s
     if (used == text.size() && std::isfinite(v)) return v;
   } catch (const std::exception&) {
   }
-  fail("adapter '", source, "': metadata ", what, " '", text, "' is not a number");
+  fail("adapter '", source, "': metadata ", what, " '", excerpt(text), "' is not a number");
 }
 
 }  // namespace
@@ -119,16 +120,18 @@ Adapter read_adapter(const std::string& path) {
   auto it = st.metadata.find("format");
   if (it == st.metadata.end() || it->second != kAdapterFormat)
     fail("adapter '", path, "': not a loradiff LoRA adapter (metadata 'format' is ",
-         it == st.metadata.end() ? std::string("missing") : "'" + it->second + "'", ", expected '",
+         it == st.metadata.end() ? std::string("missing") : "'" + excerpt(it->second) + "'", ", expected '",
          kAdapterFormat, "'); a model checkpoint goes to --model/--base, an adapter to --lora");
   if (!st.metadata.count("alpha")) fail("adapter '", path, "': metadata has no 'alpha'");
+  nn::check_finite(st.tensors, "adapter '" + path + "'");
   a.alpha = parse_float(st.metadata.at("alpha"), "alpha", path);
   if (!(a.alpha > 0)) fail("adapter '", path, "': alpha ", a.alpha, " must be > 0");
   if (st.metadata.count("targets")) {
     try {
       a.targets = nlohmann::json::parse(st.metadata.at("targets")).get<std::vector<std::string>>();
     } catch (const nlohmann::json::exception& e) {
-      fail("adapter '", path, "': metadata 'targets' is not a JSON list of strings: ", e.what());
+      fail("adapter '", path,
+           "': metadata 'targets' is not a JSON list of strings: ", excerpt(e.what(), 160));
     }
   }
   if (st.metadata.count("base_config")) a.base_config = st.metadata.at("base_config");
@@ -145,8 +148,8 @@ Adapter read_adapter(const std::string& path) {
     else if (name.ends_with(kB))
       by_name[name.substr(0, name.size() - kB.size())].B = t;
     else
-      fail("adapter '", path, "': unexpected tensor '", name, "'; an adapter holds only <layer>", kA,
-           " and <layer>", kB);
+      fail("adapter '", path, "': unexpected tensor '", excerpt(name, 120),
+           "'; an adapter holds only <layer>", kA, " and <layer>", kB);
   }
   if (by_name.empty()) fail("adapter '", path, "': holds no layers");
   for (auto& [name, l] : by_name) {
@@ -165,14 +168,14 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
   const std::string src = a.source.empty() ? name : a.source;
   if (!std::isfinite(weight)) fail("adapter '", src, "': weight ", weight, " must be a finite number");
   // 1. every layer must exist and fit, before anything changes
-  std::string problems;
+  std::vector<std::string> problems;
   std::vector<std::shared_ptr<nn::Module>> modules;
   for (const auto& l : a.layers) {
     std::shared_ptr<nn::Module> m;
     try {
       m = model.get_module(l.name);
     } catch (const Error&) {
-      problems += str_cat("  layer '", l.name, "': the model has no such layer\n");
+      problems.push_back(str_cat("layer '", l.name, "': the model has no such layer"));
       modules.push_back(nullptr);
       continue;
     }
@@ -180,19 +183,43 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
     const bool linear = std::dynamic_pointer_cast<nn::Linear>(m) || std::dynamic_pointer_cast<LoRALinear>(m);
     const bool conv = std::dynamic_pointer_cast<nn::Conv2d>(m) || std::dynamic_pointer_cast<LoRAConv2d>(m);
     if (!linear && !conv) {
-      problems += str_cat("  layer '", l.name, "': is a ", m->type_name(), ", not a Linear or Conv2d\n");
+      problems.push_back(str_cat("layer '", l.name, "': is a ", m->type_name(), ", not a Linear or Conv2d"));
       continue;
     }
     const Shape w = m->parameter("weight").shape();
     if (base_shape(l) != w || (linear && l.A.dim() != 2))
-      problems += str_cat("  layer '", l.name, "': lora_A ", shape_str(l.A.shape()), " and lora_B ",
-                          shape_str(l.B.shape()), " need a weight of shape ", shape_str(base_shape(l)),
-                          ", the model's is ", shape_str(w), "\n");
+      problems.push_back(str_cat("layer '", l.name, "': lora_A ", shape_str(l.A.shape()), " and lora_B ",
+                                 shape_str(l.B.shape()), " need a weight of shape ", shape_str(base_shape(l)),
+                                 ", the model's is ", shape_str(w)));
     if (auto lora = std::dynamic_pointer_cast<LoRALayer>(m); lora && lora->find_adapter(name) >= 0)
-      problems += str_cat("  layer '", l.name, "': already has an adapter called '", name, "'\n");
+      problems.push_back(str_cat("layer '", l.name, "': already has an adapter called '", name, "'"));
   }
   if (!problems.empty())
-    fail("adapter '", src, "' does not fit the ", model.type_name(), " (nothing was attached):\n", problems);
+    fail("adapter '", src, "' does not fit the ", model.type_name(),
+         " (nothing was attached): ", one_line_list(problems));
+  // 1b. the weighted update of every layer, and the layer's weight with it merged, must be finite:
+  // a weight like 1e38 or a huge alpha would otherwise only show as NaN images
+  for (size_t k = 0; k < a.layers.size(); ++k) {
+    const AdapterLayer& l = a.layers[k];
+    const float scale = weight * a.alpha / static_cast<float>(l.rank());
+    const Tensor W = modules[k]->parameter("weight").value();
+    std::string what;
+    if (!std::isfinite(scale)) {
+      what = "the scale w alpha / r";
+    } else {
+      const Tensor delta = mul_scalar(
+          matmul(l.B.reshape({l.B.size(0), l.rank()}), l.A.reshape({l.rank(), l.A.numel() / l.rank()})),
+          scale);
+      if (has_non_finite(delta))
+        what = "the update w (alpha / r) B A";
+      else if (has_non_finite(add(W.contiguous().reshape(delta.shape()), delta)))
+        what = "the merged weight W + w (alpha / r) B A";
+    }
+    if (!what.empty())
+      fail("adapter '", src, "' at weight ", weight, ": ", what, " of layer '", l.name,
+           "' is not finite (w = ", weight, ", alpha = ", a.alpha, ", r = ", l.rank(),
+           "); nothing was attached; use a smaller weight");
+  }
 
   // 2. warnings: a different base
   LoadAdapterReport report;
@@ -203,7 +230,7 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
     try {
       if (nlohmann::json::parse(a.base_config) != t2i->config.to_json())
         report.warnings.push_back(str_cat("adapter '", src, "' was made for config ",
-                                          nlohmann::json::parse(a.base_config).value("name", "?"),
+                                          excerpt(nlohmann::json::parse(a.base_config).value("name", "?")),
                                           ", this model is ", t2i->config.name));
     } catch (const nlohmann::json::exception&) {
       report.warnings.push_back(str_cat("adapter '", src, "': metadata base_config is not valid JSON"));
@@ -214,8 +241,8 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
     report.warnings.push_back(
         str_cat("adapter '", src, "' does not record the base weights it was trained on"));
   else if (a.base_weights_hash != hash)
-    report.warnings.push_back(str_cat("adapter '", src, "' was trained on base weights ", a.base_weights_hash,
-                                      ", but this model's are ", hash,
+    report.warnings.push_back(str_cat("adapter '", src, "' was trained on base weights ",
+                                      excerpt(a.base_weights_hash), ", but this model's are ", hash,
                                       "; it may not do what it did on its own base"));
 
   // 3. attach

@@ -5,6 +5,7 @@
 
 #include "lora/lora_conv2d.h"
 #include "lora/lora_linear.h"
+#include "tensor/elementwise.h"
 
 namespace ld::lora {
 
@@ -181,6 +182,21 @@ int64_t set_adapter_weight(nn::Module& model, const std::string& name, float wei
 }
 
 void merge_lora(nn::Module& model) {
+  // Every layer's merged weight is checked before any layer changes: weights whose merge
+  // overflows (a huge --lora weight or alpha) leave the whole model as it was.
+  for (auto& [name, layer] : lora_layers(model)) {
+    Tensor w = layer->weight.value().clone();
+    std::string adapters;
+    for (size_t i = 0; i < layer->num_adapters(); ++i) {
+      const LoRAAdapter& a = layer->adapter(i);
+      if (a.merged) continue;
+      axpy_(w, a.weight, layer->delta_weight(i));
+      adapters += str_cat(adapters.empty() ? "" : ", ", "'", a.name, "' at weight ", a.weight);
+    }
+    if (has_non_finite(w))
+      fail("merge: layer '", name, "' would hold non-finite weights after merging adapter(s) ", adapters,
+           "; nothing was merged; use smaller weights");
+  }
   for (auto& [_, layer] : lora_layers(model))
     for (size_t i = 0; i < layer->num_adapters(); ++i)
       if (!layer->adapter(i).merged) layer->merge(i);

@@ -74,9 +74,16 @@ void LoRALayer::merge(size_t i) {
   if (a.merged) fail(type_name(), ": adapter '", a.name, "' is already merged");
   bool any_merged = false;
   for (auto& other : adapters_) any_merged = any_merged || other->merged;
+  // computed aside and checked first: an overflowing merge must leave W0 as it was
+  Tensor merged = weight.value().clone();
+  axpy_(merged, a.weight, delta_weight(i));
+  if (has_non_finite(merged))
+    fail(type_name(), ": merging adapter '", a.name, "' at weight ", a.weight,
+         " makes the weight non-finite; nothing was merged");
   if (!any_merged) original_weight_ = weight.value().clone();
   a.merged_weight = a.weight;
-  axpy_(weight.value(), a.weight, delta_weight(i));
+  Tensor w = weight.value();
+  w.copy_(merged);
   a.merged = true;
 }
 

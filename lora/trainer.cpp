@@ -31,6 +31,7 @@
 #include "nn/rng_state.h"
 #include "nn/safetensors.h"
 #include "tensor/elementwise.h"
+#include "tensor/excerpt.h"
 #include "tensor/file_io.h"
 #include "tensor/path_guard.h"
 #include "tensor/interrupt.h"
@@ -281,6 +282,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
       fail("--resume: there is no training state '", state_path,
            "' (an earlier `lora train` with the same --out or --log-dir writes it every --save-every steps)");
     nn::SafeTensors st = nn::load_safetensors(state_path);
+    nn::check_finite(st.tensors, "--resume: '" + state_path + "'");
     auto meta = [&](const char* k) -> const std::string& {
       auto it = st.metadata.find(k);
       if (it == st.metadata.end())
@@ -289,12 +291,14 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     };
     try {
       if (meta("format") != "loradiff-lora-train-state")
-        fail("--resume: '", state_path, "' is a '", meta("format"), "', not a loradiff LoRA train state");
+        fail("--resume: '", state_path, "' is a '", excerpt(meta("format")),
+             "', not a loradiff LoRA train state");
       const nlohmann::json saved = nlohmann::json::parse(meta("setup"));
       for (const auto& [key, value] : setup.items())
         if (!saved.contains(key) || saved.at(key) != value)
           fail("--resume: the run in '", log_dir, "' was trained with ", key, " = ",
-               saved.contains(key) ? saved.at(key).dump() : "(none)", ", this command has ", value.dump(),
+               saved.contains(key) ? excerpt(saved.at(key).dump()) : "(none)", ", this command has ",
+               excerpt(value.dump()),
                "; resume with the same base, data and options, or start a new run without --resume");
       const nn::StateDict saved_params = nn::take_prefix(st.tensors, "param.");
       for (auto& [name, p] : trainable) {
@@ -316,7 +320,8 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
       if (reg_loader) reg_loader->restore(data::LoaderState::from_json(meta("reg_loader")));
       step = std::stoll(meta("step"));
     } catch (const nlohmann::json::exception& e) {
-      fail("--resume: '", state_path, "' is damaged (", e.what(), "); start a new run without --resume");
+      fail("--resume: '", state_path, "' is damaged (", excerpt(e.what(), 160),
+           "); start a new run without --resume");
     } catch (const std::logic_error&) {  // std::stoll
       fail("--resume: '", state_path, "' has a bad step number; start a new run without --resume");
     }

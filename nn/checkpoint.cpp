@@ -11,6 +11,7 @@ CheckpointInfo load_checkpoint(const std::string& path, Module& m, bool strict) 
   SafeTensors st = load_safetensors(path);
   CheckpointInfo info;
   info.metadata = std::move(st.metadata);
+  check_finite(st.tensors, path);
   try {
     info.report = m.load_state_dict(st.tensors, strict);
   } catch (const Error& e) {

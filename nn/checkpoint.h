@@ -18,7 +18,8 @@ struct CheckpointInfo {
   Metadata metadata;
   LoadReport report;  // always ok() after a strict load
 };
-// Strict: every name and shape must match, else an error naming the file lists the problems.
+// Strict: every name and shape must match, else an error naming the file lists the problems (the first few,
+// on one line). A tensor holding NaN or Inf is refused (check_finite), naming the file and the tensor.
 CheckpointInfo load_checkpoint(const std::string& path, Module& m, bool strict = true);
 
 // {"w": t} -> {"optim.w": t}

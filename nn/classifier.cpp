@@ -5,6 +5,7 @@
 
 #include "autograd/ops.h"
 #include "nn/checkpoint.h"
+#include "tensor/excerpt.h"
 #include "tensor/index.h"
 #include "tensor/interrupt.h"
 #include "tensor/reduce.h"
@@ -25,15 +26,15 @@ ClassifierConfig ClassifierConfig::from_json(const std::string& text) {
   try {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    fail("classifier config: not valid JSON: ", e.what());
+    fail("classifier config: not valid JSON: ", excerpt(e.what(), 160));
   }
   for (auto [key, field] : {std::pair{"c1", &c.c1}, {"c2", &c.c2}, {"hidden", &c.hidden}}) {
     if (!j.contains(key) || !j[key].is_number_integer() || j[key].get<int64_t>() <= 0)
-      fail("classifier config: '", key, "' must be a positive integer in ", text);
+      fail("classifier config: '", key, "' must be a positive integer in ", excerpt(text));
     *field = j[key].get<int64_t>();
   }
   if (!j.contains("dropout") || !j["dropout"].is_number())
-    fail("classifier config: 'dropout' missing in ", text);
+    fail("classifier config: 'dropout' missing in ", excerpt(text));
   c.dropout = j["dropout"].get<double>();
   return c;
 }
@@ -80,8 +81,8 @@ std::shared_ptr<MnistClassifier> load_classifier(const std::string& path, Metada
   auto format = st.metadata.find("format");
   if (format == st.metadata.end() || format->second != kFormat)
     fail(path, ": not a loradiff classifier (metadata format is '",
-         format == st.metadata.end() ? std::string("missing") : format->second, "', expected '", kFormat,
-         "')");
+         format == st.metadata.end() ? std::string("missing") : excerpt(format->second), "', expected '",
+         kFormat, "')");
   auto config = st.metadata.find("config");
   if (config == st.metadata.end()) fail(path, ": the classifier file has no config in its metadata");
   ClassifierConfig cfg;
@@ -90,6 +91,7 @@ std::shared_ptr<MnistClassifier> load_classifier(const std::string& path, Metada
   } catch (const Error& e) {
     fail(path, ": ", e.what());
   }
+  check_finite(st.tensors, path);
   Generator gen(0);  // the weights are overwritten by the file
   auto model = make<MnistClassifier>(cfg, gen);
   try {

@@ -5,6 +5,7 @@
 
 #include "nn/low_rank_conv2d.h"
 #include "nn/low_rank_linear.h"
+#include "tensor/excerpt.h"
 
 namespace ld::nn {
 
@@ -24,7 +25,7 @@ LowRankLayout low_rank_layout_from_json(const std::string& text, const std::stri
     return nlohmann::json::parse(text).get<LowRankLayout>();
   } catch (const nlohmann::json::exception& e) {
     fail(where, ": metadata '", kLowRankMetadataKey, "' must be a JSON object {layer name: rank}, got '",
-         text, "' (", e.what(), ")");
+         excerpt(text), "' (", excerpt(e.what(), 160), ")");
   }
 }
 

@@ -3,6 +3,8 @@
 
 #include <set>
 
+#include "tensor/excerpt.h"
+
 namespace ld::nn {
 
 namespace {
@@ -23,13 +25,13 @@ std::string dtype_and_shape(const Tensor& t) { return str_cat(dtype_name(t.dtype
 }  // namespace
 
 std::string LoadReport::str() const {
-  std::string s;
-  for (const auto& n : missing) s += "  missing: " + n + "\n";
-  for (const auto& n : unexpected) s += "  unexpected: " + n + "\n";
+  std::vector<std::string> items;
+  for (const auto& n : missing) items.push_back("missing: " + n);
+  for (const auto& n : unexpected) items.push_back("unexpected: " + n);
   for (const auto& m : mismatched)
-    s += str_cat("  wrong shape: ", m.name, " is ", shape_str(m.expected), " in the model, ",
-                 shape_str(m.got), " in the file\n");
-  return s;
+    items.push_back(str_cat("wrong shape: ", m.name, " is ", shape_str(m.expected), " in the model, ",
+                            shape_str(m.got), " in the file"));
+  return one_line_list(items);
 }
 
 Var Module::forward(const Var&) {
@@ -191,7 +193,7 @@ LoadReport Module::load_state_dict(const StateDict& dict, bool strict) {
   if (strict && !report.ok())
     fail("load_state_dict (strict): the state dict does not match the ", type_name(), " (",
          report.missing.size(), " missing, ", report.unexpected.size(), " unexpected, ",
-         report.mismatched.size(), " wrong shape); nothing was loaded:\n", report.str());
+         report.mismatched.size(), " wrong shape); nothing was loaded: ", report.str());
   // Copy into the existing values: every Var (and anything sharing it) sees the new weights.
   for (auto& [slot, t] : to_load) {
     Tensor value = slot->value();  // shares the parameter's storage

@@ -45,7 +45,7 @@ struct LoadReport {
   };
   std::vector<Mismatch> mismatched;  // in both, different shape (or dtype): not loaded
   bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
-  std::string str() const;  // one line per problem, "" when ok()
+  std::string str() const;  // the problems on one line (the first 5, then a count), "" when ok()
 };
 
 class Module {

@@ -3,6 +3,8 @@
 
 #include <set>
 
+#include "tensor/excerpt.h"
+
 namespace ld::nn {
 
 Optimizer::Optimizer(NamedParameters params, float learning_rate) : lr(learning_rate) {
@@ -49,20 +51,20 @@ StateDict Optimizer::state_dict() const {
 }
 
 void Optimizer::load_state_dict(const StateDict& dict) {
-  std::string problems;
+  std::vector<std::string> problems;
   std::set<std::string> used;
   auto step_of = [&](const std::string& key) -> int64_t {
     auto it = dict.find(key);
     if (it == dict.end()) return -1;
     used.insert(key);
     if (it->second.dtype() != DType::I32 || it->second.numel() != 1 || it->second.to_ints()[0] < 0) {
-      problems += "  " + key + ": must be one non-negative I32\n";
+      problems.push_back(key + ": must be one non-negative I32");
       return -1;
     }
     return it->second.to_ints()[0];
   };
   const int64_t steps = step_of("step");
-  if (steps < 0 && !dict.count("step")) problems += "  missing: step\n";
+  if (steps < 0 && !dict.count("step")) problems.push_back("missing: step");
   std::vector<std::pair<Slot*, int64_t>> slot_steps;
   for (Slot& s : slots_) {
     const int64_t n = step_of(s.name + ".step");
@@ -72,22 +74,22 @@ void Optimizer::load_state_dict(const StateDict& dict) {
       const std::string key = s.name + "." + k;
       auto it = dict.find(key);
       if (it == dict.end()) {
-        problems += "  missing: " + key + "\n";
+        problems.push_back("missing: " + key);
         continue;
       }
       used.insert(key);
       if (it->second.dtype() != DType::F32 || it->second.shape() != s.param.shape())
-        problems += str_cat("  wrong shape: ", key, " is ", dtype_name(it->second.dtype()),
-                            shape_str(it->second.shape()), ", the parameter is F32",
-                            shape_str(s.param.shape()), "\n");
+        problems.push_back(str_cat("wrong shape: ", key, " is ", dtype_name(it->second.dtype()),
+                                   shape_str(it->second.shape()), ", the parameter is F32",
+                                   shape_str(s.param.shape())));
     }
   }
   for (const auto& [key, _] : dict)
-    if (!used.count(key)) problems += "  unexpected: " + key + "\n";
+    if (!used.count(key)) problems.push_back("unexpected: " + key);
   if (!problems.empty())
     fail(type_name(),
-         ".load_state_dict: the optimizer state does not match its parameters; nothing was loaded:\n",
-         problems);
+         ".load_state_dict: the optimizer state does not match its parameters; nothing was loaded: ",
+         one_line_list(problems));
   steps_ = steps;
   for (Slot& s : slots_) {
     s.step = 0;

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "tensor/elementwise.h"
+#include "tensor/excerpt.h"
 #include "tensor/file_io.h"
 
 namespace ld::nn {
@@ -19,6 +21,9 @@ static_assert(std::endian::native == std::endian::little,
 namespace {
 
 using json = nlohmann::json;
+
+// How much of a tensor name, and of a JSON parser's message, an error quotes.
+constexpr size_t kNameChars = 120, kJsonErrorChars = 160;
 
 // The dtypes of the format, with their sizes in bytes, and what loradiff does with each.
 enum class Read { Direct, ConvertF32, ConvertI32, Reject };
@@ -130,7 +135,8 @@ Entry parse_entry(const std::string& name, const json& v, const std::string& whe
   if (name.empty()) fail(where, ": a tensor has an empty name");
   if (!v.is_object()) fail(where, ": the header entry must be an object, got ", v.type_name());
   for (const auto& [k, _] : v.items())
-    if (k != "dtype" && k != "shape" && k != "data_offsets") fail(where, ": unknown header field '", k, "'");
+    if (k != "dtype" && k != "shape" && k != "data_offsets")
+      fail(where, ": unknown header field '", excerpt(k), "'");
   for (const char* k : {"dtype", "shape", "data_offsets"})
     if (!v.contains(k)) fail(where, ": the header entry lacks '", k, "'");
   Entry e;
@@ -138,7 +144,7 @@ Entry parse_entry(const std::string& name, const json& v, const std::string& whe
   if (!v["dtype"].is_string()) fail(where, ": dtype must be a string");
   const std::string dt = v["dtype"].get<std::string>();
   e.dtype = find_dtype(dt);
-  if (!e.dtype) fail(where, ": unknown dtype '", dt, "'");
+  if (!e.dtype) fail(where, ": unknown dtype '", excerpt(dt), "'");
   if (e.dtype->read == Read::Reject)
     fail(where, ": dtype ", dt,
          " is not supported (loradiff reads F32 and I32, and converts F16, BF16, F64 to F32 ",
@@ -148,9 +154,9 @@ Entry parse_entry(const std::string& name, const json& v, const std::string& whe
   for (const json& d : v["shape"]) {
     uint64_t s;
     if (!as_u64(d, s) || s > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-      fail(where, ": shape ", v["shape"].dump(), " must hold non-negative integers");
+      fail(where, ": shape ", excerpt(v["shape"].dump()), " must hold non-negative integers");
     if (s != 0 && elements > std::numeric_limits<uint64_t>::max() / s / 8)
-      fail(where, ": shape ", v["shape"].dump(), " is impossibly large");
+      fail(where, ": shape ", excerpt(v["shape"].dump()), " is impossibly large");
     elements *= s;
     e.shape.push_back(static_cast<int64_t>(s));
   }
@@ -179,12 +185,78 @@ json parse_header(std::string_view text, const std::string& source) {
   try {
     header = json::parse(text.begin(), text.end(), cb);
   } catch (const json::exception& e) {
-    fail(source, ": the safetensors header is not valid JSON: ", e.what());
+    fail(source, ": the safetensors header is not valid JSON: ", excerpt(e.what(), kJsonErrorChars));
   }
-  if (!duplicate.empty()) fail(source, ": tensor '", duplicate, "' appears twice in the header");
+  if (!duplicate.empty())
+    fail(source, ": tensor '", excerpt(duplicate, kNameChars), "' appears twice in the header");
   if (!header.is_object())
     fail(source, ": the safetensors header must be a JSON object, got ", header.type_name());
   return header;
+}
+
+// The header length (the first 8 bytes) of a `file_size`-byte file, checked.
+uint64_t header_length(std::string_view first8, uint64_t file_size, const std::string& source) {
+  const uint64_t n = load_le<uint64_t>(first8.data());
+  if (n > kMaxSafetensorsHeader)
+    fail(source, ": header length ", n, " exceeds the ", kMaxSafetensorsHeader,
+         "-byte limit (not a safetensors file?)");
+  if (n > file_size - 8)
+    fail(source, ": header length ", n, " runs past the end of the ", file_size, "-byte file");
+  if (n < 2) fail(source, ": header length ", n, " is too short for a JSON object");
+  return n;
+}
+
+// What a header describes: the metadata, and the entries sorted by offset, checked to
+// tile [0, data_bytes) without overlaps or gaps.
+struct Layout {
+  Metadata metadata;
+  std::vector<Entry> entries;
+  uint64_t data_bytes = 0;
+};
+
+Layout parse_layout(std::string_view header_text, const std::string& source) {
+  const json header = parse_header(header_text, source);
+  Layout out;
+  for (const auto& [name, v] : header.items()) {
+    if (name == "__metadata__") {
+      if (!v.is_object()) fail(source, ": __metadata__ must be an object of strings");
+      for (const auto& [k, s] : v.items()) {
+        if (!s.is_string())
+          fail(source, ": __metadata__ value of '", excerpt(k), "' must be a string, got ", s.type_name());
+        out.metadata[k] = s.get<std::string>();
+      }
+      continue;
+    }
+    out.entries.push_back(
+        parse_entry(name, v, str_cat(source, ": tensor '", excerpt(name, kNameChars), "'")));
+  }
+  std::sort(out.entries.begin(), out.entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t pos = 0;
+  const Entry* prev = nullptr;
+  for (const Entry& e : out.entries) {
+    if (e.begin < pos)
+      fail(source, ": tensor '", excerpt(e.name, kNameChars), "' bytes [", e.begin, ", ", e.end,
+           ") overlap tensor '", excerpt(prev->name, kNameChars), "' [", prev->begin, ", ", prev->end, ")");
+    if (e.begin > pos)
+      fail(source, ": data bytes [", pos, ", ", e.begin, ") before tensor '", excerpt(e.name, kNameChars),
+           "' belong to no tensor");
+    pos = e.end;
+    prev = &e;
+  }
+  out.data_bytes = pos;
+  return out;
+}
+
+// The tensors of a checked layout from its data section (data_bytes long).
+SafeTensors make_tensors(Layout layout, const char* data, const std::string& source) {
+  SafeTensors out;
+  out.metadata = std::move(layout.metadata);
+  for (const Entry& e : layout.entries)
+    out.tensors[e.name] =
+        make_tensor(e, data, str_cat(source, ": tensor '", excerpt(e.name, kNameChars), "'"));
+  return out;
 }
 
 }  // namespace
@@ -223,61 +295,51 @@ SafeTensors decode_safetensors(std::string_view bytes, const std::string& source
   if (bytes.size() < 8)
     fail(source, ": ", bytes.size(),
          " bytes is too short for a safetensors file (8-byte header length first)");
-  const uint64_t n = load_le<uint64_t>(bytes.data());
-  if (n > kMaxSafetensorsHeader)
-    fail(source, ": header length ", n, " exceeds the ", kMaxSafetensorsHeader,
-         "-byte limit (not a safetensors file?)");
-  if (n > bytes.size() - 8)
-    fail(source, ": header length ", n, " runs past the end of the ", bytes.size(), "-byte file");
-  if (n < 2) fail(source, ": header length ", n, " is too short for a JSON object");
-  const json header = parse_header(bytes.substr(8, n), source);
+  const uint64_t n = header_length(bytes.substr(0, 8), bytes.size(), source);
+  Layout layout = parse_layout(bytes.substr(8, n), source);
   const uint64_t data_size = bytes.size() - 8 - n;
-  const char* data = bytes.data() + 8 + n;
-
-  SafeTensors out;
-  std::vector<Entry> entries;
-  for (const auto& [name, v] : header.items()) {
-    if (name == "__metadata__") {
-      if (!v.is_object()) fail(source, ": __metadata__ must be an object of strings");
-      for (const auto& [k, s] : v.items()) {
-        if (!s.is_string())
-          fail(source, ": __metadata__ value of '", k, "' must be a string, got ", s.type_name());
-        out.metadata[k] = s.get<std::string>();
-      }
-      continue;
-    }
-    entries.push_back(parse_entry(name, v, str_cat(source, ": tensor '", name, "'")));
-  }
-  // The byte ranges, in order, must tile [0, data_size) exactly.
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  uint64_t pos = 0;
-  const Entry* prev = nullptr;
-  for (const Entry& e : entries) {
-    if (e.begin < pos)
-      fail(source, ": tensor '", e.name, "' bytes [", e.begin, ", ", e.end, ") overlap tensor '", prev->name,
-           "' [", prev->begin, ", ", prev->end, ")");
-    if (e.begin > pos)
-      fail(source, ": data bytes [", pos, ", ", e.begin, ") before tensor '", e.name,
-           "' belong to no tensor");
+  for (const Entry& e : layout.entries)
     if (e.end > data_size)
-      fail(source, ": tensor '", e.name, "' bytes [", e.begin, ", ", e.end, ") run past the ", data_size,
-           "-byte data section");
-    pos = e.end;
-    prev = &e;
-  }
-  if (pos != data_size)
-    fail(source, ": the data section is ", data_size, " bytes but the tensors cover only ", pos);
-  for (const Entry& e : entries)
-    out.tensors[e.name] = make_tensor(e, data, str_cat(source, ": tensor '", e.name, "'"));
-  return out;
+      fail(source, ": tensor '", excerpt(e.name, kNameChars), "' bytes [", e.begin, ", ", e.end,
+           ") run past the ", data_size, "-byte data section");
+  if (layout.data_bytes != data_size)
+    fail(source, ": the data section is ", data_size, " bytes but the tensors cover only ",
+         layout.data_bytes);
+  return make_tensors(std::move(layout), bytes.data() + 8 + n, source);
 }
 
 void save_safetensors(const std::string& path, const StateDict& tensors, const Metadata& metadata) {
   write_file_atomic(path, encode_safetensors(tensors, metadata));
 }
 
-SafeTensors load_safetensors(const std::string& path) { return decode_safetensors(read_file(path), path); }
+// The header first: a file larger (or smaller) than its header describes is refused before
+// its data is read, and only the bytes the header names are read.
+SafeTensors load_safetensors(const std::string& path) {
+  InputFile file(path);
+  if (file.size() < 8)
+    fail(path, ": ", file.size(), " bytes is too short for a safetensors file (8-byte header length first)");
+  const uint64_t n = header_length(file.read_at(0, 8), file.size(), path);
+  Layout layout = parse_layout(file.read_at(8, n), path);
+  const uint64_t described = 8 + n + layout.data_bytes;
+  if (file.size() != described)
+    fail("'", path, "' is ", file.size(), " bytes but its header describes ", described, " bytes (8 + a ", n,
+         "-byte header + ", layout.data_bytes, " bytes of tensor data); the file is ",
+         file.size() < described ? "truncated" : "followed by bytes that belong to no tensor",
+         " (an incomplete download or copy?)");
+  const std::string data = file.read_at(8 + n, layout.data_bytes);
+  return make_tensors(std::move(layout), data.data(), path);
+}
+
+void check_finite(const StateDict& tensors, const std::string& source) {
+  for (const auto& [name, t] : tensors) {
+    if (t.dtype() != DType::F32 || !has_non_finite(t)) continue;  // the fast scan first
+    const Tensor c = t.contiguous();
+    const float* p = c.f32();
+    int64_t i = 0;
+    while (i < c.numel() && std::isfinite(p[i])) ++i;
+    fail(source, ": tensor '", excerpt(name, kNameChars), "' holds ", p[i], " at element ", i, " of ",
+         c.numel(), "; a damaged file or one saved from a diverged training run, refused");
+  }
+}
 
 }  // namespace ld::nn

@@ -19,6 +19,10 @@
 // of the right types, every dtype is known, shape sizes times the dtype size equal
 // the byte range, and the byte ranges do not overlap and cover the data section
 // exactly. Every failure is an ld::Error naming the file and the tensor.
+// load_safetensors reads the header first and refuses a file whose size is not exactly
+// 8 + header + the data the header describes (truncated, or with bytes appended) before it
+// reads the data; it reads only regular files (tensor/file_io.h). Text from the file
+// (names, metadata keys, parser messages) is quoted shortened, on one line (tensor/excerpt.h).
 // Writing goes through write_file_atomic: a crash never leaves half a file.
 #pragma once
 #include <map>
@@ -46,5 +50,10 @@ SafeTensors decode_safetensors(std::string_view bytes, const std::string& source
 
 void save_safetensors(const std::string& path, const StateDict& tensors, const Metadata& metadata = {});
 SafeTensors load_safetensors(const std::string& path);
+
+// Throws "<source>: tensor '<name>' holds nan at element <i> of <n>; ..." for the first F32
+// tensor (in name order) holding a NaN or an infinity. Every loader of weights calls it: a
+// model that computes NaN would otherwise draw black images without a word.
+void check_finite(const StateDict& tensors, const std::string& source);
 
 }  // namespace ld::nn

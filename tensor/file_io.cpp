@@ -8,24 +8,77 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "tensor/error.h"
 #include "tensor/interrupt.h"
 
 namespace ld {
 
+namespace {
+
+// "a FIFO (named pipe)", ...: what a non-regular file is, for messages.
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
+[[noreturn]] void not_regular(const std::string& path, mode_t mode) {
+  fail("cannot read '", path, "': it is ", file_kind(mode), ", not a regular file");
+}
+
+}  // namespace
+
+void check_regular_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail("cannot read '", path, "': ", std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) not_regular(path, st.st_mode);
+}
+
+InputFile::InputFile(const std::string& path) : path_(path) {
+  check_regular_file(path);  // a FIFO is not even opened: opening one can block
+  // O_NONBLOCK: should the path be swapped for a FIFO after the check, open returns at once;
+  // fstat below then refuses it.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd_ < 0) fail("cannot read '", path, "': ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = errno;
+    const mode_t mode = st.st_mode;
+    ::close(fd_);
+    if (mode == 0) fail("cannot read '", path, "': ", std::strerror(err));
+    not_regular(path, mode);
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+}
+
+InputFile::~InputFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string InputFile::read_at(uint64_t offset, uint64_t n) const {
+  std::string out(n, '\0');
+  uint64_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(fd_, out.data() + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      fail("cannot read '", path_, "': ", std::strerror(errno));
+    }
+    if (got == 0)
+      fail("cannot read '", path_, "': it ended at byte ", offset + done, ", expected ", offset + n,
+           " (was it truncated while being read?)");
+    done += static_cast<uint64_t>(got);
+  }
+  return out;
+}
+
 std::string read_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    fail("cannot read '", path, "': it is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read '", path, "': ", std::strerror(errno));
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad()) fail("cannot read '", path, "': read error");
-  return s.str();
+  InputFile f(path);
+  return f.read_at(0, f.size());
 }
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {

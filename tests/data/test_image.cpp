@@ -1,6 +1,9 @@
 // Pixel conversions, area/bilinear resizing, fitting with padding, grids.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "data/image.h"
 #include "tensor/error.h"
 
@@ -17,6 +20,49 @@ TEST_CASE("bytes <-> [-1, 1] tensors") {
   CHECK(image_from_tensor(ld::Tensor::from_vector({-3.0f, 3.0f}, {1, 2})).pixels ==
         std::vector<uint8_t>{0, 255});
   CHECK_THROWS_AS(image_from_tensor(ld::Tensor::zeros({2, 3, 3})), ld::Error);
+}
+
+// In a constant expression a float-to-integer conversion of NaN or of an out-of-range value
+// does not compile: these prove the conversion is defined for the special values.
+using L = std::numeric_limits<float>;
+static_assert(pixel_to_byte(L::quiet_NaN()) == 0);
+static_assert(pixel_to_byte(-L::quiet_NaN()) == 0);
+static_assert(pixel_to_byte(L::infinity()) == 255);
+static_assert(pixel_to_byte(-L::infinity()) == 0);
+static_assert(pixel_to_byte(L::max()) == 255);
+static_assert(pixel_to_byte(L::lowest()) == 0);
+static_assert(pixel_to_byte(0.0f) == 128);
+
+TEST_CASE("pixel_to_byte: a defined byte for every float") {
+  CHECK(pixel_to_byte(-1.0f) == 0);
+  CHECK(pixel_to_byte(1.0f) == 255);
+  CHECK(pixel_to_byte(0.0f) == 128);  // 127.5: halves round away from zero
+  CHECK(pixel_to_byte(-0.0f) == 128);
+  CHECK(pixel_to_byte(L::quiet_NaN()) == 0);
+  CHECK(pixel_to_byte(-L::quiet_NaN()) == 0);
+  CHECK(pixel_to_byte(L::signaling_NaN()) == 0);
+  CHECK(pixel_to_byte(L::infinity()) == 255);
+  CHECK(pixel_to_byte(-L::infinity()) == 0);
+  CHECK(pixel_to_byte(L::max()) == 255);
+  CHECK(pixel_to_byte(L::lowest()) == 0);
+  CHECK(pixel_to_byte(1.5f) == 255);
+  CHECK(pixel_to_byte(-7.0f) == 0);
+  CHECK(pixel_to_byte(L::denorm_min()) == 128);
+  CHECK(pixel_to_byte(-L::denorm_min()) == 128);
+  // every byte comes back from its own value, and the boundaries between bytes fall at the
+  // midpoints: (k + 0.5) / 127.5 - 1 separates k from k + 1
+  for (int k = 0; k < 256; ++k) {
+    CAPTURE(k);
+    CHECK(pixel_to_byte(static_cast<float>(k / 127.5 - 1.0)) == k);
+    if (k == 255) break;
+    const double mid = (k + 0.5) / 127.5 - 1.0;
+    CHECK(pixel_to_byte(static_cast<float>(mid - 1e-4)) == k);
+    CHECK(pixel_to_byte(static_cast<float>(mid + 1e-4)) == k + 1);
+  }
+  // through image_from_tensor too
+  CHECK(image_from_tensor(
+            ld::Tensor::from_vector({L::quiet_NaN(), L::infinity(), -L::infinity(), 0.0f}, {1, 4}))
+            .pixels == std::vector<uint8_t>{0, 255, 0, 128});
 }
 
 TEST_CASE("shrinking averages areas; enlarging interpolates") {

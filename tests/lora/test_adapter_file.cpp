@@ -135,6 +135,13 @@ TEST_CASE("bad adapter files fail clearly; a different base warns") {
         diffusion::build_model(diffusion::load_config("mnist-t2i-small"), data::Vocabulary::builtin(), 1);
     CHECK_THROWS_WITH_AS(load_adapter(*small, read_adapter(tmp / "good.safetensors"), 1.0f, "x"),
                          doctest::Contains("need a weight of shape"), Error);
+    try {  // 40 layers do not fit: the first 5 on one line, then the count
+      load_adapter(*small, read_adapter(tmp / "good.safetensors"), 1.0f, "x");
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      CHECK(msg.find('\n') == std::string::npos);
+      CHECK(msg.find("; and 35 more") != std::string::npos);
+    }
     CHECK(lora_layers(*small).empty());
   }
   SUBCASE("a layer that is not Linear / Conv2d") {
@@ -195,4 +202,77 @@ TEST_CASE("FILE:WEIGHT specs") {
   CHECK_THROWS_WITH_AS(parse_lora_spec(":0.5"), doctest::Contains("expected FILE or FILE:WEIGHT"), Error);
   CHECK_THROWS_WITH_AS(parse_lora_spec("a:inf"), doctest::Contains("finite"), Error);
   CHECK(adapter_display_name("runs/nines.safetensors") == "nines");
+}
+
+TEST_CASE("non-finite adapters, weights, alphas and merges are refused before the model changes") {
+  TempDir tmp("test-adapter-finite");
+  auto model = tiny_model(1);
+  Adapter a = make_adapter(*model);
+  const std::string before = diffusion::weights_hash(model->state_dict());
+
+  SUBCASE("a NaN in a file: the tensor and the element are named") {
+    save_adapter(tmp / "good.safetensors", a);
+    nn::SafeTensors st = nn::load_safetensors(tmp / "good.safetensors");
+    const std::string name = a.layers[3].name + ".lora_B.weight";
+    st.tensors.at(name).f32()[5] = std::nanf("");
+    nn::save_safetensors(tmp / "nan.safetensors", st.tensors, st.metadata);
+    const std::string want = "tensor '" + name + "' holds nan at element 5";
+    CHECK_THROWS_WITH_AS(read_adapter(tmp / "nan.safetensors"), doctest::Contains(want.c_str()), Error);
+  }
+  SUBCASE("a weight whose update overflows: nothing attached") {
+    Adapter ones = a;  // B A = 8 everywhere (r = 2), alpha / r = 1.5
+    for (auto& l : ones.layers) {
+      l.A = Tensor::full(l.A.shape(), 2.0f);
+      l.B = Tensor::full(l.B.shape(), 2.0f);
+    }
+    CHECK_THROWS_WITH_AS(load_adapter(*model, ones, 1e38f, "x"),
+                         doctest::Contains("at weight 1e+38: the update w (alpha / r) B A of layer"), Error);
+    CHECK(lora_layers(*model).empty());
+    CHECK(diffusion::weights_hash(model->state_dict()) == before);
+    CHECK_NOTHROW(load_adapter(*model, ones, 0.8f, "x"));  // the same adapter at a sane weight
+  }
+  SUBCASE("a huge alpha: the scale itself overflows") {
+    Adapter huge = a;
+    huge.alpha = 3e38f;
+    CHECK_THROWS_WITH_AS(load_adapter(*model, huge, 4.0f, "x"), doctest::Contains("the scale w alpha / r"),
+                         Error);
+    CHECK(lora_layers(*model).empty());
+  }
+  SUBCASE("a merge whose sum overflows: nothing merged") {
+    // each adapter alone is finite (B A = 2e5, w (alpha / r) B A = 1.98e38); two overflow
+    Adapter big = a;
+    for (auto& l : big.layers) {
+      l.A = Tensor::full(l.A.shape(), 1e2f);
+      l.B = Tensor::full(l.B.shape(), 1e3f);
+    }
+    load_adapter(*model, big, 6.6e32f, "one");
+    load_adapter(*model, big, 6.6e32f, "two");
+    const nn::StateDict w_before = base_state_dict(*model);
+    CHECK_THROWS_WITH_AS(merge_lora(*model), doctest::Contains("would hold non-finite weights after merging"),
+                         Error);
+    for (auto& [name, layer] : lora_layers(*model))
+      for (size_t i = 0; i < layer->num_adapters(); ++i) CHECK_FALSE(layer->adapter(i).merged);
+    CHECK(diffusion::weights_hash(base_state_dict(*model)) == diffusion::weights_hash(w_before));
+    // one layer's merge on its own refuses too, leaving W0
+    auto layer = lora_layers(*model)[0].second;
+    layer->merge(0);
+    const Tensor w1 = layer->weight.value().clone();
+    CHECK_THROWS_WITH_AS(layer->merge(1), doctest::Contains("makes the weight non-finite"), Error);
+    CHECK(layer->weight.value().to_vector() == w1.to_vector());
+  }
+  SUBCASE("a huge metadata value is quoted short, on one line") {
+    save_adapter(tmp / "good.safetensors", a);
+    nn::SafeTensors st = nn::load_safetensors(tmp / "good.safetensors");
+    st.metadata["format"] = "x\n" + std::string(2'000'000, 'y');
+    nn::save_safetensors(tmp / "blob.safetensors", st.tensors, st.metadata);
+    try {
+      read_adapter(tmp / "blob.safetensors");
+      FAIL("accepted");
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      CHECK(msg.find("not a loradiff LoRA adapter") != std::string::npos);
+      CHECK(msg.find('\n') == std::string::npos);
+      CHECK(msg.size() < 400);
+    }
+  }
 }

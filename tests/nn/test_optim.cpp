@@ -176,6 +176,7 @@ TEST_CASE("load_state_dict rejects a state that does not fit, listing every prob
     CHECK(m.find("wrong shape: w.exp_avg") != std::string::npos);
     CHECK(m.find("missing: b.exp_avg_sq") != std::string::npos);
     CHECK(m.find("unexpected: z.exp_avg") != std::string::npos);
+    CHECK(m.find('\n') == std::string::npos);
   }
   CHECK(other.steps() == 0);
 }

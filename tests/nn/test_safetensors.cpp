@@ -2,14 +2,19 @@
 // format rules (tests/fixtures/python.safetensors, tools/make_safetensors_fixture.py),
 // and every corruption the reader must reject with a clear message.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "nn/safetensors.h"
 #include "tensor/file_io.h"
 #include "tensor/random.h"
+#include "tests/temp_dir.h"
 
 using namespace ld;
 using namespace ld::nn;
@@ -198,4 +203,66 @@ TEST_CASE("every truncation and random byte flips of a valid file fail cleanly o
   }
   CHECK(decoded + rejected == 2000);
   CHECK(rejected > 100);
+}
+
+TEST_CASE("a file larger or smaller than its header describes is refused before its data is read") {
+  ld::test::TempDir tmp("test-safetensors-size");
+  Generator gen(3);
+  const std::string good = encode_safetensors({{"w", rand_normal({4, 4}, gen)}}, {{"k", "v"}});
+  const std::string path = tmp / "m.safetensors";
+  write_file_atomic(path, good);
+  CHECK_NOTHROW(load_safetensors(path));
+  const std::string want =
+      "'" + path + "' is 5000000000 bytes but its header describes " + std::to_string(good.size()) + " bytes";
+  // 5 GB, sparse: reading it would take seconds and 5 GB of memory, the header check takes none
+  REQUIRE(::truncate(path.c_str(), 5'000'000'000) == 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains(want.c_str()), Error);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
+  // 10 MB of zeros appended, and a truncated file
+  write_file_atomic(path, good + std::string(10'000'000, '\0'));
+  CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains("belong to no tensor"), Error);
+  write_file_atomic(path, good.substr(0, good.size() - 1));
+  const std::string shorter = "is " + std::to_string(good.size() - 1) + " bytes but its header describes " +
+                              std::to_string(good.size()) + " bytes (8 + a ";
+  CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains(shorter.c_str()), Error);
+  CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains("truncated"), Error);
+  // decode_safetensors (the in-memory reader the fuzzer drives) keeps its own messages
+  CHECK_THROWS_WITH_AS(decode_safetensors(good + "x", "mem"), doctest::Contains("the tensors cover only"),
+                       Error);
+  // the header checks still run first
+  write_file_atomic(path, std::string("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":", 13));
+  CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains("runs past the end of the 13-byte file"),
+                       Error);
+  write_file_atomic(path, "abc");
+  CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains("3 bytes is too short"), Error);
+}
+
+TEST_CASE("check_finite names the file, the tensor and the first bad element") {
+  StateDict sd{
+      {"a", Tensor::zeros({3, 4})}, {"b", Tensor::zeros({10})}, {"ids", Tensor::from_ints({1, 2}, {2})}};
+  CHECK_NOTHROW(check_finite(sd, "m.safetensors"));
+  sd["b"].f32()[7] = std::numeric_limits<float>::quiet_NaN();
+  sd["b"].f32()[9] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH_AS(check_finite(sd, "m.safetensors"),
+                       doctest::Contains("m.safetensors: tensor 'b' holds nan at element 7 of 10"), Error);
+  sd["a"].f32()[5] = -std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH_AS(check_finite(sd, "m.safetensors"),
+                       doctest::Contains("tensor 'a' holds -inf at element 5 of 12"), Error);
+}
+
+TEST_CASE("text from the file is quoted short and on one line") {
+  // a 1 MB metadata key holding newlines, whose value is not a string
+  const std::string key = "line one\nline two" + std::string(1'000'000, 'k');
+  const std::string bytes = raw_file(json{{"__metadata__", {{key, 1}}}}.dump(), "");
+  const std::string msg = decode_error(bytes);
+  CHECK(msg.find("must be a string") != std::string::npos);
+  CHECK(msg.find('\n') == std::string::npos);
+  CHECK(msg.size() < 300);
+  // a long invalid header: the JSON parser's message is cut too
+  const std::string junk = "{\"" + std::string(1'000'000, 'j') + "\n";
+  const std::string msg2 = decode_error(raw_file(junk, ""));
+  CHECK(msg2.find("not valid JSON") != std::string::npos);
+  CHECK(msg2.find('\n') == std::string::npos);
+  CHECK(msg2.size() < 400);
 }

@@ -132,3 +132,34 @@ TEST_CASE("a second Ctrl-C in the middle of write_file_atomic removes its tempor
   CHECK_FALSE(fs::exists(fs::symlink_status(fifo)));
   CHECK(read_file(path) == "old");
 }
+
+TEST_CASE("read_file refuses a FIFO, /dev/zero and a directory at once, naming the path") {
+  TempDir tmp("test-file-io");
+  const std::string fifo = tmp / "pipe.safetensors";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  ::alarm(20);  // a reader blocked on the FIFO (no writer) or reading /dev/zero forever dies here
+  const std::string fifo_msg = "'" + fifo + "': it is a FIFO (named pipe), not a regular file";
+  CHECK_THROWS_WITH_AS(read_file(fifo), doctest::Contains(fifo_msg.c_str()), Error);
+  CHECK_THROWS_WITH_AS(InputFile{fifo}, doctest::Contains("not a regular file"), Error);
+  CHECK_THROWS_WITH_AS(read_file("/dev/zero"),
+                       doctest::Contains("'/dev/zero': it is a character device, not a regular file"), Error);
+  CHECK_THROWS_WITH_AS(read_file(tmp.path.string()),
+                       doctest::Contains("it is a directory, not a regular file"), Error);
+  CHECK_THROWS_WITH_AS(check_regular_file("/dev/null"), doctest::Contains("/dev/null"), Error);
+  ::alarm(0);
+  // a symbolic link to a regular file is read
+  write_file_atomic(tmp / "real.bin", "abc");
+  fs::create_symlink(tmp / "real.bin", tmp / "link.bin");
+  CHECK(read_file(tmp / "link.bin") == "abc");
+  CHECK_NOTHROW(check_regular_file(tmp / "link.bin"));
+}
+
+TEST_CASE("InputFile reads exactly the bytes asked for, or names the file") {
+  TempDir tmp("test-file-io");
+  write_file_atomic(tmp / "f.bin", "0123456789");
+  InputFile f(tmp / "f.bin");
+  CHECK(f.size() == 10);
+  CHECK(f.read_at(2, 3) == "234");
+  CHECK(f.read_at(10, 0).empty());
+  CHECK_THROWS_WITH_AS(f.read_at(8, 5), doctest::Contains("f.bin': it ended at byte 10, expected 13"), Error);
+}
