@@ -6,17 +6,19 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "data/image.h"
-#include "data/png.h"
-#include "data/tokenizer.h"
 #include "data/loader.h"
 #include "data/mnist.h"
+#include "data/png.h"
+#include "data/tokenizer.h"
 #include "diffusion/evaluate.h"
 #include "diffusion/model_io.h"
-#include "tensor/file_io.h"
+#include "diffusion/resources.h"
 #include "diffusion/sampler.h"
 #include "diffusion/trainer.h"
 #include "lora/adapter_file.h"
+#include "tensor/file_io.h"
 #include "tensor/index.h"
 
 namespace ld::app {
@@ -60,6 +62,8 @@ void register_train(CLI::App& app, Runner& run) {
     run = [o, quiet] {
       o->progress = !*quiet;
       o->stop_requested = &g_stop;
+      if (auto w = warmup_warning(o->warmup, o->steps, o->lr); !w.empty())
+        std::cerr << "loradiff: warning: " << w << "\n";
       std::signal(SIGINT, on_sigint);
       diffusion::TrainResult r = diffusion::train(*o, std::cout);
       std::cout << (r.interrupted ? "interrupted" : "trained") << ": steps " << r.start_step << " -> " << r.end_step
@@ -97,6 +101,7 @@ void register_sample(CLI::App& app, Runner& run) {
       if (a->n < 1) fail("--n: ", a->n, " must be >= 1");
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
       if (a->sampler != "ddim" && a->sampler != "ddpm") fail("--sampler: '", a->sampler, "' must be ddim or ddpm");
+      for (const auto& p : a->prompts) data::check_prompt(p, "--prompt");  // before the work, not at the PNG
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
       std::vector<std::pair<std::string, std::string>> lora_params;  // article Fig. 5: base + adapters
       for (const auto& r : lora::load_lora_specs(*lm.model, a->loras)) {
@@ -104,6 +109,10 @@ void register_sample(CLI::App& app, Runner& run) {
         lora_params.push_back({"LoRA", str_cat(r.name, ":", r.weight)});
       }
       const diffusion::ModelConfig& cfg = lm.model->config;
+      const int64_t n_images = a->n * static_cast<int64_t>(a->prompts.size());
+      const std::string n_what = str_cat(a->n, " images x ", a->prompts.size(), " prompt(s)");
+      diffusion::check_sample_memory(cfg, n_images, a->batch, a->guidance != 1.0f, "--n", n_what);
+      data::check_grid_size(n_images, cfg.image_size, cfg.image_size, 2, "--n " + n_what);
       diffusion::NoiseSchedule s =
           diffusion::NoiseSchedule::make(cfg.beta_schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end);
       std::vector<std::string> captions;
@@ -197,8 +206,13 @@ void register_eval(CLI::App& app, Runner& run) {
         for (const auto& w : r.warnings) std::cerr << "loradiff: warning: " << w << "\n";
         lora_used.push_back(str_cat(r.name, ":", r.weight));
       }
+      diffusion::check_sample_memory(lm.model->config, a->n * static_cast<int64_t>(a->digits.size()),
+                                     a->batch, a->guidance != 1.0f, "--n-per-digit",
+                                     str_cat(a->n, " x ", a->digits.size(), " digits"));
       auto cls = nn::load_classifier(a->classifier);
       data::Digits test = data::load_mnist(a->data_dir, data::Split::Test);
+      diffusion::check_image_shape(lm.model->config, test.rows, test.cols, 1,
+                                   "'" + a->data_dir + "' (--data)", "the model --model '" + a->model + "'");
       data::CaptionedImages real = data::captioned_mnist(test, data::CaptionMode::Simple);
       diffusion::EvalOptions eo;
       eo.n_per_digit = a->n;

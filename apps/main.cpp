@@ -1,13 +1,14 @@
 // apps/main.cpp: the `loradiff` command line. Each subcommand lives in its own
 // file (apps/cmd_*.cpp) and registers itself here.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "tensor/error.h"
 
 int main(int argc, char** argv) {
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   ld::app::register_lora(app, run);
   ld::app::register_eval(app, run);
   ld::app::register_compress(app, run);
+  ld::app::add_option_checks(app);  // every numeric option's range, checked while parsing
   // CLI11 answers an unknown command word with "A subcommand is required"; name the word instead.
   CLI::App* level = &app;
   for (int i = 1; i < argc && argv[i][0] != '-' && !level->get_subcommands({}).empty(); ++i) {
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  for (const std::string& w : ld::app::ignored_option_warnings(app))
+    std::cerr << "loradiff: warning: " << w << "\n";
   try {
     return run ? run() : 0;
   } catch (const ld::Error& e) {

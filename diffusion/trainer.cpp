@@ -17,6 +17,7 @@
 #include "data/tokenizer.h"
 #include "diffusion/loss.h"
 #include "diffusion/model_io.h"
+#include "diffusion/resources.h"
 #include "diffusion/sampler.h"
 #include "diffusion/training_log.h"
 #include "nn/adam.h"
@@ -90,6 +91,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   if (!fs::is_directory(o.data_dir))
     fail("--data: '", o.data_dir, "' is not a folder (run `loradiff data fetch-mnist --out ", o.data_dir,
          "`)");
+  check_train_request(o, cfg);  // sizes, memory, the data's image shape: before anything is written
   std::error_code ec;
   fs::create_directories(fs::path(o.out_dir) / "samples", ec);
   if (ec) fail("--out: cannot create folder '", o.out_dir, "': ", ec.message());

@@ -377,6 +377,10 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
                                   data::parse_caption_mode(o.caption_mode));
   if (o.heldout_samples > 0)
     test = data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Test), data::CaptionMode::Simple);
+  for (const data::CaptionedImages* d : {&train, &test})  // MNIST is not resized to the model
+    if (d->size() > 0)
+      diffusion::check_image_shape(cfg, d->images.size(2), d->images.size(3), d->images.size(1),
+                                   "'" + o.data_dir + "' (--data)", "the model --model '" + o.model + "'");
   const int64_t heldout_n = std::min(o.heldout_samples, test.size());
   auto heldout = [&] { return heldout_loss(model, sched, test, lm.vocab, heldout_n, 64); };
   nlohmann::json hj = {{"samples", heldout_n}};
