@@ -50,7 +50,7 @@ void register_train(CLI::App& app, Runner& run) {
       ->capture_default_str();
   cmd->add_option("--max-train-samples", o->max_train_samples, "use only the first N training digits (0 = all)");
   cmd->add_option("--log-every", o->log_every, "steps between loss.csv rows")->capture_default_str();
-  cmd->add_option("--checkpoint-every", o->checkpoint_every, "steps between checkpoints")->capture_default_str();
+  cmd->add_option("--checkpoint-every", o->checkpoint_every, "steps between checkpoints (0 = only at the end and on Ctrl-C)")->capture_default_str();
   cmd->add_option("--sample-every", o->sample_every, "steps between sample grids (0 = never)")->capture_default_str();
   cmd->add_option("--eval-every", o->eval_every, "steps between held-out losses (0 = never)")->capture_default_str();
   cmd->add_option("--eval-batches", o->eval_batches, "held-out batches per evaluation")->capture_default_str();

@@ -28,9 +28,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("loradiff ") + LORADIFF_VERSION);
   app.require_subcommand(1);
   app.footer(
-      "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's), LORADIFF_SIMD=baseline|avx2 (cap the\n"
-      "element-wise loops' instruction set; default the best this CPU has),\n"
-      "OMP_WAIT_POLICY (default passive).");
+      "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's; at most 4 x the hardware threads),\n"
+      "LORADIFF_SIMD=baseline|avx2 (cap the element-wise loops' instruction set; default the best this CPU\n"
+      "has), OMP_WAIT_POLICY (default passive).");
   std::function<int()> run;
   ld::app::register_gradcheck(app, run);
   ld::app::register_bench(app, run);
