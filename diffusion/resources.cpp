@@ -71,16 +71,17 @@ double activation_floats_per_image(const ModelConfig& cfg, bool training) {
   return training ? 1.6 * all : 0.25 * all;
 }
 
-void check_train_memory(const ModelConfig& cfg, int64_t batch, int64_t dataset_images) {
+void check_train_memory(const ModelConfig& cfg, int64_t batch, int64_t dataset_images,
+                        const std::string& option) {
   const double params = parameter_count(cfg);
   const double act = activation_floats_per_image(cfg, true);
   const double image = double(cfg.image_channels) * double(cfg.image_size) * double(cfg.image_size);
   const double need = 4 * (6 * params + double(batch) * act + double(dataset_images) * image);
   std::ostringstream f;
-  f << "4 bytes x (6 x " << static_cast<int64_t>(params) << " parameters + --batch " << batch << " x "
-    << static_cast<int64_t>(act) << " activation floats per image + " << dataset_images << " images x "
-    << static_cast<int64_t>(image) << " pixels)";
-  check_memory(need, str_cat("--batch ", batch), f.str());
+  f << "4 bytes x (6 x " << static_cast<int64_t>(params) << " parameters + " << option << " " << batch
+    << " x " << static_cast<int64_t>(act) << " activation floats per image + " << dataset_images
+    << " images x " << static_cast<int64_t>(image) << " pixels)";
+  check_memory(need, str_cat(option, " ", batch), f.str());
 }
 
 void check_train_request(const TrainOptions& o, const ModelConfig& cfg) {

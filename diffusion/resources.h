@@ -20,8 +20,9 @@ double activation_floats_per_image(const ModelConfig& cfg, bool training);
 double parameter_count(const ModelConfig& cfg);
 
 // `train`: parameters x 6 (weights, gradients, two AdamW moments, EMA, the sampling copy) plus
-// batch x training activations plus the data set as floats. Throws naming --batch.
-void check_train_memory(const ModelConfig& cfg, int64_t batch, int64_t dataset_images);
+// batch x training activations plus the data set as floats. Throws naming `option` and batch.
+void check_train_memory(const ModelConfig& cfg, int64_t batch, int64_t dataset_images,
+                        const std::string& option = "--batch");
 
 // Everything about a `train` request that can be checked before a file is written: the sample
 // grids' DDIM steps against the config's timesteps, memory (check_train_memory), and the MNIST

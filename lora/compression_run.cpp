@@ -17,6 +17,7 @@
 #include "data/tokenizer.h"
 #include "diffusion/loss.h"
 #include "diffusion/model_io.h"
+#include "diffusion/resources.h"
 #include "diffusion/sampler.h"
 #include "lora/compress.h"
 #include "nn/adam.h"
@@ -368,6 +369,12 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
                       {"model_params_before", model.num_parameters()}};
   if (o.method != "none") j["rule"] = o.rule.str();
 
+  for (const auto& [option, batch] :
+       {std::pair<const char*, int64_t>{"--batch", o.finetune_steps > 0 ? o.batch : 0},
+        {"--calib-batch", o.calib_samples > 0 ? o.calib_batch : 0},
+        {"--bench-batch", o.bench_reps > 0 ? o.bench_batch : 0}})
+    if (batch > 0)
+      diffusion::check_train_memory(cfg, batch, 0, option);  // before calibrating or loading data
   // --- data: training digits (calibration, fine-tuning), test digits (held-out loss)
   const bool need_train =
       (o.method != "none" && o.calib_samples > 0) || o.finetune_steps > 0 || o.bench_reps > 0;

@@ -167,6 +167,26 @@ TEST_CASE("a config whose image size differs from the data is refused naming bot
   CHECK(has(r.output, "--config '" + (fx.dir / "my32.json") + "' has image_size 32 but the data '" +
                           (fx.dir / "mnist") + "' (--data) is 28x28"));
   CHECK_FALSE(fs::exists(fx.dir / "run"));  // refused before the run folder is made
+  // a checkpoint of that config: compress (and eval) check it against the MNIST they read
+  const data::Vocabulary& vocab = data::Vocabulary::builtin();
+  diffusion::ModelConfig c32 = diffusion::load_config("mnist-t2i-tiny");
+  c32.image_size = 32;
+  diffusion::save_model(fx.dir / "m32.safetensors", *diffusion::build_model(c32, vocab, 0), vocab);
+  Result c = run("compress --model " + (fx.dir / "m32.safetensors") + " --data " + (fx.dir / "mnist") +
+                 " --rank 2 --heldout-samples 4 --out " + (fx.dir / "c.safetensors"));
+  INFO(c.output);
+  CHECK(c.rc == 1);
+  CHECK(has(c.output,
+            "the model --model '" + (fx.dir / "m32.safetensors") + "' has image_size 32 but the data"));
+  // a base with 3 image channels cannot train on a folder of gray images
+  diffusion::ModelConfig rgb = diffusion::load_config("mnist-t2i-tiny");
+  rgb.image_channels = 3;
+  diffusion::save_model(fx.dir / "rgb.safetensors", *diffusion::build_model(rgb, vocab, 0), vocab);
+  c = run("lora train --base " + (fx.dir / "rgb.safetensors") + " --data " +
+          fx.folder("gray", {"a seven", "a nine"}) + " --out " + (fx.dir / "a.safetensors") +
+          " --batch 2 --steps 1");
+  CHECK(c.rc == 1);
+  CHECK(has(c.output, "has image_channels 3 but the data"));
 }
 
 TEST_CASE("options that have no effect with the others warn") {
