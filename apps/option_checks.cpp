@@ -116,6 +116,34 @@ const Range kRanges[] = {
     {"compress", "--bench-sample-steps", 1, 100000},
 };
 
+// Options that take one of a few words: refused while parsing, not when first used (train's
+// --captions used to be read only after the run folder was made).
+struct Choices {
+  const char* command;
+  const char* option;
+  std::vector<std::string> words;
+};
+const Choices kChoices[] = {
+    {"data export-mnist", "--split", {"train", "test"}},
+    {"data export-mnist", "--captions", {"simple", "varied"}},
+    {"data check-folder", "--invert", {"auto", "always", "never"}},
+    {"classifier eval", "--split", {"train", "test"}},
+    {"train", "--captions", {"simple", "varied"}},
+    {"sample", "--sampler", {"ddim", "ddpm"}},
+    {"eval", "--sampler", {"ddim", "ddpm"}},
+    {"compress", "--method", {"svd", "input", "none"}},
+    {"compress", "--captions", {"simple", "varied"}},
+};
+
+std::string check_choice(const std::string& s, const Choices& c) {
+  for (const std::string& w : c.words)
+    if (s == w) return "";
+  std::string list;
+  for (size_t i = 0; i < c.words.size(); ++i)
+    list += (i == 0 ? "" : i + 1 == c.words.size() ? " or " : ", ") + c.words[i];
+  return "'" + s + "' is not " + list;
+}
+
 std::string number(double v) {
   if (v == 18446744073709551615.0) return "18446744073709551615";  // 2^64 - 1, the largest seed
   std::ostringstream s;
@@ -198,8 +226,11 @@ void add_checks(CLI::App& app, const std::string& path, std::vector<std::string>
   for (CLI::Option* opt : app.get_options()) {
     const std::string full_type = opt->get_type_name();
     const std::string type = full_type.substr(0, full_type.find(':'));
-    if (type != "INT" && type != "UINT" && type != "FLOAT") continue;
     const std::string name = opt->get_name();
+    for (const Choices& c : kChoices)
+      if (path == c.command && name == c.option)
+        opt->check(CLI::Validator([&c](std::string& v) { return check_choice(v, c); }, "", "choice"));
+    if (type != "INT" && type != "UINT" && type != "FLOAT") continue;
     const Range* r = find_range(path, name);
     if (!r) missing.push_back(path + " " + name);
     if (type == "FLOAT")
