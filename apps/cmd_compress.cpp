@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "data/plot.h"
 #include "lora/attach.h"
 #include "lora/compress.h"
@@ -113,6 +114,8 @@ void register_compress_run(CLI::App& app, Runner& run) {
     run = [o, layers, quiet] {
       o->layers = expand_layer_patterns(*layers);
       if (!layers->empty() && o->layers.empty()) fail("--layers: '", *layers, "' holds no pattern");
+      check_output_file(o->out, "--out");
+      check_output_file(o->json_out, "--json");
       o->progress = !*quiet;
       o->stop_requested = &g_compress_stop;
       std::signal(SIGINT, on_compress_sigint);

@@ -102,6 +102,10 @@ void register_sample(CLI::App& app, Runner& run) {
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
       if (a->sampler != "ddim" && a->sampler != "ddpm") fail("--sampler: '", a->sampler, "' must be ddim or ddpm");
       for (const auto& p : a->prompts) data::check_prompt(p, "--prompt");  // before the work, not at the PNG
+      check_output_file(a->out, "--out");
+      if (!a->out_dir.empty() && std::filesystem::exists(a->out_dir) &&
+          !std::filesystem::is_directory(a->out_dir))
+        fail("--out-dir '", a->out_dir, "': exists and is not a folder");
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
       std::vector<std::pair<std::string, std::string>> lora_params;  // article Fig. 5: base + adapters
       for (const auto& r : lora::load_lora_specs(*lm.model, a->loras)) {
@@ -200,6 +204,7 @@ void register_eval(CLI::App& app, Runner& run) {
   cmd->callback([&run, a] {
     run = [a] {
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
+      check_output_file(a->json_out, "--json");
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
       nlohmann::json lora_used = nlohmann::json::array();
       for (const auto& r : lora::load_lora_specs(*lm.model, a->loras)) {

@@ -1,11 +1,16 @@
 // apps/option_checks.cpp: numeric option ranges and ineffective-option warnings (option_checks.h).
 #include "apps/option_checks.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <sstream>
+
+#include "tensor/error.h"
 
 namespace ld::app {
 
@@ -249,6 +254,20 @@ std::vector<std::string> add_option_checks(CLI::App& app) {
   std::vector<std::string> missing;
   add_checks(app, "", missing);
   return missing;
+}
+
+void check_output_file(const std::string& path, const std::string& option) {
+  if (path.empty()) return;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) fail(option, " '", path, "': is a folder; give the file to write");
+  const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (!fs::is_directory(parent, ec))
+    fail(option, " '", path, "': the folder '", parent.string(),
+         "' does not exist (checked now, not after the work)");
+  if (::access(parent.c_str(), W_OK) != 0)
+    fail(option, " '", path, "': the folder '", parent.string(),
+         "' is not writable (checked now, not after the work)");
 }
 
 std::string warmup_warning(int64_t warmup, int64_t steps, double lr) {

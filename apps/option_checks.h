@@ -23,6 +23,11 @@ std::vector<std::string> add_option_checks(CLI::App& app);
 // "--eta is ignored with --sampler ddpm", for the parsed (leaf) command.
 std::vector<std::string> ignored_option_warnings(CLI::App& app);
 
+// An output file named by `option` that is written only at the end of a long command: refused
+// now (naming the option) when it is a folder, or its folder does not exist or is not writable.
+// "" (an optional output not given) passes.
+void check_output_file(const std::string& path, const std::string& option);
+
 // A one-line warning when the linear warm-up is longer than the run: the learning rate then
 // never reaches --lr. (Allowed: a run continued with --resume and more --steps keeps the same
 // schedule, which it could not if --warmup were cut to --steps.) "" when not the case.

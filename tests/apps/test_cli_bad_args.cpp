@@ -298,6 +298,12 @@ const Case kCases[] = {
     {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:nan", "--lora"},
     {"sample --model {model} --prompt {prompt} --out {adir} --n 1 --steps 1", "adir"},
     {"sample --model {model} --prompt {prompt} --out {missing}/s.png --n 1 --steps 1", "missing"},
+    {"sample --model {model} --prompt {prompt} --out {missing}/s.png",
+     "--out"},  // before 64 images are sampled
+    {"sample --model {model} --prompt {prompt} --out {out}.png --out-dir {notes}", "--out-dir"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --json {missing}/e.json", "--json"},
+    {"compress --model {model} --out {missing}/c.safetensors --rank 2", "--out"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --json {adir}", "--json"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --eta 1.5", "--eta"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --eta nan", "--eta"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --guidance inf", "--guidance"},
