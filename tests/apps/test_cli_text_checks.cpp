@@ -212,3 +212,17 @@ TEST_CASE("LORADIFF_NUM_THREADS=1000000 or abc: a warning, and the command still
     CHECK(has(r.output, "\"failed\":0"));
   }
 }
+
+TEST_CASE("requests beyond the available memory are refused before any work, with both sizes") {
+  Fixture fx;
+  const std::string one_gb = "LORADIFF_MEMORY_AVAILABLE=1000000000";  // as if 1 GB were free
+  Result r = run("bench train --batch 4096", one_gb);
+  INFO(r.output);
+  CHECK(r.rc == 1);
+  CHECK(has(r.output, "loradiff: error: --batch 4096 needs about 70 GB of memory"));
+  CHECK(has(r.output, "but only 1 GB are available (MemAvailable in /proc/meminfo)"));
+  r = run("sample --model " + fx.model + " --prompt seven --n 200000 --out " + (fx.dir / "s.png"), one_gb);
+  CHECK(r.rc == 1);
+  CHECK(has(r.output, "loradiff: error: --n 200000 images x 1 prompt(s) needs about 3.3 GB of memory"));
+  CHECK_FALSE(has(r.output, "sampled"));
+}
