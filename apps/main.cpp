@@ -1,8 +1,8 @@
 // apps/main.cpp: the `loradiff` command line. Each subcommand lives in its own
 // file (apps/cmd_*.cpp) and registers itself here.
+#include <CLI/CLI.hpp>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
