@@ -1,6 +1,7 @@
 // `loradiff bench ops`: micro-benchmarks as JSON lines (see bench/).
 #include "apps/commands.h"
 #include "bench/bench.h"
+#include "diffusion/resources.h"
 #include "tensor/error.h"
 
 namespace ld::app {
@@ -33,7 +34,12 @@ void register_bench(CLI::App& app, Runner& run) {
   }
   sample->add_option("--steps", a->steps, "DDIM steps")->capture_default_str()->check(CLI::Range(1, 1000));
   sample->add_option("--guidance", a->guidance, "guidance scale")->capture_default_str();
-  train->callback([&run, a] { run = [a] { return bench::run_train(a->config, a->batch, a->reps, a->profile); }; });
+  train->callback([&run, a] {
+    run = [a] {
+      diffusion::check_train_memory(diffusion::load_config(a->config), a->batch, 0);
+      return bench::run_train(a->config, a->batch, a->reps, a->profile);
+    };
+  });
   auto* lora = cmd->add_subcommand("lora", "a LoRA training step vs a full fine-tuning step, measured alternately (C2)");
   auto rank = std::make_shared<int64_t>(4);
   lora->add_option("--config", a->config, "model config")->capture_default_str();
@@ -43,10 +49,17 @@ void register_bench(CLI::App& app, Runner& run) {
   auto composed = std::make_shared<bool>(false);
   lora->add_flag("--composed", *composed, "LoRA layers as ag::linear + scale + add instead of the fused op");
   lora->callback([&run, a, rank, composed] {
-    run = [a, rank, composed] { return bench::run_lora(a->config, a->batch, a->reps, *rank, *composed); };
+    run = [a, rank, composed] {
+      diffusion::check_train_memory(diffusion::load_config(a->config), a->batch, 0);
+      return bench::run_lora(a->config, a->batch, a->reps, *rank, *composed);
+    };
   });
   sample->callback([&run, a] {
-    run = [a] { return bench::run_sample(a->config, a->batch, a->steps, a->guidance, a->reps, a->profile); };
+    run = [a] {
+      diffusion::check_sample_memory(diffusion::load_config(a->config), a->batch, a->batch,
+                                     a->guidance != 1.0f, "--batch", str_cat(a->batch));
+      return bench::run_sample(a->config, a->batch, a->steps, a->guidance, a->reps, a->profile);
+    };
   });
 }
 

@@ -10,6 +10,7 @@
 
 #include "apps/commands.h"
 #include "apps/guard.h"
+#include "apps/option_checks.h"
 #include "data/plot.h"
 #include "lora/attach.h"
 #include "lora/compress.h"

@@ -12,6 +12,7 @@
 #include "data/mnist_fetch.h"
 #include "data/png.h"
 #include "data/tokenizer.h"
+#include "data/utf8.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 #include "tensor/path_guard.h"
@@ -121,6 +122,7 @@ int check_folder(const std::string& dir, const data::FolderOptions& opt, const s
 int tokenize(const std::vector<std::string>& texts) {
   const data::Vocabulary& vocab = data::Vocabulary::builtin();
   for (const std::string& text : texts) {
+    data::check_utf8(text, "text");
     const data::Tokens t = data::tokenize(vocab, text);
     std::cout << text << "\n ";
     for (int32_t id : t.ids) std::cout << " " << id;

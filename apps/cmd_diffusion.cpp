@@ -6,6 +6,7 @@
 
 #include "apps/commands.h"
 #include "apps/guard.h"
+#include "apps/option_checks.h"
 #include "data/image.h"
 #include "data/png.h"
 #include "data/tokenizer.h"
@@ -13,6 +14,7 @@
 #include "data/mnist.h"
 #include "diffusion/evaluate.h"
 #include "diffusion/model_io.h"
+#include "diffusion/resources.h"
 #include "tensor/file_io.h"
 #include "diffusion/sampler.h"
 #include "diffusion/trainer.h"
@@ -42,7 +44,7 @@ void register_train(CLI::App& app, Runner& run) {
       ->capture_default_str();
   cmd->add_option("--max-train-samples", o->max_train_samples, "use only the first N training digits (0 = all)");
   cmd->add_option("--log-every", o->log_every, "steps between loss.csv rows")->capture_default_str();
-  cmd->add_option("--checkpoint-every", o->checkpoint_every, "steps between checkpoints")->capture_default_str();
+  cmd->add_option("--checkpoint-every", o->checkpoint_every, "steps between checkpoints (0 = only at the end and on Ctrl-C)")->capture_default_str();
   cmd->add_option("--sample-every", o->sample_every, "steps between sample grids (0 = never)")->capture_default_str();
   cmd->add_option("--eval-every", o->eval_every, "steps between held-out losses (0 = never)")->capture_default_str();
   cmd->add_option("--eval-batches", o->eval_batches, "held-out batches per evaluation")->capture_default_str();
@@ -52,9 +54,12 @@ void register_train(CLI::App& app, Runner& run) {
                 "start afresh in an --out folder that holds another run (its state and loss log are removed)");
   auto quiet = std::make_shared<bool>(false);
   cmd->add_flag("--no-progress", *quiet, "no progress bar");
-  cmd->callback([&run, o, quiet] {
-    run = [o, quiet] {
+  cmd->callback([&run, o, quiet, cmd] {
+    const bool warmup_given = cmd->count("--warmup") > 0;  // the default is not the user's choice to question
+    run = [o, quiet, warmup_given] {
       o->progress = !*quiet;
+      if (auto w = warmup_given ? warmup_warning(o->warmup, o->steps, o->lr) : ""; !w.empty())
+        std::cerr << "loradiff: warning: " << w << "\n";
       install_interrupt_handler();  // Ctrl-C: checkpoint the steps done, then stop
       diffusion::TrainResult r = diffusion::train(*o, std::cout);
       std::cout << (r.interrupted ? "interrupted" : "trained") << ": steps " << r.start_step << " -> " << r.end_step
@@ -95,6 +100,7 @@ void register_sample(CLI::App& app, Runner& run) {
       if (a->n < 1) fail("--n: ", a->n, " must be >= 1");
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
       if (a->sampler != "ddim" && a->sampler != "ddpm") fail("--sampler: '", a->sampler, "' must be ddim or ddpm");
+      for (const auto& p : a->prompts) data::check_prompt(p, "--prompt");  // before the work, not at the PNG
       const auto inputs = std::vector<PathArg>{{"--model", a->model}} + lora_inputs(a->loras);
       check_outputs_distinct(inputs, {{"--out", a->out}, {"--out-dir", a->out_dir}});
       check_output_file({"--out", a->out}, FileKind::Png, a->overwrite);
@@ -106,6 +112,10 @@ void register_sample(CLI::App& app, Runner& run) {
         lora_params.push_back({"LoRA", str_cat(r.name, ":", r.weight)});
       }
       const diffusion::ModelConfig& cfg = lm.model->config;
+      const int64_t n_images = a->n * static_cast<int64_t>(a->prompts.size());
+      const std::string n_what = str_cat(a->n, " images x ", a->prompts.size(), " prompt(s)");
+      diffusion::check_sample_memory(cfg, n_images, a->batch, a->guidance != 1.0f, "--n", n_what);
+      data::check_grid_size(n_images, cfg.image_size, cfg.image_size, 2, "--n " + n_what);
       diffusion::NoiseSchedule s =
           diffusion::NoiseSchedule::make(cfg.beta_schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end);
       std::vector<std::string> captions;
@@ -208,8 +218,13 @@ void register_eval(CLI::App& app, Runner& run) {
         for (const auto& w : r.warnings) std::cerr << "loradiff: warning: " << w << "\n";
         lora_used.push_back(str_cat(r.name, ":", r.weight));
       }
+      diffusion::check_sample_memory(lm.model->config, a->n * static_cast<int64_t>(a->digits.size()),
+                                     a->batch, a->guidance != 1.0f, "--n-per-digit",
+                                     str_cat(a->n, " x ", a->digits.size(), " digits"));
       auto cls = nn::load_classifier(a->classifier);
       data::Digits test = data::load_mnist(a->data_dir, data::Split::Test);
+      diffusion::check_image_shape(lm.model->config, test.rows, test.cols, 1,
+                                   "'" + a->data_dir + "' (--data)", "the model --model '" + a->model + "'");
       data::CaptionedImages real = data::captioned_mnist(test, data::CaptionMode::Simple);
       diffusion::EvalOptions eo;
       eo.n_per_digit = a->n;

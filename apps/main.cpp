@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/option_checks.h"
 #include "tensor/blas_kernel.h"
 #include "tensor/error.h"
 #include "tensor/parallel.h"
@@ -46,10 +47,11 @@ int main(int argc, char** argv) {
   });
   app.require_subcommand(1);
   app.footer(
-      "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's), LORADIFF_SIMD=baseline|avx2 (cap the\n"
-      "element-wise loops' instruction set; default the best this CPU has), LORADIFF_KERNELS=fast|reference\n"
-      "(reference: the plain loops of tensor/reference.h), OMP_WAIT_POLICY (default passive),\n"
-      "OPENBLAS_CORETYPE (OpenBLAS's GEMM kernel; default the best for this CPU, see `loradiff --version`).");
+      "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's; at most 4 x the hardware threads),\n"
+      "LORADIFF_SIMD=baseline|avx2 (cap the element-wise loops' instruction set; default the best this CPU\n"
+      "has), LORADIFF_KERNELS=fast|reference (reference: the plain loops of tensor/reference.h),\n"
+      "OMP_WAIT_POLICY (default passive), OPENBLAS_CORETYPE (OpenBLAS's GEMM kernel; default the best for\n"
+      "this CPU, see `loradiff --version`).");
   std::function<int()> run;
   ld::app::register_gradcheck(app, run);
   ld::app::register_bench(app, run);
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
   ld::app::register_lora(app, run);
   ld::app::register_eval(app, run);
   ld::app::register_compress(app, run);
+  ld::app::add_option_checks(app);  // every numeric option's range, checked while parsing
   // CLI11 answers an unknown command word with "A subcommand is required"; name the word instead.
   CLI::App* level = &app;
   for (int i = 1; i < argc && argv[i][0] != '-' && !level->get_subcommands({}).empty(); ++i) {
@@ -76,6 +79,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  for (const std::string& w : ld::app::ignored_option_warnings(app))
+    std::cerr << "loradiff: warning: " << w << "\n";
   try {
     return run ? run() : 0;
   } catch (const ld::Interrupted& e) {

@@ -7,6 +7,8 @@
 #include <map>
 
 #include "data/image.h"
+#include "data/tokenizer.h"
+#include "data/utf8.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 
@@ -111,9 +113,17 @@ ImageFolder read_image_folder(const std::string& dir, const FolderOptions& opt) 
     item.image_path = paths[0].string();
     item.caption_path = captions[stem].string();
     try {
-      item.caption = clean_caption(read_file(item.caption_path));
+      const std::string raw = read_file(item.caption_path);
+      check_utf8(raw, "'" + item.caption_path + "'");
+      item.caption = clean_caption(raw);
       if (item.caption.empty()) {
         problems.push_back("'" + item.caption_path + "': empty caption");
+        continue;
+      }
+      if (split_words(item.caption).empty()) {
+        problems.push_back("'" + item.caption_path + "': caption '" + printable(item.caption) +
+                           "' has no words (only punctuation, symbols or emoji), so it would train as the "
+                           "empty caption");
         continue;
       }
       FloatImage img = decode_image(read_file(item.image_path), item.image_path);
@@ -144,6 +154,25 @@ ImageFolder read_image_folder(const std::string& dir, const FolderOptions& opt) 
   float* dst = out.images.f32();
   for (size_t i = 0; i < pixels.size(); ++i) dst[i] = 2.0f * pixels[i] - 1.0f;
   return out;
+}
+
+std::string check_folder_captions(const ImageFolder& folder, const Vocabulary& vocab,
+                                  const std::string& dir) {
+  TokenReport report;
+  for (const FolderItem& item : folder.items) {
+    const Tokens t = tokenize(vocab, item.caption);
+    if (t.no_known_word()) {
+      std::string unknown;
+      for (const auto& w : t.unknown_words)
+        unknown += (unknown.empty() ? "'" : ", '") + printable(w, 40) + "'";
+      fail("'", item.caption_path, "': caption '", printable(item.caption),
+           "' has no word the model's vocabulary ", "knows (",
+           unknown.empty() ? "no words" : "unknown: " + unknown,
+           "), so it would train as the empty caption; the vocabulary is data/vocab.txt");
+    }
+    report.add(t);
+  }
+  return report.warning("captions in '" + dir + "'");
 }
 
 }  // namespace ld::data

@@ -9,7 +9,9 @@
 // for polarity, fitted into size x size with its aspect kept (area/bilinear resampling,
 // padding with the background level) and scaled to [-1, 1]. Dark ink on light paper is
 // detected from the image border and inverted to MNIST's white on black, unless the
-// InvertMode says otherwise. Captions: UTF-8 text, whitespace runs collapsed to one space.
+// InvertMode says otherwise. Captions: UTF-8 text (anything else is refused, naming the file
+// and the byte offset), whitespace runs collapsed to one space; a caption in which the
+// tokenizer finds no word (only punctuation, symbols or emoji) is refused like an empty one.
 // Hidden files (".name") are ignored; any other file is an error, so nothing is silently
 // left out. The folder is only read, never written.
 #pragma once
@@ -17,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "data/vocab.h"
 #include "tensor/tensor.h"
 
 namespace ld::data {
@@ -44,6 +47,12 @@ struct ImageFolder {
 
 // Every problem found (not just the first) is listed in one ld::Error, each naming its file.
 ImageFolder read_image_folder(const std::string& dir, const FolderOptions& options = {});
+
+// The folder's captions against the model's vocabulary, before training on them: a caption
+// with no word the vocabulary knows (it would train as the empty caption) is an error naming
+// its file; otherwise the return value is ONE warning line summing up unknown words, ignored
+// characters and over-long captions over the whole folder ("" when there are none).
+std::string check_folder_captions(const ImageFolder& folder, const Vocabulary& vocab, const std::string& dir);
 
 // The border of the image (outermost ring, 1/16 of the shorter side thick, at least 1 pixel)
 // has a median brightness above 0.5: a light background, so dark ink.

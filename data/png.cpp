@@ -12,6 +12,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "data/utf8.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 
@@ -59,6 +60,7 @@ std::string text_chunk(const std::string& keyword, const std::string& text) {
   if (text.find('\0') != std::string::npos)
     fail("PNG text chunk '", keyword, "': the text contains a NUL byte");
   if (is_ascii(text)) return make_chunk("tEXt", keyword + std::string(1, '\0') + text);
+  check_utf8(text, "PNG text chunk '" + keyword + "'");  // iTXt text is UTF-8 by definition
   // keyword \0 compression-flag compression-method language-tag \0 translated-keyword \0 text
   return make_chunk("iTXt", keyword + std::string("\0\0\0\0\0", 5) + text);
 }
@@ -99,6 +101,20 @@ std::string format_parameters(const GenerationParams& p) {
     line += (line.empty() ? "" : ", ") + k + ": " + quote_if_needed(v);
   }
   return p.prompt + "\n" + line;
+}
+
+void check_prompt(const std::string& prompt, const std::string& what) {
+  check_utf8(prompt, what);
+  if (prompt.size() > kMaxPromptBytes)
+    fail(what, ": ", prompt.size(), " bytes, more than ", kMaxPromptBytes,
+         " (the tokenizer reads only the first 15 words); shorten it");
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(prompt[i]);
+    const bool c1 = c == 0xC2 && i + 1 < prompt.size() && static_cast<unsigned char>(prompt[i + 1]) < 0xA0;
+    if ((c < 0x20 && c != '\t') || c == 0x7F || c1)
+      fail(what, ": control character ", printable(prompt.substr(i, c1 ? 2 : 1)), " at byte ", i,
+           "; a prompt is one line of text (it is stored in the PNG's text chunk)");
+  }
 }
 
 GenerationParams parse_parameters(const std::string& text) {
@@ -154,7 +170,20 @@ GenerationParams parse_parameters(const std::string& text) {
   return p;
 }
 
+void check_grid_size(int64_t images, int64_t height, int64_t width, int64_t upscale,
+                     const std::string& what) {
+  // a near-square grid with a 1-pixel gap between cells (make_grid)
+  const double pixels = double(images) * double(height * upscale + 1) * double(width * upscale + 1);
+  if (pixels > double(kMaxPngPixels))
+    fail(what, ": a grid of ", images, " images of ", height, "x", width, " (shown ", upscale,
+         "x larger) has about ", static_cast<int64_t>(pixels / 1e6), " million pixels, more than the ",
+         kMaxPngPixels / 1000000, " million a PNG written here can hold; ask for fewer images");
+}
+
 std::string encode_png(const GrayImage& image, const PngTextChunks& text) {
+  if (image.width * image.height > kMaxPngPixels)
+    fail("encode_png: a ", image.width, "x", image.height, " image is larger than the ", kMaxPngPixels,
+         " pixels a PNG written here can hold");
   if (image.width <= 0 || image.height <= 0 ||
       static_cast<int64_t>(image.pixels.size()) != image.width * image.height)
     fail("encode_png: image is ", image.width, "x", image.height, " with ", image.pixels.size(), " pixels");

@@ -30,11 +30,24 @@ struct GenerationParams {
   std::vector<std::pair<std::string, std::string>> extra;  // more "Key: value" pairs, in order (e.g. "LoRA")
 };
 std::string format_parameters(const GenerationParams& p);
+
+// A prompt the "parameters" chunk can store, checked before any sampling (throws naming `what`
+// and the byte offset): valid UTF-8 (the iTXt chunk's encoding; non-Latin-1 text is fine there),
+// no control character but tab (a newline would end the prompt line of the chunk and NUL ends
+// PNG text), at most kMaxPromptBytes (the tokenizer reads only 15 words anyway).
+inline constexpr size_t kMaxPromptBytes = 4096;
+void check_prompt(const std::string& prompt, const std::string& what);
 // Inverse of format_parameters; unknown keys land in `extra`. Throws for text that has no
 // "Key: value" line.
 GenerationParams parse_parameters(const std::string& text);
 
 using PngTextChunks = std::vector<std::pair<std::string, std::string>>;  // (keyword, text)
+
+// The largest image encode_png writes: stb_image_write computes buffer sizes in int.
+inline constexpr int64_t kMaxPngPixels = int64_t(1) << 30;
+// Before sampling `images` images of height x width for a grid at `upscale`: throws naming
+// `what` when the grid would be larger than kMaxPngPixels.
+void check_grid_size(int64_t images, int64_t height, int64_t width, int64_t upscale, const std::string& what);
 
 // 8-bit grayscale PNG bytes with the given text chunks after IHDR.
 std::string encode_png(const GrayImage& image, const PngTextChunks& text = {});

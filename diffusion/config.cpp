@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "data/tokenizer.h"
 #include "tensor/error.h"
 #include "tensor/excerpt.h"
 #include "tensor/file_io.h"
@@ -116,7 +117,9 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
           "must be divisible by text_heads");
   require(c.text_layers >= 0, src, "text_layers", "must be >= 0");
   require(c.text_ff_dim >= 1, src, "text_ff_dim", "must be >= 1");
-  require(c.max_tokens >= 2, src, "max_tokens", "must be >= 2");
+  // The tokenizer always gives kContextLength ids; any other value failed at the first step.
+  require(c.max_tokens == data::kContextLength, src, "max_tokens",
+          str_cat("must be ", data::kContextLength, " (the tokenizer's <bos> + 15 words)"));
   require(c.vocab_size >= 0, src, "vocab_size", "must be >= 0");
   require(c.timesteps >= 2, src, "timesteps", "must be >= 2");
   require(c.beta_schedule == "linear" || c.beta_schedule == "cosine", src, "beta_schedule",
@@ -137,6 +140,17 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   require(c.vocab_size <= (1 << 20), src, "vocab_size", "must be at most 2^20");
   require(c.timesteps <= 100000, src, "timesteps", "must be at most 100000");
   return c;
+}
+
+void check_image_shape(const ModelConfig& cfg, int64_t height, int64_t width, int64_t channels,
+                       const std::string& data_source, const std::string& config_source) {
+  if (height == cfg.image_size && width == cfg.image_size && channels == cfg.image_channels) return;
+  if (height != cfg.image_size || width != cfg.image_size)
+    fail(config_source, " has image_size ", cfg.image_size, " but the data ", data_source, " is ", width, "x",
+         height, "; use a config with image_size ",
+         height == width ? str_cat(height) : "equal to the image sides", " (e.g. mnist-t2i for MNIST)");
+  fail(config_source, " has image_channels ", cfg.image_channels, " but the data ", data_source, " has ",
+       channels, " channel", channels == 1 ? "" : "s", "; use a config with image_channels ", channels);
 }
 
 std::vector<std::string> builtin_config_names() {

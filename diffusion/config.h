@@ -32,6 +32,13 @@ struct ModelConfig {
   static ModelConfig from_json(const nlohmann::json& j, const std::string& source);
 };
 
+// The config's image_size / image_channels against the images a command is about to use (data
+// is not resized to the config, except by `lora train`): throws ld::Error naming both, e.g.
+// "--config 'my32.json' has image_size 32 but the data --data 'data/mnist' is 28x28". A
+// model trained on 28x28 digits under image_size 32 would silently sample 32x32 images.
+void check_image_shape(const ModelConfig& cfg, int64_t height, int64_t width, int64_t channels,
+                       const std::string& data_source, const std::string& config_source);
+
 // A built-in name (mnist-t2i, mnist-t2i-small, mnist-t2i-tiny) or a path to a JSON file.
 ModelConfig load_config(const std::string& name_or_path);
 std::vector<std::string> builtin_config_names();

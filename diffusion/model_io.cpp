@@ -8,6 +8,11 @@
 namespace ld::diffusion {
 
 std::unique_ptr<TextToImageModel> build_model(ModelConfig cfg, const data::Vocabulary& vocab, uint64_t seed) {
+  // vocab_size follows the vocabulary; a config that says otherwise was not made for it
+  if (cfg.vocab_size != 0 && cfg.vocab_size != vocab.size())
+    fail("config ", cfg.name.empty() ? "(unnamed)" : cfg.name, ": vocab_size ", cfg.vocab_size,
+         " but the vocabulary has ", vocab.size(),
+         " words; leave vocab_size out (it is set from the vocabulary)");
   cfg.vocab_size = vocab.size();
   Generator gen(seed);
   return std::make_unique<TextToImageModel>(cfg, gen);

@@ -18,6 +18,7 @@
 #include "data/tokenizer.h"
 #include "diffusion/loss.h"
 #include "diffusion/model_io.h"
+#include "diffusion/resources.h"
 #include "diffusion/sampler.h"
 #include "diffusion/training_log.h"
 #include "nn/adam.h"
@@ -144,6 +145,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
       {{"--out", o.out_dir}});
   check_output_folder({"--out", o.out_dir});
   claim_run_folder(o, state_path, model_path);
+  check_train_request(o, cfg);  // sizes, memory, the data's image shape: before anything is written
   std::error_code ec;
   fs::create_directories(fs::path(o.out_dir) / "samples", ec);
   if (ec) fail("--out: cannot create folder '", o.out_dir, "': ", ec.message());

@@ -17,6 +17,7 @@
 #include "data/tokenizer.h"
 #include "diffusion/loss.h"
 #include "diffusion/model_io.h"
+#include "diffusion/resources.h"
 #include "diffusion/sampler.h"
 #include "lora/compress.h"
 #include "nn/adam.h"
@@ -371,6 +372,12 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
                       {"model_params_before", model.num_parameters()}};
   if (o.method != "none") j["rule"] = o.rule.str();
 
+  for (const auto& [option, batch] :
+       {std::pair<const char*, int64_t>{"--batch", o.finetune_steps > 0 ? o.batch : 0},
+        {"--calib-batch", o.calib_samples > 0 ? o.calib_batch : 0},
+        {"--bench-batch", o.bench_reps > 0 ? o.bench_batch : 0}})
+    if (batch > 0)
+      diffusion::check_train_memory(cfg, batch, 0, option);  // before calibrating or loading data
   // --- data: training digits (calibration, fine-tuning), test digits (held-out loss)
   const bool need_train =
       (o.method != "none" && o.calib_samples > 0) || o.finetune_steps > 0 || o.bench_reps > 0;
@@ -380,6 +387,10 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
                                   data::parse_caption_mode(o.caption_mode));
   if (o.heldout_samples > 0)
     test = data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Test), data::CaptionMode::Simple);
+  for (const data::CaptionedImages* d : {&train, &test})  // MNIST is not resized to the model
+    if (d->size() > 0)
+      diffusion::check_image_shape(cfg, d->images.size(2), d->images.size(3), d->images.size(1),
+                                   "'" + o.data_dir + "' (--data)", "the model --model '" + o.model + "'");
   const int64_t heldout_n = std::min(o.heldout_samples, test.size());
   auto heldout = [&] { return heldout_loss(model, sched, test, lm.vocab, heldout_n, 64); };
   nlohmann::json hj = {{"samples", heldout_n}};

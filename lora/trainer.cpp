@@ -19,6 +19,7 @@
 #include "data/tokenizer.h"
 #include "diffusion/loss.h"
 #include "diffusion/model_io.h"
+#include "diffusion/resources.h"
 #include "diffusion/sampler.h"
 #include "diffusion/training_log.h"
 #include "lora/adapter_file.h"
@@ -159,13 +160,17 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   fo.size = cfg.image_size;
   const data::ImageFolder folder = data::read_image_folder(o.data_dir, fo);
   const int64_t n = static_cast<int64_t>(folder.items.size());
+  diffusion::check_image_shape(cfg, fo.size, fo.size, folder.images.size(1), "'" + o.data_dir + "' (--data)",
+                               "the base model '" + o.base + "'");
+  diffusion::check_train_memory(cfg, o.batch, n);
   if (o.batch > n)
     fail("--batch: ", o.batch, " is larger than the ", n, " image/caption pairs in '", o.data_dir, "'");
   data::LoaderOptions lo;
   lo.batch_size = o.batch;
   lo.seed = o.seed;
   data::DataLoader loader(data::captioned_folder(folder), lm.vocab, lo);
-  for (const auto& w : loader.warnings()) log << "warning: " << w << "\n";
+  if (auto w = data::check_folder_captions(folder, lm.vocab, o.data_dir); !w.empty())
+    log << "warning: " << w << "\n";
   data::CaptionedImages val;
   if (!o.val_dir.empty()) val = data::captioned_folder(data::read_image_folder(o.val_dir, fo));
   std::unique_ptr<data::DataLoader> reg_loader;  // prior preservation: null without --reg
@@ -178,7 +183,8 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     data::LoaderOptions rlo = lo;
     rlo.seed = o.seed + 1;
     reg_loader = std::make_unique<data::DataLoader>(data::captioned_folder(reg), lm.vocab, rlo);
-    for (const auto& w : reg_loader->warnings()) log << "warning: --reg: " << w << "\n";
+    if (auto w = data::check_folder_captions(reg, lm.vocab, o.reg_dir); !w.empty())
+      log << "warning: --reg: " << w << "\n";
   }
   log << "base: " << o.base << " (config " << cfg.name << ", weights " << base_hash << ")\n";
   log << "data: " << n << " image/caption pairs from " << o.data_dir;

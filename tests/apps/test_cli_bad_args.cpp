@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -124,6 +125,13 @@ struct Fixture {
     lora::save_adapter((dir / "adapter.safetensors").string(), adapter);
     Generator gen(0);
     nn::save_classifier((dir / "classifier.safetensors").string(), nn::MnistClassifier(nn::ClassifierConfig{}, gen));
+    // configs that do not fit the data or the tokenizer
+    nlohmann::json c32 = diffusion::load_config("mnist-t2i-tiny").to_json();
+    c32["image_size"] = 32;
+    write_file_atomic((dir / "config32.json").string(), c32.dump());
+    nlohmann::json ct = diffusion::load_config("mnist-t2i-tiny").to_json();
+    ct["max_tokens"] = 32;
+    write_file_atomic((dir / "config-tokens.json").string(), ct.dump());
     // an image + caption folder of 4 pairs
     fs::create_directories(dir / "images");
     for (int i = 0; i < 4; ++i) {
@@ -144,12 +152,22 @@ struct Fixture {
         out.push_back("a handwritten digit seven");
         continue;
       }
+      if (w == "{latin1-prompt}") {  // 'é' in Latin-1: not UTF-8
+        out.push_back("a s\xE9ven");
+        continue;
+      }
+      if (w == "{two-line-prompt}") {
+        out.push_back("a seven\nand a nine");
+        continue;
+      }
       for (size_t b; (b = w.find('{')) != std::string::npos;) {
         const size_t e = w.find('}', b);
         const std::string key = w.substr(b + 1, e - b - 1);
         const std::string path = (dir / (key == "model" || key == "model2" || key == "adapter" || key == "classifier"
                                              ? key + ".safetensors"
-                                             : key == "notes" ? "notes.txt" : key))
+                                             : key == "notes"                           ? "notes.txt"
+                                             : key == "config32" || key == "config-tokens" ? key + ".json"
+                                                                                         : key))
                                      .string();
         w.replace(b, e - b + 1, path);
       }
@@ -180,6 +198,7 @@ const Case kCases[] = {
     {"bench train --batch -1", "--batch"},
     {"bench sample --steps 0", "--steps"},
     {"bench sample --guidance nan --reps 1", "--guidance"},
+    {"bench sample --guidance inf --reps 1", "--guidance"},
     {"bench lora --rank 0", "--rank"},
     {"bench lora --rank 5000", "--rank"},
     // data
@@ -195,6 +214,8 @@ const Case kCases[] = {
     {"data export-mnist --digit 3 --out {out} --data {missing}", "missing"},
     {"data export-mnist --digit 3 --out {out} --data {mnist} --split val", "'val'"},
     {"data export-mnist --digit 3 --out {notes} --data {mnist}", "--out"},
+    {"data export-mnist --digit 3 --out {out} --seed -5", "--seed"},
+    {"data export-mnist --digit 3.5 --out {out}", "--digit"},
     {"data info --data {missing}", "missing"},
     {"data info --data {notes}", "notes.txt"},
     {"data check-folder {missing}", "missing"},
@@ -204,6 +225,7 @@ const Case kCases[] = {
     {"data check-folder {images} --min -3", "--min"},
     {"data check-folder {images} --min 100", "images"},
     {"data tokenize", "text is required"},
+    {"data tokenize {latin1-prompt}", "text: not valid UTF-8 at byte 3"},
     // classifier
     {"classifier", "A subcommand is required"},
     {"classifier train --epochs 0", "--epochs"},
@@ -211,6 +233,8 @@ const Case kCases[] = {
     {"classifier train --lr nan", "--lr"},
     {"classifier train --lr -1", "--lr"},
     {"classifier train --max-shift 9", "--max-shift"},
+    {"classifier train --seed -1", "--seed"},
+    {"classifier train --epochs 1e30", "--epochs"},
     {"classifier train --data {missing} --out {out}", "missing"},
     {"classifier eval --model {missing} --data {mnist}", "missing"},
     {"classifier eval --model {adir} --data {mnist}", "adir"},
@@ -229,11 +253,29 @@ const Case kCases[] = {
     {"train --out {out} --clip nan", "--clip"},
     {"train --out {out} --exclude-digits 11", "--exclude-digits"},
     {"train --out {out} --captions weird --data {mnist} --batch 8", "'weird'"},
+    {"train --out {out} --captions weird", "--captions: 'weird' is not simple or varied"},
     {"train --out {out} --config no-such-config", "--config"},
     {"train --out {out} --config {adir}", "adir"},
     {"train --out {out} --config {notes}", "notes.txt"},
     {"train --out {out} --data {missing}", "missing"},
     {"train --out {notes} --data {mnist}", "--out"},
+    {"train --out {out} --batch 1000000 --data {mnist}", "--batch 1000000 needs about"},
+    {"train --out {out} --steps 1.5", "--steps"},
+    {"train --out {out} --steps 99999999999999999999", "--steps"},
+    {"train --out {out} --steps 0x10", "--steps"},
+    {"train --out {out} --seed -1", "--seed"},
+    {"train --out {out} --seed 18446744073709551616", "--seed"},
+    {"train --out {out} --seed 1e30", "--seed"},
+    {"train --out {out} --ema nan", "--ema"},
+    {"train --out {out} --weight-decay inf", "--weight-decay"},
+    {"train --out {out} --sample-steps 0", "--sample-steps"},
+    {"train --out {out} --sample-steps 5000 --config mnist-t2i-tiny --data {mnist}", "--sample-steps"},
+    {"train --out {out} --eval-batches 0", "--eval-batches"},
+    {"train --out {out} --max-train-samples -1", "--max-train-samples"},
+    {"train --out {out} --checkpoint-every -1", "--checkpoint-every"},
+    {"train --out {out} --exclude-digits 3,x", "--exclude-digits"},
+    {"train --out {out} --config {config32} --data {mnist}", "has image_size 32 but the data"},
+    {"train --out {out} --config {config-tokens} --data {mnist}", "'max_tokens' must be 16"},
     // sample
     {"sample --model {model} --prompt {prompt}", "--out is required"},
     {"sample --prompt {prompt} --out {out}.png", "--model is required"},
@@ -251,10 +293,32 @@ const Case kCases[] = {
     {"sample --model {model} --prompt {prompt} --out {out}.png --eta -1", "--eta"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --batch 0", "--batch"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --lora {missing}", "missing"},
-    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {model}", "not a loradiff LoRA adapter"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {model}",
+     "not a loradiff LoRA adapter"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:nan", "--lora"},
     {"sample --model {model} --prompt {prompt} --out {adir} --n 1 --steps 1", "adir"},
     {"sample --model {model} --prompt {prompt} --out {missing}/s.png --n 1 --steps 1", "missing"},
+    {"sample --model {model} --prompt {prompt} --out {missing}/s.png",
+     "--out"},  // before 64 images are sampled
+    {"sample --model {model} --prompt {prompt} --out {out}.png --out-dir {notes}", "--out-dir"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --json {missing}/e.json", "--json"},
+    {"compress --model {model} --out {missing}/c.safetensors --rank 2", "--out"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --json {adir}", "--json"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --eta 1.5", "--eta"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --eta nan", "--eta"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --guidance inf", "--guidance"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --guidance 1e39", "--guidance"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --n 100000000",
+     "--n 100000000 images x 1 prompt(s) needs about"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --n 500000",
+     "--n 500000 images x 1 prompt(s)"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --n 1e99", "--n"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --seed -5", "--seed"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --seed 1e30", "--seed"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --steps 2.5", "--steps"},
+    {"sample --model {model} --prompt {latin1-prompt} --out {out}.png",
+     "--prompt: not valid UTF-8 at byte 3"},
+    {"sample --model {model} --prompt {two-line-prompt} --out {out}.png", "--prompt: control character"},
     // eval
     {"eval --model {model}", "--classifier is required"},
     {"eval --model {model} --classifier {missing}", "missing"},
@@ -267,20 +331,30 @@ const Case kCases[] = {
     {"eval --model {model} --classifier {classifier} --data {mnist} --steps 0", "--steps"},
     {"eval --model {model} --classifier {classifier} --data {mnist} --batch 0", "--batch"},
     {"eval --model {model} --classifier {classifier} --data {missing}", "missing"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --n-per-digit 1e9",
+     "--n-per-digit 1000000000"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --n-per-digit 1", "--n-per-digit"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --seed -1", "--seed"},
+    {"eval --model {model} --classifier {classifier} --data {mnist} --guidance inf", "--guidance"},
     // lora
     {"lora", "A subcommand is required"},
     {"lora frobnicate", "unknown command 'frobnicate'"},
     {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --rank 0", "--rank"},
     {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --rank 100000", "--rank"},
     {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --alpha nan", "--alpha"},
-    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --dropout 1.5", "--dropout"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --dropout 1.5",
+     "--dropout"},
     {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --steps -1", "--steps"},
     {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --lr nan", "--lr"},
-    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --targets nomatch", "--targets"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --targets nomatch",
+     "--targets"},
     {"lora train --base {model} --data {images} --out {out}.safetensors --batch 100", "--batch"},
-    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --prior-weight -1", "--prior-weight"},
-    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --save-every -1", "--save-every"},
-    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --reg {missing}", "missing"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --prior-weight -1",
+     "--prior-weight"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --save-every -1",
+     "--save-every"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --reg {missing}",
+     "missing"},
     {"lora train --base {model} --data {images} --out {out}.safetensors --batch 2 --resume", "--resume"},
     {"lora train --base {model} --data {missing} --out {out}.safetensors", "missing"},
     {"lora train --base {model} --data {notes} --out {out}.safetensors", "notes.txt"},
@@ -288,6 +362,13 @@ const Case kCases[] = {
     {"lora train --base {adir} --data {images} --out {out}.safetensors", "adir"},
     {"lora train --base {adapter} --data {images} --out {out}.safetensors", "adapter.safetensors"},
     {"lora train --base {model} --data {images} --out {adir} --batch 2 --steps 1", "--out"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --alpha 1e39", "--alpha"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --dropout 1", "--dropout"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --eval-repeats 0", "--eval-repeats"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --sample-steps 0", "--sample-steps"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --seed -1", "--seed"},
+    {"lora train --base {model} --data {images} --out {out}.safetensors --batch 1000000",
+     "--batch 1000000 needs about"},
     {"lora merge --base {model} --lora {missing} --out {out}.safetensors", "missing"},
     {"lora merge --base {model} --lora {adapter} --out {adir}", "adir"},
     {"lora merge --base {adir} --lora {adapter} --out {out}.safetensors", "adir"},
@@ -298,12 +379,14 @@ const Case kCases[] = {
     {"lora extract --base {model} --tuned {missing} --out {out}.safetensors", "missing"},
     {"lora extract --base {model} --tuned {classifier} --out {out}.safetensors", "classifier.safetensors"},
     {"lora extract --base {model} --tuned {model2} --out {out}.safetensors --targets nomatch", "--targets"},
+    {"lora extract --base {model} --tuned {model2} --out {out}.safetensors --alpha nan", "--alpha"},
     {"lora resize --in {adapter} --out {out}.safetensors --rank 0", "--rank"},
     {"lora resize --in {adapter} --out {out}.safetensors --rank 3", "--rank"},
     {"lora resize --in {adapter} --out {out}.safetensors", "--rank"},
     {"lora resize --in {adapter} --out {out}.safetensors --rank 2 --energy 0.5", "--energy"},
     {"lora resize --in {adapter} --out {out}.safetensors --energy 1.5", "--energy"},
     {"lora resize --in {adapter} --out {out}.safetensors --energy nan", "--energy"},
+    {"lora resize --in {adapter} --out {out}.safetensors --energy 0", "--energy"},
     {"lora resize --in {missing} --out {out}.safetensors --rank 1", "missing"},
     {"lora resize --in {model} --out {out}.safetensors --rank 1", "not a loradiff LoRA adapter"},
     {"lora info {missing}", "missing"},
@@ -322,6 +405,15 @@ const Case kCases[] = {
     {"compress --model {model} --out {out}.safetensors --rank 100000 --data {mnist}", "--rank"},
     {"compress --model {model} --out {out}.safetensors --rank 2 --layers nomatch --data {mnist}", "--layers"},
     {"compress --model {missing} --out {out}.safetensors --rank 2", "missing"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --ema 1", "--ema"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --calib-batch 0", "--calib-batch"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --heldout-samples -1", "--heldout-samples"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --bench-batch 0", "--bench-batch"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --seed -1", "--seed"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --captions weird",
+     "--captions: 'weird' is not simple or varied"},
+    {"compress --model {model} --out {out}.safetensors --rank 2 --finetune-steps 1 --batch 100000000",
+     "--batch 100000000 needs about"},
     {"compress-plot --results {missing} --out {out}.png", "--results"},
     {"compress-plot --results {notes} --out {out}.png", "--results"},
 };
@@ -400,4 +492,48 @@ TEST_CASE("the table covers every command that --help lists") {
     INFO("`loradiff ", cmd, "` has no case in kCases");
     CHECK(covered.count(cmd) == 1);
   }
+}
+
+TEST_CASE("every numeric option of every command has a range, checked while parsing") {
+  // Every number loradiff takes is >= 0, so "-1" must be refused by each, as must a non-number,
+  // values no integer type holds and (for real numbers) nan and inf. The refusal must come from
+  // the parser (CLI11's exit codes 100-115, naming the option), before required options are
+  // even looked at: i.e. before any work. An option added without an entry in
+  // apps/option_checks.cpp fails here.
+  int checked = 0;
+  for (const std::string& cmd : listed_commands()) {
+    std::vector<std::string> words;
+    std::istringstream in(cmd);
+    for (std::string w; in >> w;) words.push_back(w);
+    std::vector<std::string> help_args = words;
+    help_args.push_back("--help");
+    bool in_options = false;
+    for (const std::string& line : lines_of(run(help_args).output)) {
+      if (line == "Options:") in_options = true;
+      if (!in_options || line.rfind("  --", 0) != 0) continue;
+      std::istringstream l(line);
+      std::string name, type;
+      l >> name >> type;
+      type = type.substr(0, type.find_first_of(":="));
+      if (type != "INT" && type != "UINT" && type != "FLOAT") continue;
+      std::vector<std::string> bad = {"-1", "abc"};
+      if (type == "FLOAT") bad.insert(bad.end(), {"nan", "inf"});
+      else bad.insert(bad.end(), {"1e30", "1.5"});
+      for (const std::string& value : bad) {
+        std::vector<std::string> args = words;
+        args.push_back(name);
+        args.push_back(value);
+        const Result r = run(args, 30);
+        INFO("loradiff ", cmd, " ", name, " ", value, "\n--- output:\n", r.output);
+        CHECK(r.exited);
+        CHECK(r.code >= 100);
+        CHECK(r.code <= 115);
+        const std::vector<std::string> errors = error_lines(r);
+        REQUIRE(errors.size() == 1);
+        CHECK(errors[0].rfind(name + ":", 0) == 0);
+        ++checked;
+      }
+    }
+  }
+  CHECK(checked >= 300);  // about 90 numeric options
 }

@@ -160,3 +160,46 @@ TEST_CASE("two images with one caption name are ambiguous") {
   f.file("x.txt", "a handwritten digit one");
   CHECK(f.error().find("share one caption name") != std::string::npos);
 }
+
+TEST_CASE("captions: invalid UTF-8 is refused naming the file and the byte; a caption without words too") {
+  {
+    Folder f("utf8");
+    f.file("a.png", encode_png(digit_like(28, 28, 0, 255)));
+    f.file("a.txt", "a handwritten digit s\xE9ven\n");  // Latin-1, not UTF-8
+    const std::string err = f.error();
+    CHECK(err.find("a.txt': not valid UTF-8 at byte 21 (byte 0xE9)") != std::string::npos);
+  }
+  {
+    Folder f("nowords");
+    f.file("a.png", encode_png(digit_like(28, 28, 0, 255)));
+    f.file("a.txt", "\xE2\x98\x85 \xF0\x9F\x99\x82 !!!");  // a star, an emoji, punctuation
+    const std::string err = f.error();
+    CHECK(err.find("a.txt': caption '") != std::string::npos);
+    CHECK(err.find("has no words") != std::string::npos);
+  }
+}
+
+TEST_CASE("check_folder_captions: no known word is an error naming the file, the rest one warning line") {
+  Folder f("vocab");
+  f.file("a.png", encode_png(digit_like(28, 28, 0, 255)));
+  f.file("a.txt", "a handwritten digit seven");
+  f.file("b.png", encode_png(digit_like(28, 28, 0, 255)));
+  f.file("b.txt", "a purple seven \xE2\x98\x85");
+  const ImageFolder ok = read_image_folder(f.dir.string());
+  const std::string w = check_folder_captions(ok, Vocabulary::builtin(), "dir");
+  CHECK(w.find("captions in 'dir': 1 of 2 captions have words the vocabulary lacks") == 0);
+  CHECK(w.find("'purple' (1x)") != std::string::npos);
+  CHECK(w.find("'\xE2\x98\x85'") != std::string::npos);
+  f.file("c.png", encode_png(digit_like(28, 28, 0, 255)));
+  f.file("c.txt", "\xD1\x81\xD0\xB5\xD0\xBC\xD1\x8C");  // Cyrillic only
+  const ImageFolder bad = read_image_folder(f.dir.string());
+  CHECK_THROWS_WITH_AS(
+      check_folder_captions(bad, Vocabulary::builtin(), "dir"),
+      doctest::Contains(
+          "c.txt': caption '\xD1\x81\xD0\xB5\xD0\xBC\xD1\x8C' has no word the model's vocabulary knows"),
+      ld::Error);
+  Folder clean("vocab-clean");
+  clean.file("a.png", encode_png(digit_like(28, 28, 0, 255)));
+  clean.file("a.txt", "a handwritten digit seven");
+  CHECK(check_folder_captions(read_image_folder(clean.dir.string()), Vocabulary::builtin(), "d").empty());
+}

@@ -125,3 +125,31 @@ TEST_CASE("non-ASCII prompts go into an iTXt chunk") {
   CHECK(text[0].second == prompt + "\nSteps: 2");
   CHECK_THROWS_AS(encode_png(g, {{"", "x"}}), ld::Error);
 }
+
+TEST_CASE("a prompt the parameters chunk cannot store is refused before any work, naming the option") {
+  CHECK_NOTHROW(check_prompt("a handwritten digit seven", "--prompt"));
+  CHECK_NOTHROW(
+      check_prompt("\xD1\x81\xD0\xB5\xD0\xBC\xD1\x8C \xE4\xB8\x83\t\xF0\x9F\x99\x82", "--prompt"));  // iTXt
+  CHECK_NOTHROW(check_prompt("", "--prompt"));  // the empty caption: unconditional samples
+  CHECK_THROWS_WITH_AS(check_prompt("seven\xFF", "--prompt"),
+                       doctest::Contains("--prompt: not valid UTF-8 at byte 5"), ld::Error);
+  CHECK_THROWS_WITH_AS(check_prompt("two\nlines", "--prompt"),
+                       doctest::Contains("--prompt: control character \\n at byte 3"), ld::Error);
+  CHECK_THROWS_WITH_AS(check_prompt(std::string("nul\0byte", 8), "--prompt"),
+                       doctest::Contains("control character \\x00 at byte 3"), ld::Error);
+  CHECK_THROWS_WITH_AS(check_prompt("c1 \xC2\x85", "--prompt"), doctest::Contains("\\xC2\\x85 at byte 3"),
+                       ld::Error);
+  CHECK_THROWS_WITH_AS(check_prompt(std::string(kMaxPromptBytes + 1, 'a'), "--prompt"),
+                       doctest::Contains("--prompt: 4097 bytes, more than 4096"), ld::Error);
+  // the library itself never writes an iTXt chunk that is not UTF-8
+  CHECK_THROWS_WITH_AS(encode_png(GrayImage{1, 1, {0}}, {{"parameters", "s\xE9ven"}}),
+                       doctest::Contains("not valid UTF-8"), ld::Error);
+}
+
+TEST_CASE("a grid too large for a PNG is refused before sampling") {
+  CHECK_NOTHROW(check_grid_size(10000, 28, 28, 2, "--n"));
+  CHECK_THROWS_WITH_AS(check_grid_size(100000000, 28, 28, 2, "--n 100000000"),
+                       doctest::Contains("--n 100000000: a grid of 100000000 images"), ld::Error);
+  CHECK_THROWS_WITH_AS(encode_png(GrayImage{40000, 40000, {}}),
+                       doctest::Contains("a 40000x40000 image is larger than"), ld::Error);
+}

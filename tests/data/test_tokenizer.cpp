@@ -89,3 +89,65 @@ TEST_CASE("vocabulary files are checked line by line") {
   CHECK(v.id("cat") == 3);
   CHECK_THROWS(v.word(4));
 }
+
+TEST_CASE("non-ASCII letters are words (unknown, listed), never dropped silently") {
+  const Vocabulary& v = Vocabulary::builtin();
+  // "a handwritten digit семь": Cyrillic 'seven' is an unknown word at its position
+  const Tokens t = tokenize(v, "a handwritten digit \xD1\x81\xD0\xB5\xD0\xBC\xD1\x8C");
+  CHECK(t.ids[4] == kUnkId);
+  CHECK(t.ids[5] == kPadId);
+  CHECK(t.unknown_words == std::vector<std::string>{"\xD1\x81\xD0\xB5\xD0\xBC\xD1\x8C"});
+  CHECK_FALSE(t.ok());
+  CHECK_FALSE(t.no_known_word());
+  // accented Latin, CJK
+  CHECK(split_words("caf\xC3\xA9 \xE4\xB8\x83") == std::vector<std::string>{"caf\xC3\xA9", "\xE4\xB8\x83"});
+  CHECK(tokenize(v, "\xD1\x81\xD0\xB5\xD0\xBC\xD1\x8C").no_known_word());
+}
+
+TEST_CASE("typographic punctuation separates words; symbols and emoji are listed as ignored") {
+  const Vocabulary& v = Vocabulary::builtin();
+  // no-break space, em dash, curly quotes, ellipsis: like ASCII punctuation, no warning
+  const Tokens p = tokenize(v, "a\xC2\xA0thin\xE2\x80\x94seven \xE2\x80\x9Cnine\xE2\x80\x9D\xE2\x80\xA6");
+  CHECK(p.ok());
+  CHECK(detokenize(v, p.ids.data()) == "a thin seven nine");
+  // ’ is an apostrophe
+  CHECK(split_words("digit\xE2\x80\x99s") == std::vector<std::string>{"digit's"});
+  // an emoji and a star: ignored but listed; a control character by its code point
+  const Tokens e = tokenize(v, "a seven \xF0\x9F\x99\x82 \xE2\x98\x85\x07");
+  CHECK(detokenize(v, e.ids.data()) == "a seven");
+  CHECK(e.ignored_chars == std::vector<std::string>{"'\xF0\x9F\x99\x82'", "'\xE2\x98\x85'", "U+0007"});
+  CHECK_FALSE(e.ok());
+  CHECK(e.warning("x").find("characters ignored: '\xF0\x9F\x99\x82', '\xE2\x98\x85', U+0007") !=
+        std::string::npos);
+  // invalid bytes (never in a checked caption) are ignored and listed, not crashed on
+  const Tokens bad = tokenize(v, "seven\xFF");
+  CHECK(bad.ids[1] == v.id("seven"));
+  CHECK(bad.ignored_chars == std::vector<std::string>{"\\xFF"});
+}
+
+TEST_CASE("a caption of symbols only has no words; no_known_word covers it") {
+  const Tokens t = tokenize(Vocabulary::builtin(), "\xE2\x98\x85\xE2\x98\x85\xE2\x98\x85");
+  CHECK(t.words == 0);
+  CHECK(t.no_known_word());
+  CHECK_FALSE(tokenize(Vocabulary::builtin(), "purple seven").no_known_word());
+}
+
+TEST_CASE("a token report sums up a training set in one line") {
+  const Vocabulary& v = Vocabulary::builtin();
+  TokenReport r;
+  CHECK(r.warning("captions").empty());
+  r.add(tokenize(v, "a handwritten digit seven"));
+  CHECK(r.ok());
+  r.add(tokenize(v, "a purple seven"));
+  r.add(tokenize(v, "a purple tall seven \xE2\x98\x85"));
+  for (int i = 0; i < 12; ++i) r.add(tokenize(v, "word" + std::to_string(i)));
+  std::string text;
+  for (int i = 0; i < 17; ++i) text += "one ";
+  r.add(tokenize(v, text));
+  const std::string w = r.warning("captions in 'dir'", 3);
+  CHECK(w.find('\n') == std::string::npos);
+  CHECK(w.find("captions in 'dir': 14 of 16 captions have words the vocabulary lacks") == 0);
+  CHECK(w.find("'purple' (2x), 'tall' (1x), 'word0' (1x) and 11 more words") != std::string::npos);
+  CHECK(w.find("characters ignored: '\xE2\x98\x85' (1x)") != std::string::npos);
+  CHECK(w.find("1 captions have more than 15 words") != std::string::npos);
+}
