@@ -46,6 +46,23 @@ TEST_CASE("with the true noise, DDIM (eta 0) recovers x0 in one step from any t"
   for (int i = 0; i < 16; ++i) CHECK(mid.f32()[i] == doctest::Approx(expect.f32()[i]).epsilon(1e-4));
 }
 
+TEST_CASE("DDIM with eta 1 between neighbouring steps is the DDPM step, noise and clipping included") {
+  // sigma_t(eta = 1)^2 = (1 - alphabar_prev) / (1 - alphabar_t) * beta_t, DDPM's posterior variance, and
+  // sqrt(alphabar_prev) x0_hat + sqrt(1 - alphabar_prev - sigma_t^2) eps is then the posterior mean
+  NoiseSchedule s = NoiseSchedule::linear(1000, 1e-4, 0.02);
+  Generator g(3);
+  Tensor x = rand_normal({1, 1, 4, 4}, g), eps = rand_normal({1, 1, 4, 4}, g);
+  for (bool clip : {false, true})
+    for (int64_t t : {1, 400, 999}) {
+      CAPTURE(clip);
+      CAPTURE(t);
+      Generator a(7), b(7);  // the same z for both
+      Tensor ddim = ddim_step(s, x, eps, t, t - 1, 1.0f, clip, a);
+      Tensor ddpm = ddpm_step(s, x, eps, t, clip, b);
+      for (int i = 0; i < 16; ++i) CHECK(ddim.f32()[i] == doctest::Approx(ddpm.f32()[i]).epsilon(1e-4));
+    }
+}
+
 TEST_CASE("DDIM timesteps and the last DDPM step") {
   auto ts = ddim_timesteps(1000, 50);
   CHECK(ts.size() == 50);
