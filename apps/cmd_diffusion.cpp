@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "apps/commands.h"
 #include "apps/guard.h"
@@ -17,6 +18,7 @@
 #include "diffusion/resources.h"
 #include "tensor/file_io.h"
 #include "diffusion/sampler.h"
+#include "diffusion/trace.h"
 #include "diffusion/trainer.h"
 #include "lora/adapter_file.h"
 #include "tensor/index.h"
@@ -78,6 +80,8 @@ void register_sample(CLI::App& app, Runner& run) {
     float guidance = 3.0f, eta = 0.0f;
     uint64_t seed = 0;
     bool overwrite = false;
+    std::string trace;
+    int64_t trace_steps = 8;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("sample", "generate digits from a caption (DDIM or DDPM, classifier-free guidance)");
@@ -94,6 +98,10 @@ void register_sample(CLI::App& app, Runner& run) {
   cmd->add_option("--out-dir", a->out_dir, "also write one PNG per image here");
   cmd->add_option("--lora", a->loras, "LoRA adapter FILE:WEIGHT beside the base model, e.g. nines.safetensors:0.8 (repeatable)");
   cmd->add_flag("--overwrite", a->overwrite, "replace an existing --out file even when it is not a PNG");
+  cmd->add_option("--trace", a->trace,
+                  "also write the denoising trajectory as one PNG: a row per prompt, x_t and the predicted x_0 "
+                  "at --trace-steps steps, then the result (diffusion/trace.h)");
+  cmd->add_option("--trace-steps", a->trace_steps, "steps shown in --trace, evenly spaced")->capture_default_str();
   cmd->callback([&run, a] {
     run = [a] {
       install_interrupt_handler();  // Ctrl-C: stop between sampler steps, write nothing
@@ -102,8 +110,9 @@ void register_sample(CLI::App& app, Runner& run) {
       if (a->sampler != "ddim" && a->sampler != "ddpm") fail("--sampler: '", a->sampler, "' must be ddim or ddpm");
       for (const auto& p : a->prompts) data::check_prompt(p, "--prompt");  // before the work, not at the PNG
       const auto inputs = std::vector<PathArg>{{"--model", a->model}} + lora_inputs(a->loras);
-      check_outputs_distinct(inputs, {{"--out", a->out}, {"--out-dir", a->out_dir}});
+      check_outputs_distinct(inputs, {{"--out", a->out}, {"--out-dir", a->out_dir}, {"--trace", a->trace}});
       check_output_file({"--out", a->out}, FileKind::Png, a->overwrite);
+      check_output_file({"--trace", a->trace}, FileKind::Png, a->overwrite);
       check_output_folder({"--out-dir", a->out_dir});
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
       std::vector<std::pair<std::string, std::string>> lora_params;  // article Fig. 5: base + adapters
@@ -132,7 +141,14 @@ void register_sample(CLI::App& app, Runner& run) {
       so.source = diffusion::model_source(a->model, a->loras);
       std::vector<Tensor> parts;
       const int64_t total = static_cast<int64_t>(captions.size());
-      for (int64_t b0 = 0; b0 < total; b0 += a->batch) {
+      // the denoising trajectory (Eq. (2)'s reverse process): first image of each prompt
+      std::optional<diffusion::TraceRecorder> trace;
+      int64_t b0 = 0;
+      if (!a->trace.empty()) {
+        trace.emplace(a->sampler == "ddim" ? a->steps : cfg.timesteps, a->trace_steps, a->n);
+        so.on_step = [&](const diffusion::SampleStep& st) { trace->record(st, b0); };
+      }
+      for (b0 = 0; b0 < total; b0 += a->batch) {
         const int64_t nb = std::min(a->batch, total - b0);
         so.seed = a->seed + static_cast<uint64_t>(b0 / a->batch);  // chunk k uses seed + k
         parts.push_back(diffusion::sample(*lm.model, s, tb.ids.narrow(0, b0, nb), so));
@@ -156,6 +172,13 @@ void register_sample(CLI::App& app, Runner& run) {
         data::grid_shape(total, rows, cols);
       }
       data::write_png_grid(a->out, imgs, rows, cols, 2, gp);
+      if (trace) {
+        int64_t trows = 0, tcols = 0;
+        const Tensor cells = trace->grid(imgs, trows, tcols);
+        data::GenerationParams tp = gp;
+        tp.extra.push_back({"Trace steps", nlohmann::json(trace->steps()).dump()});
+        data::write_png_grid(a->trace, cells, trows, tcols, 2, tp);
+      }
       if (!a->out_dir.empty()) {
         std::filesystem::create_directories(a->out_dir);
         for (int64_t i = 0; i < total; ++i) {
@@ -168,6 +191,7 @@ void register_sample(CLI::App& app, Runner& run) {
       }
       std::cout << "wrote " << a->out << " (" << total << " images";
       if (!a->out_dir.empty()) std::cout << ", and one PNG each in " << a->out_dir;
+      if (trace) std::cout << "; trajectory in " << a->trace;
       std::cout << ")\n";
       return 0;
     };

@@ -75,6 +75,7 @@ const Range kRanges[] = {
     {"sample", "--eta", 0, 1},
     {"sample", "--seed", 0, 18446744073709551615.0},
     {"sample", "--batch", 1, kBig},
+    {"sample", "--trace-steps", 1, 1000},
     {"eval", "--n-per-digit", 2, kBig},
     {"eval", "--digits", 0, 9},
     {"eval", "--steps", 1, 100000},

@@ -26,6 +26,15 @@ Tensor guided_eps(TextToImageModel& model, const Tensor& x_t, int64_t t, const T
   return add(eu, mul_scalar(sub(ec, eu), guidance));
 }
 
+Tensor predict_x0(const NoiseSchedule& s, const Tensor& x_t, const Tensor& eps, int64_t t) {
+  const float a = static_cast<float>(std::sqrt(s.alphabar[t])),
+              b = static_cast<float>(std::sqrt(1.0 - s.alphabar[t]));
+  Tensor x0 = mul_scalar(sub(x_t, mul_scalar(eps, b)), 1.0f / a);
+  float* p = x0.f32();
+  for (int64_t i = 0; i < x0.numel(); ++i) p[i] = std::clamp(p[i], -1.0f, 1.0f);
+  return x0;
+}
+
 void check_sampling_step(const Tensor& x, int64_t step, int64_t total, const SampleOptions& opt) {
   if (!has_non_finite(x)) return;
   fail("the model produced non-finite values at sampling step ", step, " of ", total,
@@ -50,7 +59,9 @@ Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids
   if (opt.sampler == "ddpm") {
     for (int64_t t = s.T() - 1; t >= 0; --t) {
       throw_if_interrupted();  // Ctrl-C: the caller decides what to keep
-      x = ddpm_step(s, x, guided_eps(model, x, t, ids, opt.guidance), t, opt.clip_x0, gen);
+      const Tensor eps = guided_eps(model, x, t, ids, opt.guidance);
+      if (opt.on_step) opt.on_step({s.T() - 1 - t, s.T(), t, x, predict_x0(s, x, eps, t)});
+      x = ddpm_step(s, x, eps, t, opt.clip_x0, gen);
       check_sampling_step(x, s.T() - t, s.T(), opt);
       if (progress) progress(s.T() - t, s.T());
     }
@@ -59,7 +70,11 @@ Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids
     for (size_t i = 0; i < ts.size(); ++i) {
       throw_if_interrupted();
       const int64_t t_prev = i + 1 < ts.size() ? ts[i + 1] : -1;
-      x = ddim_step(s, x, guided_eps(model, x, ts[i], ids, opt.guidance), ts[i], t_prev, opt.eta, opt.clip_x0, gen);
+      const Tensor eps = guided_eps(model, x, ts[i], ids, opt.guidance);
+      if (opt.on_step)
+        opt.on_step({static_cast<int64_t>(i), static_cast<int64_t>(ts.size()), ts[i], x,
+                     predict_x0(s, x, eps, ts[i])});
+      x = ddim_step(s, x, eps, ts[i], t_prev, opt.eta, opt.clip_x0, gen);
       check_sampling_step(x, static_cast<int64_t>(i) + 1, static_cast<int64_t>(ts.size()), opt);
       if (progress) progress(static_cast<int64_t>(i) + 1, static_cast<int64_t>(ts.size()));
     }

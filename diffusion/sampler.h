@@ -12,6 +12,16 @@
 
 namespace ld::diffusion {
 
+// One step of the reverse process as the trace (`loradiff sample --trace`) sees it: the state x_t the
+// step starts from and the model's guess of the clean image from it,
+//   x0_hat = (x_t - sqrt(1 - alphabar_t) eps) / sqrt(alphabar_t), clipped to [-1, 1].
+struct SampleStep {
+  int64_t index, total;  // 0-based step number, number of steps
+  int64_t t;             // the timestep
+  const Tensor& x_t;     // (B, C, H, W)
+  const Tensor& x0_hat;  // (B, C, H, W)
+};
+
 struct SampleOptions {
   std::string sampler = "ddim";  // "ddim" or "ddpm"
   int64_t steps = 50;            // DDIM steps (DDPM always takes T)
@@ -20,7 +30,11 @@ struct SampleOptions {
   uint64_t seed = 0;
   bool clip_x0 = true;
   std::string source;  // the model (and adapters) in error messages, e.g. "model 'runs/m/model.safetensors'"
+  std::function<void(const SampleStep&)> on_step;  // called at the start of every step when set
 };
+
+// x0_hat of SampleStep from x_t and the (guided) eps at timestep t.
+Tensor predict_x0(const NoiseSchedule& s, const Tensor& x_t, const Tensor& eps, int64_t t);
 
 // Guided eps for a batch at one timestep t (same for the whole batch).
 Tensor guided_eps(TextToImageModel& model, const Tensor& x_t, int64_t t, const Tensor& ids, float guidance);
