@@ -20,6 +20,7 @@
 #include "diffusion/model_io.h"
 #include "diffusion/resources.h"
 #include "diffusion/sampler.h"
+#include "diffusion/train_step.h"
 #include "diffusion/training_log.h"
 #include "nn/adam.h"
 #include "nn/checkpoint.h"
@@ -28,6 +29,7 @@
 #include "nn/lr_schedule.h"
 #include "nn/progress.h"
 #include "nn/rng_state.h"
+#include "nn/train_state.h"
 #include "tensor/elementwise.h"
 #include "tensor/excerpt.h"
 #include "tensor/file_io.h"
@@ -103,29 +105,17 @@ std::vector<std::string> digit_prompts() {
   return p;
 }
 
-// Held-out loss (1): fixed batches of the test split, fixed t and noise, eval mode, no gradients.
+// Held-out loss (1) on fixed batches of the test split (train_step.h's fixed_noise_loss).
 double heldout_loss(TextToImageModel& model, const NoiseSchedule& s, const data::CaptionedImages& test,
                     const data::Vocabulary& vocab, const TrainOptions& o) {
   if (test.size() == 0 || o.eval_batches == 0) return NAN;
-  ag::NoGrad ng;
-  const bool was_training = model.is_training();
-  model.eval();
   data::LoaderOptions lo;
   lo.batch_size = std::min<int64_t>(o.batch, test.size());
   lo.seed = 1234;
   lo.exclude_digits = o.exclude_digits;
   lo.drop_last = false;
   data::DataLoader loader(test, vocab, lo);
-  Generator g(4321);
-  double total = 0;
-  int64_t n = std::min<int64_t>(o.eval_batches, loader.batches_per_epoch());
-  for (int64_t i = 0; i < n; ++i) {
-    throw_if_interrupted();  // Ctrl-C abandons the evaluation; the caller checkpoints
-    data::Batch b = loader.next();
-    total += diffusion_loss(model, s, b.images, b.tokens, 0.0f, g).value().item();
-  }
-  model.train(was_training);
-  return n ? total / static_cast<double>(n) : NAN;
+  return fixed_noise_loss(model, s, loader, std::min<int64_t>(o.eval_batches, loader.batches_per_epoch()));
 }
 
 }  // namespace
@@ -212,62 +202,35 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   lr_at.warmup_steps = o.warmup;
   TrainingLog tlog(csv_path);
 
+  const std::string kept_msg = "; the last good checkpoint is kept in '" + o.out_dir + "'";
   int64_t step = 0;
   if (have_state) {
-    nn::SafeTensors st = nn::load_safetensors(state_path);
-    nn::check_finite(st.tensors, "resume: '" + state_path + "'");
-    auto meta = [&](const char* k) -> const std::string& {
-      auto it = st.metadata.find(k);
-      if (it == st.metadata.end())
-        fail("resume: '", state_path, "' has no '", k, "' metadata; not a loradiff train state");
-      return it->second;
-    };
-    try {
-      if (st.metadata.count("setup")) {  // states written before this check have none
-        const nlohmann::json saved = nlohmann::json::parse(meta("setup"));
-        for (const auto& [option, value] : setup.items())
-          if (!saved.contains(option) || saved.at(option) != value)
-            fail("--resume: the run in '", o.out_dir, "' was made with ", option, " ",
-                 option == "--data" ? "giving other digits" : saved.value(option, nlohmann::json()).dump(),
-                 ", this command has ", option == "--data" ? "'" + o.data_dir + "'" : value.dump(),
-                 "; resume with the same options (only --steps, --lr, --warmup, --clip, --weight-decay and "
-                 "the "
-                 "--*-every cadences may change)");
-      }
-      nlohmann::json saved_cfg = nlohmann::json::parse(meta("config"));
-      if (saved_cfg != cfg.to_json())
-        fail("resume: the run in '", o.out_dir, "' was trained with config ", excerpt(saved_cfg.dump()),
-             ", not --config ", o.config);
-      model->load_state_dict(nn::take_prefix(st.tensors, "model."), true);
-      ema.load_state_dict(nn::take_prefix(st.tensors, "ema."));
-      opt.load_state_dict(nn::take_prefix(st.tensors, "optim."));
-      nlohmann::json rng = nlohmann::json::parse(meta("rng"));
-      nn::restore_rng_state(rng, gen, *model);
-      data::LoaderState ls = data::LoaderState::from_json(meta("loader"));
-      if (ls.num_samples != loader.num_samples())
-        fail("resume: the run was trained on ", ls.num_samples, " digits but '", o.data_dir, "' now gives ",
-             loader.num_samples(), "; use the same --data and --exclude-digits");
-      loader.restore(ls);
-      step = std::stoll(meta("step"));
-    } catch (const nlohmann::json::exception& e) {
-      fail("resume: '", state_path, "' is damaged (", excerpt(e.what(), 160),
-           "); start a new run in another --out folder");
-    } catch (const std::logic_error&) {  // std::stoll
-      fail("resume: '", state_path, "' has a bad step number; start a new run in another --out folder");
-    }
+    const nn::ResumeState st(state_path, "loradiff-train-state", "start a new run in another --out folder");
+    if (auto option = st.setup_mismatch(setup))
+      fail("--resume: the run in '", o.out_dir, "' was made with ", *option, " ",
+           *option == "--data" ? "giving other digits" : st.saved_setup_value(*option).dump(), ", this command has ",
+           *option == "--data" ? "'" + o.data_dir + "'" : setup.at(*option).dump(),
+           "; resume with the same options (only --steps, --lr, --warmup, --clip, --weight-decay and the --*-every "
+           "cadences may change)");
+    if (st.json("config") != cfg.to_json())
+      fail("--resume: the run in '", o.out_dir, "' was trained with config ", excerpt(st.text("config")),
+           ", not --config ", o.config);
+    model->load_state_dict(st.take("model."), true);
+    ema.load_state_dict(st.take("ema."));
+    opt.load_state_dict(st.take("optim."));
+    nn::restore_rng_state(st.json("rng"), gen, *model);
+    const data::LoaderState ls = data::LoaderState::from_json(st.text("loader"));
+    if (ls.num_samples != loader.num_samples())
+      fail("--resume: the run was trained on ", ls.num_samples, " digits but '", o.data_dir, "' now gives ",
+           loader.num_samples(), "; use the same --data and --exclude-digits");
+    loader.restore(ls);
+    step = st.step();
     tlog.truncate_after(step);
     log << "resuming " << o.out_dir << " at step " << step << "\n";
   }
 
   auto save_state = [&]() {
-    // The loss check sees a bad update only one step later: an update that overflowed the
-    // weights right before a checkpoint must not replace the last good one.
-    for (const auto& [name, p] : model->named_parameters())
-      if (has_non_finite(p.value()))
-        fail("training stopped at step ", step, ": parameter '", name,
-             "' is not finite after the update (try a "
-             "lower --lr); the last good checkpoint is kept in '",
-             o.out_dir, "'");
+    check_finite_parameters(model->named_parameters(), step, "training", kept_msg);
     const nlohmann::json rng = nn::rng_state(gen, *model);
     nn::StateDict all = nn::with_prefix(model->state_dict(), "model.");
     for (auto& kv : nn::with_prefix(ema.state_dict(), "ema.")) all.insert(kv);
@@ -312,6 +275,17 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
                          gp);
   };
 
+  // One step: loss (1) -> backward -> clip -> AdamW -> EMA, shared with every trainer (train_step.h).
+  const TrainStep ts{.model = *model,
+                     .schedule = sched,
+                     .opt = opt,
+                     .params = model->parameters(),
+                     .clip = o.clip,
+                     .p_uncond = cfg.p_uncond,
+                     .gen = gen,
+                     .ema = &ema,
+                     .what = "training",
+                     .kept = kept_msg};
   TrainResult result;
   result.start_step = step;
   nn::ProgressBar bar(o.progress ? &std::cerr : nullptr, o.steps - step, "train");
@@ -320,24 +294,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   double last_loss = NAN;
   while (step < o.steps) {
     opt.lr = static_cast<float>(lr_at.at(step));
-    data::Batch b = loader.next();
-    opt.zero_grad();
-    ag::Var loss = diffusion_loss(*model, sched, b.images, b.tokens, cfg.p_uncond, gen);
-    const double lv = loss.value().item();
-    if (!std::isfinite(lv))
-      fail("training stopped at step ", step + 1, ": the loss is ", lv,
-           " (try a lower --lr); the last good "
-           "checkpoint is kept in '",
-           o.out_dir, "'");
-    loss.backward();
-    double gnorm = nn::clip_grad_norm(model->parameters(), o.clip > 0 ? o.clip : INFINITY);
-    if (!std::isfinite(gnorm))
-      fail("training stopped at step ", step + 1, ": the gradient norm is ", gnorm,
-           " (try a lower --lr); the "
-           "last good checkpoint is kept in '",
-           o.out_dir, "'");
-    opt.step();
-    ema.update(*model);
+    const StepResult sr = train_step(ts, loader.next(), step);
+    const double lv = sr.loss, gnorm = sr.grad_norm;
     ++step;
     last_loss = lv;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -23,6 +23,7 @@
 #include "nn/adam.h"
 #include "nn/clip_grad.h"
 #include "nn/ema.h"
+#include "diffusion/train_step.h"
 #include "nn/low_rank_conv2d.h"
 #include "nn/low_rank_layout.h"
 #include "nn/low_rank_linear.h"
@@ -79,37 +80,18 @@ nlohmann::json number_or_null(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
-// Loss (1) on the first n test digits (simple captions), fixed t and noise (Generator 4321), no
-// caption dropout, eval mode: the same numbers for the same weights, so models compare pairwise.
+// Loss (1) on the first n test digits (simple captions) with fixed t and noise (train_step.h's
+// fixed_noise_loss): the same numbers for the same weights, so models compare pairwise.
 double heldout_loss(diffusion::TextToImageModel& model, const diffusion::NoiseSchedule& s,
-                    const data::CaptionedImages& test, const data::Vocabulary& vocab, int64_t n,
-                    int64_t batch) {
+                    const data::CaptionedImages& test, const data::Vocabulary& vocab, int64_t n, int64_t batch) {
   n = std::min(n, test.size());
   if (n == 0) return NAN;
-  ag::NoGrad ng;
-  const bool was_training = model.is_training();
-  model.eval();
   data::LoaderOptions lo;
   lo.batch_size = std::min(batch, n);
   lo.shuffle = false;
   lo.drop_last = false;
   data::DataLoader loader(test, vocab, lo);
-  Generator g(4321);
-  double total = 0;
-  int64_t done = 0;
-  while (done < n) {
-    throw_if_interrupted();
-    data::Batch b = loader.next();
-    const int64_t B = std::min(b.images.size(0), n - done);
-    total += diffusion::diffusion_loss(model, s, b.images.narrow(0, 0, B).contiguous(),
-                                       b.tokens.narrow(0, 0, B).contiguous(), 0.0f, g)
-                 .value()
-                 .item() *
-             static_cast<double>(B);
-    done += B;
-  }
-  model.train(was_training);
-  return total / static_cast<double>(n);
+  return diffusion::fixed_noise_loss(model, s, loader, (n + lo.batch_size - 1) / lo.batch_size, n);
 }
 
 double median(std::vector<double> v) {
@@ -295,25 +277,24 @@ FinetuneResult finetune(diffusion::TextToImageModel& model, const data::Captione
   if (o.ema > 0) ema = std::make_unique<nn::Ema>(model, o.ema);
   Generator gen(o.seed * 0x9E3779B97F4A7C15ull + 7);
   model.train();
+  // One step: loss (1) -> backward -> clip -> AdamW -> EMA, shared with every trainer (train_step.h).
+  const diffusion::TrainStep ts{.model = model,
+                                .schedule = s,
+                                .opt = opt,
+                                .params = params,
+                                .clip = o.clip,
+                                .p_uncond = cfg.p_uncond,
+                                .gen = gen,
+                                .ema = ema.get(),
+                                .what = "fine-tuning",
+                                .kept = ""};
   nn::ProgressBar bar(o.progress ? &std::cerr : nullptr, o.finetune_steps, "fine-tune");
   std::vector<double> step_ms, losses;
   const auto t0 = Clock::now();
   while (r.steps < o.finetune_steps) {
     const auto s0 = Clock::now();
     opt.lr = static_cast<float>(lr_at.at(r.steps));
-    data::Batch b = loader.next();
-    opt.zero_grad();
-    ag::Var loss = diffusion::diffusion_loss(model, s, b.images, b.tokens, cfg.p_uncond, gen);
-    const double lv = loss.value().item();
-    if (!std::isfinite(lv))
-      fail("fine-tuning stopped at step ", r.steps + 1, ": the loss is ", lv, " (try a lower --lr)");
-    loss.backward();
-    const double gnorm = nn::clip_grad_norm(params, o.clip > 0 ? o.clip : INFINITY);
-    if (!std::isfinite(gnorm))
-      fail("fine-tuning stopped at step ", r.steps + 1, ": the gradient norm is ", gnorm,
-           " (try a lower --lr)");
-    opt.step();
-    if (ema) ema->update(model);
+    const double lv = diffusion::train_step(ts, loader.next(), r.steps).loss;
     step_ms.push_back(1e3 * seconds_since(s0));
     losses.push_back(lv);
     ++r.steps;

@@ -4,6 +4,7 @@
 #include "lora/trainer.h"
 
 #include <algorithm>
+#include <optional>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -30,6 +31,8 @@
 #include "nn/lr_schedule.h"
 #include "nn/progress.h"
 #include "nn/rng_state.h"
+#include "nn/train_state.h"
+#include "diffusion/train_step.h"
 #include "nn/safetensors.h"
 #include "tensor/elementwise.h"
 #include "tensor/excerpt.h"
@@ -73,33 +76,16 @@ bool is_inside(const fs::path& inner, const fs::path& dir) {
   return ia == b.end();
 }
 
-// Loss (1) on a whole folder with fixed t, noise (Generator 4321) and no caption dropout:
-// the same numbers for the same weights, so curves of different runs compare point by point.
-double fixed_noise_loss(diffusion::TextToImageModel& model, const diffusion::NoiseSchedule& s,
-                        const data::CaptionedImages& set, const data::Vocabulary& vocab, int64_t batch,
-                        int64_t repeats) {
+// Loss (1) on a whole folder, `repeats` passes, with fixed t and noise (train_step.h's fixed_noise_loss).
+double folder_loss(diffusion::TextToImageModel& model, const diffusion::NoiseSchedule& s,
+                   const data::CaptionedImages& set, const data::Vocabulary& vocab, int64_t batch, int64_t repeats) {
   if (set.size() == 0) return NAN;
-  ag::NoGrad ng;
-  const bool was_training = model.is_training();
-  model.eval();
   data::LoaderOptions lo;
   lo.batch_size = std::min(batch, set.size());
   lo.shuffle = false;
   lo.drop_last = false;
   data::DataLoader loader(set, vocab, lo);
-  Generator g(4321);
-  double total = 0;
-  int64_t n = 0;
-  for (int64_t rep = 0; rep < repeats; ++rep)
-    for (int64_t i = 0; i < loader.batches_per_epoch(); ++i) {
-      throw_if_interrupted();  // Ctrl-C abandons the evaluation
-      data::Batch b = loader.next();
-      const int64_t bs = b.images.size(0);
-      total += diffusion::diffusion_loss(model, s, b.images, b.tokens, 0.0f, g).value().item() * bs;
-      n += bs;
-    }
-  model.train(was_training);
-  return total / static_cast<double>(n);
+  return diffusion::fixed_noise_loss(model, s, loader, repeats * loader.batches_per_epoch());
 }
 
 std::vector<std::string> unique_captions(const data::ImageFolder& f, size_t max) {
@@ -287,50 +273,30 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     if (!fs::exists(state_path))
       fail("--resume: there is no training state '", state_path,
            "' (an earlier `lora train` with the same --out or --log-dir writes it every --save-every steps)");
-    nn::SafeTensors st = nn::load_safetensors(state_path);
-    nn::check_finite(st.tensors, "--resume: '" + state_path + "'");
-    auto meta = [&](const char* k) -> const std::string& {
-      auto it = st.metadata.find(k);
-      if (it == st.metadata.end())
-        fail("--resume: '", state_path, "' has no '", k, "' metadata; not a loradiff LoRA train state");
-      return it->second;
-    };
-    try {
-      if (meta("format") != "loradiff-lora-train-state")
-        fail("--resume: '", state_path, "' is a '", excerpt(meta("format")),
-             "', not a loradiff LoRA train state");
-      const nlohmann::json saved = nlohmann::json::parse(meta("setup"));
-      for (const auto& [key, value] : setup.items())
-        if (!saved.contains(key) || saved.at(key) != value)
-          fail("--resume: the run in '", log_dir, "' was trained with ", key, " = ",
-               saved.contains(key) ? excerpt(saved.at(key).dump()) : "(none)", ", this command has ",
-               excerpt(value.dump()),
-               "; resume with the same base, data and options, or start a new run without --resume");
-      const nn::StateDict saved_params = nn::take_prefix(st.tensors, "param.");
-      for (auto& [name, p] : trainable) {
-        auto it = saved_params.find(name);
-        if (it == saved_params.end() || it->second.shape() != p.value().shape())
-          fail("--resume: '", state_path, "' lacks trainable parameter '", name, "' ",
-               shape_str(p.value().shape()));
-        Tensor value = p.value();  // shares the parameter's storage
-        value.copy_(it->second);
-      }
-      opt.load_state_dict(nn::take_prefix(st.tensors, "optim."));
-      const nlohmann::json rng = nlohmann::json::parse(meta("rng"));
-      nn::restore_rng_state(rng, gen, model);
-      data::LoaderState ls = data::LoaderState::from_json(meta("loader"));
-      if (ls.num_samples != loader.num_samples())
-        fail("--resume: the run was trained on ", ls.num_samples, " pairs but '", o.data_dir, "' now has ",
-             loader.num_samples());
-      loader.restore(ls);
-      if (reg_loader) reg_loader->restore(data::LoaderState::from_json(meta("reg_loader")));
-      step = std::stoll(meta("step"));
-    } catch (const nlohmann::json::exception& e) {
-      fail("--resume: '", state_path, "' is damaged (", excerpt(e.what(), 160),
-           "); start a new run without --resume");
-    } catch (const std::logic_error&) {  // std::stoll
-      fail("--resume: '", state_path, "' has a bad step number; start a new run without --resume");
+    const nn::ResumeState st(state_path, "loradiff-lora-train-state", "start a new run without --resume");
+    if (auto key = st.setup_mismatch(setup))
+      fail("--resume: the run in '", log_dir, "' was trained with ", *key, " = ",
+           st.has("setup") && st.json("setup").contains(*key) ? excerpt(st.saved_setup_value(*key).dump()) : "(none)",
+           ", this command has ", excerpt(setup.at(*key).dump()),
+           "; resume with the same base, data and options, or start a new run without --resume");
+    if (!st.has("setup")) fail("--resume: '", state_path, "' has no 'setup' metadata; start a new run without --resume");
+    const nn::StateDict saved_params = st.take("param.");
+    for (auto& [name, p] : trainable) {
+      auto it = saved_params.find(name);
+      if (it == saved_params.end() || it->second.shape() != p.value().shape())
+        fail("--resume: '", state_path, "' lacks trainable parameter '", name, "' ", shape_str(p.value().shape()));
+      Tensor value = p.value();  // shares the parameter's storage
+      value.copy_(it->second);
     }
+    opt.load_state_dict(st.take("optim."));
+    nn::restore_rng_state(st.json("rng"), gen, model);
+    const data::LoaderState ls = data::LoaderState::from_json(st.text("loader"));
+    if (ls.num_samples != loader.num_samples())
+      fail("--resume: the run was trained on ", ls.num_samples, " pairs but '", o.data_dir, "' now has ",
+           loader.num_samples());
+    loader.restore(ls);
+    if (reg_loader) reg_loader->restore(data::LoaderState::from_json(st.text("reg_loader")));
+    step = st.step();
     tlog.truncate_after(step);
     res.resumed_from = step;
     log << "resuming " << state_path << " at step " << step << "\n";
@@ -359,7 +325,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     data::write_png_grid((fs::path(log_dir) / "samples" / name.str()).string(), imgs,
                          static_cast<int64_t>(prompts.size()), o.sample_cols, 2, gp);
   };
-  auto heldout = [&]() { return fixed_noise_loss(model, sched, val, lm.vocab, o.batch, o.eval_repeats); };
+  auto heldout = [&]() { return folder_loss(model, sched, val, lm.vocab, o.batch, o.eval_repeats); };
 
   auto save = [&](double last_loss) {
     nlohmann::json training = {{"mode", o.full ? "full" : "lora"},
@@ -396,13 +362,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   // The resume state, then the adapter: each file is written atomically, so a kill at any
   // moment leaves a complete pair (or the previous state with a newer adapter).
   auto save_state = [&](double last_loss) {
-    // The loss check sees a bad update only one step later: an update that overflowed the
-    // weights right before a save must not replace the last good adapter and state.
-    for (auto& [name, p] : trainable)
-      if (has_non_finite(p.value()))
-        fail("training stopped at step ", step, ": parameter '", name,
-             "' is not finite after the update (try a "
-             "lower --lr); the last good adapter and state are kept");
+    diffusion::check_finite_parameters(trainable, step, "training", "; the last good adapter and state are kept");
     const nlohmann::json rng = nn::rng_state(gen, model);
     nn::StateDict all;
     for (auto& [name, p] : trainable) all.emplace("param." + name, p.value());
@@ -434,6 +394,17 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
 
   if (step >= o.steps)
     log << "the run is already at step " << step << " (--steps " << o.steps << "): nothing to train\n";
+  // One step: loss (1) [+ prior] -> backward -> clip -> AdamW, shared with every trainer (train_step.h).
+  const diffusion::TrainStep ts{.model = model,
+                                .schedule = sched,
+                                .opt = opt,
+                                .params = params,
+                                .clip = o.clip,
+                                .p_uncond = cfg.p_uncond,
+                                .gen = gen,
+                                .ema = nullptr,
+                                .what = "training",
+                                .kept = ""};
   nn::ProgressBar bar(o.progress ? &std::cerr : nullptr, o.steps, o.full ? "full" : "lora");
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<double> step_ms;
@@ -441,22 +412,12 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   while (step < o.steps) {
     const auto s0 = std::chrono::steady_clock::now();
     opt.lr = static_cast<float>(lr_at.at(step));
-    data::Batch b = loader.next();
-    opt.zero_grad();
-    ag::Var loss = diffusion::diffusion_loss(model, sched, b.images, b.tokens, cfg.p_uncond, gen);
-    if (reg_loader) {  // L = L(new) + prior_weight * L(reg)
-      data::Batch rb = reg_loader->next();
-      ag::Var prior = diffusion::diffusion_loss(model, sched, rb.images, rb.tokens, cfg.p_uncond, gen);
-      loss = ag::add(loss, ag::scale(prior, o.prior_weight));
-    }
-    const double lv = loss.value().item();
-    if (!std::isfinite(lv))
-      fail("training stopped at step ", step + 1, ": the loss is ", lv, " (try a lower --lr)");
-    loss.backward();
-    const double gnorm = nn::clip_grad_norm(params, o.clip > 0 ? o.clip : INFINITY);
-    if (!std::isfinite(gnorm))
-      fail("training stopped at step ", step + 1, ": the gradient norm is ", gnorm, " (try a lower --lr)");
-    opt.step();
+    const data::Batch b = loader.next();
+    std::optional<data::Batch> rb;  // prior preservation (C5): a batch the base already draws
+    if (reg_loader) rb = reg_loader->next();
+    const diffusion::StepResult sr =
+        diffusion::train_step(ts, b, step, rb ? &*rb : nullptr, static_cast<float>(o.prior_weight));
+    const double lv = sr.loss, gnorm = sr.grad_norm;
     step_ms.push_back(
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count());
     ++step;

@@ -43,7 +43,10 @@ while [ $kills -lt "$KILLS" ] && [ $attempts -lt $((3 * KILLS)) ]; do
   attempts=$((attempts + 1))
   # a random moment in the first third of a run's length (startup included), at least 20 ms
   delay_ms=$((20 + RANDOM % (run_ms / 3 + 1)))
-  "${train[@]}" --out "$WORK/run" --resume >>"$WORK/run.log" 2>&1 &
+  # --resume once a state exists (a kill during start-up may leave none), as scripts/demo.sh does
+  resume=()
+  [ -e "$WORK/run/train_state.safetensors" ] && resume=(--resume)
+  "${train[@]}" --out "$WORK/run" "${resume[@]}" >>"$WORK/run.log" 2>&1 &
   pid=$!
   sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
   if kill -KILL $pid 2>/dev/null; then
@@ -64,7 +67,9 @@ while [ $kills -lt "$KILLS" ] && [ $attempts -lt $((3 * KILLS)) ]; do
 done
 [ $kills -ge "$KILLS" ] || fail "only $kills kills landed in $attempts attempts"
 
-"${train[@]}" --out "$WORK/run" --resume >>"$WORK/run.log" 2>&1 || { tail -5 "$WORK/run.log"; fail "the final resume failed"; }
+resume=()
+[ -e "$WORK/run/train_state.safetensors" ] && resume=(--resume)
+"${train[@]}" --out "$WORK/run" "${resume[@]}" >>"$WORK/run.log" 2>&1 || { tail -5 "$WORK/run.log"; fail "the final resume failed"; }
 for f in train_state.safetensors model.safetensors; do
   cmp "$WORK/full/$f" "$WORK/run/$f" || fail "$f after $kills kills differs from the uninterrupted run"
 done
