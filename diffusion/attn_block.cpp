@@ -1,3 +1,5 @@
+// diffusion/attn_block.cpp: the UNet's spatial transformer: self-attention, cross-attention to
+// the caption (Eq. (2)) and feed-forward on pixel tokens; its projections are where LoRA attaches (Fig. 2).
 #include "diffusion/attn_block.h"
 
 #include "autograd/ops.h"

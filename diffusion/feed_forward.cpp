@@ -1,3 +1,4 @@
+// diffusion/feed_forward.cpp: the transformer MLP, y = fc2(GELU(fc1(x))).
 #include "diffusion/feed_forward.h"
 
 #include "autograd/ops.h"

@@ -1,3 +1,5 @@
+// diffusion/res_block.cpp: the UNet's residual block, with the time embedding added after
+// the first convolution (formulas in res_block.h).
 #include "diffusion/res_block.h"
 
 #include "autograd/ops.h"

@@ -1,3 +1,5 @@
+// diffusion/resample.cpp: the UNet's Downsample (3x3 conv, stride 2) and Upsample (nearest x2,
+// then 3x3 conv).
 #include "diffusion/resample.h"
 
 #include "autograd/ops.h"

@@ -1,3 +1,5 @@
+// diffusion/text_encoder.cpp: the caption encoder of Eq. (2): token + position embeddings,
+// pre-norm transformer layers with a key-padding mask, final LayerNorm -> context.
 #include "diffusion/text_encoder.h"
 
 #include "autograd/ops.h"

@@ -1,3 +1,5 @@
+// diffusion/time_embedding.cpp: the step t of eps_theta(x_t, t, y) as a vector: sinusoidal
+// features, then a two-layer MLP (formulas in time_embedding.h).
 #include "diffusion/time_embedding.h"
 
 #include <cmath>

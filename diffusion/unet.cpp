@@ -1,3 +1,5 @@
+// diffusion/unet.cpp: the UNet denoiser eps_theta(x_t, t, y) of Eqs. (1) and (2): down levels
+// (keeping skips), middle block, up levels (layout in unet.h and docs/reference-model.md).
 #include "diffusion/unet.h"
 
 #include "autograd/ops.h"
