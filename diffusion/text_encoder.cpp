@@ -24,7 +24,8 @@ TransformerLayer::TransformerLayer(int64_t dim, int64_t heads, int64_t ff_dim, G
 
 // h0 (B, T, D), key_keep (B, T) -> (B, T, D)
 ag::Var TransformerLayer::forward(const ag::Var& h0, const Tensor& key_keep) {
-  ag::Var h = h0 + attn->forward(ln1->forward(h0), ag::Var(), key_keep);  // (B, T, D): T queries on T keys, <pad> masked
+  // (B, T, D): T queries on T keys, <pad> keys masked
+  ag::Var h = h0 + attn->forward(ln1->forward(h0), ag::Var(), key_keep);
   return h + ff->forward(ln2->forward(h));  // (B, T, D) -> (B, T, F) -> (B, T, D)
 }
 
