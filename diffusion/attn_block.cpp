@@ -6,7 +6,7 @@
 
 // Shapes: B = batch, C = channels (64 or 128 in mnist-t2i), H, W = height, width (14x14 or 7x7),
 // N = H*W pixel tokens, T = text tokens (16), D = text width (64). Inside the attentions
-// (nn/attention.cpp) the C channels split into h = 4 heads of d = C / h.
+// (nn/attention.cpp) the C channels split into h = 4 heads of d = C / h (16 or 32).
 
 namespace ld::diffusion {
 
