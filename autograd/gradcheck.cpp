@@ -1,3 +1,5 @@
+// autograd/gradcheck.cpp: the finite-difference gradient check of gradcheck.h: analytic
+// gradient of sum(f(x) * R) against central differences, element by element, in double.
 #include "autograd/gradcheck.h"
 
 #include <cmath>

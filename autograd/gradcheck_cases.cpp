@@ -1,3 +1,5 @@
+// autograd/gradcheck_cases.cpp: the list of gradient checks, one or more per op of ops.h
+// (run by tests/autograd/test_gradcheck_ops.cpp and `loradiff gradcheck`).
 #include "autograd/gradcheck_cases.h"
 
 #include <cmath>

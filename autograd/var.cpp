@@ -1,3 +1,5 @@
+// autograd/var.cpp: the autograd engine: recording a node (make_node), gradient accumulation
+// (Node::accumulate, which sums broadcasts back) and Var::backward (topological order, closures, free).
 #include "autograd/var.h"
 
 #include <chrono>

@@ -1,3 +1,4 @@
+// bench/bench.cpp: timing helpers (medians after warm-up, paired medians) and the JSON-line output.
 #include "bench/bench.h"
 
 #include <algorithm>

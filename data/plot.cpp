@@ -1,3 +1,4 @@
+// data/plot.cpp: line charts drawn into a grayscale PNG (axes, ticks, a 3x5 pixel font, dashed series).
 #include "data/plot.h"
 
 #include <algorithm>

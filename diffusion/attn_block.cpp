@@ -1,6 +1,12 @@
+// diffusion/attn_block.cpp: the UNet's spatial transformer: self-attention, cross-attention to
+// the caption (Eq. (2)) and feed-forward on pixel tokens; its projections are where LoRA attaches (Fig. 2).
 #include "diffusion/attn_block.h"
 
 #include "autograd/ops.h"
+
+// Shapes: B = batch, C = channels (64 or 128 in mnist-t2i), H, W = height, width (14x14 or 7x7),
+// N = H*W pixel tokens, T = text tokens (16), D = text width (64). Inside the attentions
+// (nn/attention.cpp) the C channels split into h = 4 heads of d = C / h (16 or 32).
 
 namespace ld::diffusion {
 
@@ -26,15 +32,18 @@ AttnBlock::AttnBlock(int64_t c, int64_t heads, int64_t context_dim, int64_t grou
   register_module("proj_out", proj_out);
 }
 
+// x (B, C, H, W), context (B, T, D), key_keep (B, T) -> (B, C, H, W)
 ag::Var AttnBlock::forward(const ag::Var& x, const ag::Var& context, const Tensor& key_keep) {
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  ag::Var h = proj_in->forward(norm->forward(x));
-  h = ag::permute(ag::reshape(h, {B, C, H * W}), {0, 2, 1});  // (B, HW, C): one token per pixel
-  h = h + self_attn->forward(ln1->forward(h), ag::Var());
+  ag::Var h = proj_in->forward(norm->forward(x));  // (B, C, H, W), 1x1 conv
+  // (B, C, H, W) -> (B, C, N) -> (B, N, C): one token per pixel
+  h = ag::permute(ag::reshape(h, {B, C, H * W}), {0, 2, 1});
+  h = h + self_attn->forward(ln1->forward(h), ag::Var());  // (B, N, C): N queries on N keys
+  // (B, N, C): N queries on the T caption tokens, keys and values from the context (B, T, D)
   h = h + cross_attn->forward(ln2->forward(h), context, key_keep);
-  h = h + ff->forward(ln3->forward(h));
-  h = ag::reshape(ag::permute(h, {0, 2, 1}), {B, C, H, W});
-  return x + proj_out->forward(h);
+  h = h + ff->forward(ln3->forward(h));                      // (B, N, C) -> (B, N, 4C) -> (B, N, C)
+  h = ag::reshape(ag::permute(h, {0, 2, 1}), {B, C, H, W});  // (B, N, C) -> (B, C, N) -> (B, C, H, W)
+  return x + proj_out->forward(h);                           // (B, C, H, W), 1x1 conv
 }
 
 }  // namespace ld::diffusion

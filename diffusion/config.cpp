@@ -1,3 +1,5 @@
+// diffusion/config.cpp: reading and checking a model configuration (configs/*.json, built in or a
+// path); every error names the file and the field.
 #include "diffusion/config.h"
 
 #include <algorithm>

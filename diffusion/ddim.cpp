@@ -1,3 +1,5 @@
+// diffusion/ddim.cpp: one DDIM sampling step (Song et al. 2021, Eq. 12) and the subsequence of
+// timesteps it walks (formulas in ddim.h).
 #include "diffusion/ddim.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// diffusion/ddpm.cpp: one DDPM ancestral sampling step (Ho et al. 2020, Alg. 2) through the clipped
+// predicted x_0 (formulas in ddpm.h).
 #include "diffusion/ddpm.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// diffusion/evaluate.cpp: `loradiff eval`: prompt accuracy per digit and the Frechet distance on
+// classifier features, with the real-vs-real floor (claim C5 is measured with it).
 #include "diffusion/evaluate.h"
 
 #include "data/captions.h"

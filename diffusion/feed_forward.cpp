@@ -1,3 +1,4 @@
+// diffusion/feed_forward.cpp: the transformer MLP, y = fc2(GELU(fc1(x))).
 #include "diffusion/feed_forward.h"
 
 #include "autograd/ops.h"
@@ -10,6 +11,7 @@ FeedForward::FeedForward(int64_t dim, int64_t hidden, Generator& gen)
   register_module("fc2", fc2);
 }
 
+// x (..., dim) -> fc1 (..., hidden) -> GELU -> fc2 (..., dim); e.g. (B, N, C) -> (B, N, 4C) -> (B, N, C)
 ag::Var FeedForward::forward(const ag::Var& x) { return fc2->forward(ag::gelu(fc1->forward(x))); }
 
 }  // namespace ld::diffusion

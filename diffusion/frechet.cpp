@@ -1,3 +1,5 @@
+// diffusion/frechet.cpp: the Frechet distance between two Gaussians fitted to feature sets
+// (mean, covariance, the trace of the matrix square root by a symmetric eigendecomposition in double).
 #include "diffusion/frechet.h"
 
 #include <lapacke.h>

@@ -1,3 +1,5 @@
+// diffusion/loss.cpp: the training loss, Eq. (1): draw t and eps, x_t = q_sample(x_0, t, eps),
+// mse(eps_theta(x_t, t, y), eps), with the caption emptied with probability p_uncond.
 #include "diffusion/loss.h"
 
 #include "autograd/ops.h"

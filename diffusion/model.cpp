@@ -1,3 +1,4 @@
+// diffusion/model.cpp: eps_theta(x_t, t, y) of Eq. (2): the text encoder, then the UNet.
 #include "diffusion/model.h"
 
 namespace ld::diffusion {

@@ -1,3 +1,5 @@
+// diffusion/model_io.cpp: building a model from a config, and saving / loading it as one
+// safetensors file (state dict + config, vocabulary and weights hash in the metadata).
 #include "diffusion/model_io.h"
 
 #include "data/sha256.h"

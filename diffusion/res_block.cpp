@@ -1,6 +1,11 @@
+// diffusion/res_block.cpp: the UNet's residual block, with the time embedding added after
+// the first convolution (formulas in res_block.h).
 #include "diffusion/res_block.h"
 
 #include "autograd/ops.h"
+
+// Shapes: B = batch, cin, cout = channels in and out, H, W = height, width of this level
+// (28x28, 14x14 or 7x7 in mnist-t2i), E = time embedding width (128).
 
 namespace ld::diffusion {
 
@@ -25,12 +30,13 @@ ResBlock::ResBlock(int64_t cin_, int64_t cout_, int64_t time_dim, int64_t groups
   }
 }
 
+// x (B, cin, H, W), silu_temb (B, E) -> (B, cout, H, W)
 ag::Var ResBlock::forward(const ag::Var& x, const ag::Var& silu_temb) {
-  ag::Var h = conv1->forward(ag::silu(norm1->forward(x)));
-  ag::Var t = time_proj->forward(silu_temb);  // (B, cout)
-  h = h + ag::reshape(t, {t.size(0), cout, 1, 1});
-  h = conv2->forward(dropout->forward(ag::silu(norm2->forward(h))));
-  return h + (skip ? skip->forward(x) : x);
+  ag::Var h = conv1->forward(ag::silu(norm1->forward(x)));            // (B, cin, H, W) -> (B, cout, H, W)
+  ag::Var t = time_proj->forward(silu_temb);                          // (B, E) -> (B, cout)
+  h = h + ag::reshape(t, {t.size(0), cout, 1, 1});                    // (B, cout, 1, 1) broadcast over H, W
+  h = conv2->forward(dropout->forward(ag::silu(norm2->forward(h))));  // (B, cout, H, W)
+  return h + (skip ? skip->forward(x) : x);  // skip: 1x1 conv (B, cin, H, W) -> (B, cout, H, W)
 }
 
 }  // namespace ld::diffusion

@@ -1,3 +1,5 @@
+// diffusion/sampler.cpp: generating images (Fig. 5): classifier-free guided eps (guided_eps),
+// predict_x0, and the DDIM / DDPM loop from x_T ~ N(0, I) (sample).
 #include "diffusion/sampler.h"
 
 #include <algorithm>

@@ -1,3 +1,5 @@
+// diffusion/schedule.cpp: the DDPM noise schedule (linear or cosine betas, alphabar) and
+// q_sample, x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps, the input of loss (1).
 #include "diffusion/schedule.h"
 
 #include <cmath>

@@ -1,7 +1,13 @@
+// diffusion/text_encoder.cpp: the caption encoder of Eq. (2): token + position embeddings,
+// pre-norm transformer layers with a key-padding mask, final LayerNorm -> context.
 #include "diffusion/text_encoder.h"
 
 #include "autograd/ops.h"
 #include "nn/sequential.h"
+
+// Shapes: B = batch, T = text tokens (max_tokens, 16; L in the code), D = text width (64),
+// F = feed-forward width (256), V = vocabulary size; inside the attention (nn/attention.cpp) D splits
+// into h = 4 heads of d = 16.
 
 namespace ld::diffusion {
 
@@ -16,9 +22,11 @@ TransformerLayer::TransformerLayer(int64_t dim, int64_t heads, int64_t ff_dim, G
   register_module("ff", ff);
 }
 
+// h0 (B, T, D), key_keep (B, T) -> (B, T, D)
 ag::Var TransformerLayer::forward(const ag::Var& h0, const Tensor& key_keep) {
+  // (B, T, D): T queries on T keys, <pad> keys masked
   ag::Var h = h0 + attn->forward(ln1->forward(h0), ag::Var(), key_keep);
-  return h + ff->forward(ln2->forward(h));
+  return h + ff->forward(ln2->forward(h));  // (B, T, D) -> (B, T, F) -> (B, T, D)
 }
 
 TextEncoder::TextEncoder(const ModelConfig& cfg, Generator& gen) {
@@ -37,6 +45,7 @@ TextEncoder::TextEncoder(const ModelConfig& cfg, Generator& gen) {
   register_module("ln_final", ln_final);
 }
 
+// ids (B, T) I32 -> keep (B, T) F32: 1 for a word, 0 for <pad> (id 0)
 Tensor key_padding_keep(const Tensor& ids) {
   Tensor c = ids.contiguous();
   Tensor keep = Tensor::empty(c.shape());
@@ -44,6 +53,7 @@ Tensor key_padding_keep(const Tensor& ids) {
   return keep;
 }
 
+// ids (B, T) I32 -> context (B, T, D)
 ag::Var TextEncoder::forward(const Tensor& ids) {
   check_dtype("TextEncoder", ids, DType::I32, "token ids");
   const int64_t L = pos_emb->weight.shape()[0];
@@ -51,10 +61,11 @@ ag::Var TextEncoder::forward(const Tensor& ids) {
     fail("TextEncoder: token ids ", shape_str(ids.shape()), " must be (batch, ", L, ")");
   std::vector<int32_t> pos(L);
   for (int64_t i = 0; i < L; ++i) pos[i] = static_cast<int32_t>(i);
+  // tok_emb (V, D): (B, T) -> (B, T, D); pos_emb (T, D): (T) -> (T, D), broadcast over the batch
   ag::Var h = tok_emb->forward(ids) + pos_emb->forward(Tensor::from_ints(pos, {L}));
-  Tensor keep = key_padding_keep(ids);
-  for (auto& layer : layers) h = layer->forward(h, keep);
-  return ln_final->forward(h);
+  Tensor keep = key_padding_keep(ids);                     // (B, T)
+  for (auto& layer : layers) h = layer->forward(h, keep);  // (B, T, D)
+  return ln_final->forward(h);                             // (B, T, D)
 }
 
 }  // namespace ld::diffusion

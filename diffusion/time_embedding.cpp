@@ -1,11 +1,16 @@
+// diffusion/time_embedding.cpp: the step t of eps_theta(x_t, t, y) as a vector: sinusoidal
+// features, then a two-layer MLP (formulas in time_embedding.h).
 #include "diffusion/time_embedding.h"
 
 #include <cmath>
 
 #include "autograd/ops.h"
 
+// Shapes: B = batch, F = sinusoidal features (time_freq_dim, 32), E = time embedding width (time_dim, 128).
+
 namespace ld::diffusion {
 
+// t (B) I32 -> (B, dim): sin in columns 0..dim/2-1, cos in dim/2..dim-1
 Tensor sinusoidal_embedding(const Tensor& t_in, int64_t dim) {
   check_dtype("sinusoidal_embedding", t_in, DType::I32, "timesteps");
   Tensor t = t_in.contiguous();
@@ -29,6 +34,7 @@ TimeMLP::TimeMLP(int64_t freq_dim_, int64_t dim, Generator& gen)
   register_module("fc2", fc2);
 }
 
+// t (B) I32 -> sinusoidal (B, F) -> fc1 (B, E) -> SiLU -> fc2 (B, E)
 ag::Var TimeMLP::forward(const Tensor& t) {
   return fc2->forward(ag::silu(fc1->forward(ag::Var(sinusoidal_embedding(t, freq_dim)))));
 }

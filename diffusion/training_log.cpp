@@ -1,3 +1,5 @@
+// diffusion/training_log.cpp: loss.csv of a run (read back and truncated on resume) and its
+// curve loss.png.
 #include "diffusion/training_log.h"
 
 #include <cmath>

@@ -14,13 +14,21 @@ struct Term {
   float s;   // w (alpha / r)
 };
 
+// What the backward of fused_lora_linear needs from its forward.
+struct FusedLoRASaved {
+  int64_t M, in, out;         // X is (M, in), Y is (M, out)
+  size_t first;               // A_0, B_0, A_1, B_1, ... are self.inputs[first], [first + 1], ...
+  Tensor W;                   // W0 + sum_i s_i B_i A_i (out, in), as the forward built it
+  std::vector<float> scales;  // s_i
+  bool has_bias;              // b is self.inputs[2]
+};
+
+void fused_lora_linear_backward(ag::Node& self, const FusedLoRASaved& saved);
+
 // Fig. 1 as one op, for x (..., in) read as X (M, in), s_i = w_i alpha_i / r_i:
 //   W   = W0 + sum_i s_i B_i A_i                      (out, in): the adapters merged on the fly
 //   Y   = X W^T + 1 b^T                               = X W0^T + b + sum_i s_i (X A_i^T) B_i^T
-// Backward, with T_i = X A_i^T and G_i = dY B_i (both (M, r_i)):
-//   dX   = dY W                                       = dY W0 + sum_i s_i G_i A_i
-//   dA_i = s_i G_i^T X,   dB_i = s_i dY^T T_i
-//   dW0  = dY^T X, db = sum of the rows of dY         (only when W0 / b train, i.e. not in LoRA)
+// Its backward is fused_lora_linear_backward, right below.
 // Building W costs out*in*r per adapter, nothing next to the M*out*in GEMM, and leaves the
 // forward exactly as costly as the base layer's; the composed form (two ag::linear, a scale and
 // an add per adapter) reads and writes extra (M, out) and (M, in) tensors. `loradiff bench lora`
@@ -49,39 +57,50 @@ Var fused_lora_linear(const Var& x, const Var& w, const Var& b, const std::vecto
   Shape ys = x.value().shape();
   ys.back() = out;
   return ag::make_node(Y.view(ys), "lora_linear", inputs,
-                       [M, in, out, first, W, scales, has_bias = b.defined()](ag::Node& self) {
-                         ag::Node &x = *self.inputs[0], &w = *self.inputs[1];
-                         const Tensor dY = self.grad.reshape({M, out});
-                         const Tensor Xs = x.value.reshape({M, in});
-                         if (x.requires_grad) {
-                           Tensor dX = Tensor::empty({M, in});
-                           gemm(dY, W, dX);
-                           x.accumulate(dX.view(x.value.shape()));
-                         }
-                         for (size_t i = 0; i < scales.size(); ++i) {
-                           ag::Node &A = *self.inputs[first + 2 * i], &B = *self.inputs[first + 2 * i + 1];
-                           const int64_t r = A.value.size(0);
-                           if (A.requires_grad) {
-                             Tensor G = Tensor::empty({M, r}), dA = Tensor::empty({r, in});
-                             gemm(dY, B.value, G);
-                             gemm(G.transpose(0, 1), Xs, dA, scales[i], 0.0f);
-                             A.accumulate(dA);
-                           }
-                           if (B.requires_grad) {
-                             Tensor T = Tensor::empty({M, r}), dB = Tensor::empty({out, r});
-                             gemm(Xs, A.value.transpose(0, 1), T);
-                             gemm(dY.transpose(0, 1), T, dB, scales[i], 0.0f);
-                             B.accumulate(dB);
-                           }
-                         }
-                         if (w.requires_grad) {
-                           Tensor dW = Tensor::empty({out, in});
-                           gemm(dY.transpose(0, 1), Xs, dW);
-                           w.accumulate(dW);
-                         }
-                         if (has_bias && self.inputs[2]->requires_grad)
-                           self.inputs[2]->accumulate(sum(dY, {0}));
-                       });
+                       [saved = FusedLoRASaved{M, in, out, first, W, std::move(scales), b.defined()}](
+                           ag::Node& self) { fused_lora_linear_backward(self, saved); });
+}
+
+// The backward of fused_lora_linear, with dY the output's gradient as (M, out) and
+// T_i = X A_i^T, G_i = dY B_i (both (M, r_i)):
+//   dX   = dY W                                       = dY W0 + sum_i s_i G_i A_i      (M, in)
+//   dA_i = s_i G_i^T X                                = s_i B_i^T dY^T X               (r_i, in)
+//   dB_i = s_i dY^T T_i                               = s_i dY^T X A_i^T               (out, r_i)
+//   dW0  = dY^T X, db = sum of the rows of dY         (only when W0 / b train, i.e. not in LoRA)
+// Each is computed only for an input that requires a gradient: with W0 frozen there is no
+// (out, in) dW GEMM, which is where a LoRA step saves time (claim C2).
+void fused_lora_linear_backward(ag::Node& self, const FusedLoRASaved& saved) {
+  const auto& [M, in, out, first, W, scales, has_bias] = saved;
+  ag::Node &x = *self.inputs[0], &w = *self.inputs[1];
+  const Tensor dY = self.grad.reshape({M, out});
+  const Tensor Xs = x.value.reshape({M, in});
+  if (x.requires_grad) {
+    Tensor dX = Tensor::empty({M, in});
+    gemm(dY, W, dX);
+    x.accumulate(dX.view(x.value.shape()));
+  }
+  for (size_t i = 0; i < scales.size(); ++i) {
+    ag::Node &A = *self.inputs[first + 2 * i], &B = *self.inputs[first + 2 * i + 1];
+    const int64_t r = A.value.size(0);
+    if (A.requires_grad) {
+      Tensor G = Tensor::empty({M, r}), dA = Tensor::empty({r, in});
+      gemm(dY, B.value, G);
+      gemm(G.transpose(0, 1), Xs, dA, scales[i], 0.0f);
+      A.accumulate(dA);
+    }
+    if (B.requires_grad) {
+      Tensor T = Tensor::empty({M, r}), dB = Tensor::empty({out, r});
+      gemm(Xs, A.value.transpose(0, 1), T);
+      gemm(dY.transpose(0, 1), T, dB, scales[i], 0.0f);
+      B.accumulate(dB);
+    }
+  }
+  if (w.requires_grad) {
+    Tensor dW = Tensor::empty({out, in});
+    gemm(dY.transpose(0, 1), Xs, dW);
+    w.accumulate(dW);
+  }
+  if (has_bias && self.inputs[2]->requires_grad) self.inputs[2]->accumulate(sum(dY, {0}));
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // nn/attention.h: multi-head attention (Vaswani et al. 2017), self or cross.
-//   q = to_q(x),  k = to_k(c),  v = to_v(c)       c = context for cross-attention, x itself for
-//   self-attention split into H heads of d = dim / H:  (B, L, dim) -> (B, H, L, d) head_h = softmax(q_h k_h^T
-//   / sqrt(d) + M) v_h,  M = -inf on padded keys (key_keep == 0) y = to_out(concat_h head_h)
+//   q = to_q(x),  k = to_k(c),  v = to_v(c)       c = the context (cross-attention) or x (self)
+//   split into h heads of d = dim / h:             (B, L, dim) -> (B, h, L, d)
+//   head_h = softmax(q_h k_h^T / sqrt(d) + M) v_h  M = -inf on padded keys (key_keep == 0)
+//   y = to_out(concat_h head_h)
 // x (B, Lq, dim), c (B, Lk, context_dim), key_keep (B, Lk) F32 with 1 = attend, 0 = padding.
 // to_q, to_k, to_v, to_out are named child slots of type Module, so LoRA can swap
 // any of them for a wrapper (Fig. 2 of the article: adapters on the attention projections).

@@ -1,3 +1,5 @@
+// nn/rng_state.cpp: the (seed, offset) of the loss generator and of every Dropout layer, to and from
+// JSON, so a resumed run draws the same numbers.
 #include "nn/rng_state.h"
 
 #include "nn/dropout.h"

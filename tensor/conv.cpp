@@ -1,3 +1,5 @@
+// tensor/conv.cpp: 2-D convolution forward and backward: im2col / col2im + GEMM, 1x1 convolutions
+// as a plain GEMM, and Winograd F(2x2, 3x3) where it applies (tensor/winograd.h).
 #include "tensor/conv.h"
 
 #include <cblas.h>

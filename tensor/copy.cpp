@@ -1,3 +1,4 @@
+// tensor/copy.cpp: strided copy and fill loops (behind contiguous(), clone(), copy_()).
 #include "tensor/copy.h"
 
 #include "tensor/strided_loop.h"

@@ -1,3 +1,5 @@
+// tensor/elementwise.cpp: element-wise forward and backward kernels (SiLU, GELU, ...) and
+// broadcast binary ops, with the vectorised exp / erf of tensor/vec_math.h.
 #include "tensor/elementwise.h"
 
 #include <cmath>

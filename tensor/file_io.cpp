@@ -1,3 +1,5 @@
+// tensor/file_io.cpp: whole-file reads with clear errors and atomic writes (temporary file, fsync,
+// rename), shared by every format loradiff writes.
 #include "tensor/file_io.h"
 
 #include <fcntl.h>

@@ -1,3 +1,5 @@
+// tensor/index.cpp: concat, embedding lookup (index_select_rows) and its adjoint, row gather /
+// scatter, and nearest-neighbour 2x upsampling with its backward.
 #include "tensor/index.h"
 
 #include <cstring>

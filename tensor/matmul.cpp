@@ -1,3 +1,5 @@
+// tensor/matmul.cpp: matrix products through BLAS (cblas_sgemm) on strided views, large GEMMs split
+// over OpenMP threads, batched and broadcast products.
 #include "tensor/matmul.h"
 
 #include <cblas.h>

@@ -1,3 +1,4 @@
+// tensor/norm.cpp: LayerNorm and GroupNorm kernels, forward (saving mean and 1/std) and backward.
 #include "tensor/norm.h"
 
 #include <omp.h>

@@ -1,3 +1,5 @@
+// tensor/parallel.cpp: the thread count (LORADIFF_NUM_THREADS, checked; OpenBLAS kept
+// single-threaded).
 #include "tensor/parallel.h"
 
 #include <omp.h>

@@ -1,3 +1,5 @@
+// tensor/random.cpp: Philox4x32-10 and the draws built on it (uniform, normal by Box-Muller,
+// integers, permutations), independent of the thread count.
 #include "tensor/random.h"
 
 #include <cmath>

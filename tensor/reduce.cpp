@@ -1,3 +1,5 @@
+// tensor/reduce.cpp: sum, mean, max and argmax over axes, sum_to (undoing a broadcast) and the L2
+// norm.
 #include "tensor/reduce.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// tensor/shape.cpp: shapes, contiguous strides, NumPy broadcasting and axis normalisation.
 #include "tensor/shape.h"
 
 #include "tensor/error.h"

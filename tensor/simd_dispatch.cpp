@@ -1,3 +1,5 @@
+// tensor/simd_dispatch.cpp: which instruction set the dispatched loops use: detected at start,
+// capped by the environment or set_simd_level.
 #include "tensor/simd_dispatch.h"
 
 #include <cstdio>

@@ -1,3 +1,4 @@
+// tensor/softmax.cpp: stable softmax and log-softmax along an axis, and their backwards.
 #include "tensor/softmax.h"
 
 #include <cmath>

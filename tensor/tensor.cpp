@@ -1,3 +1,5 @@
+// tensor/tensor.cpp: Storage (64-byte aligned buffers) and the Tensor's constructors and views
+// (view, reshape, permute, transpose, narrow, select, expand, ...).
 #include "tensor/tensor.h"
 
 #include <malloc.h>

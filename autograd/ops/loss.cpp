@@ -1,4 +1,4 @@
-// autograd/ops/loss.cpp
+// autograd/ops/loss.cpp: the losses, forward and backward:
 //   mse_loss:      L = (1/n) sum_i (p_i - t_i)^2       dp = 2 (p - t) / n * dL,  dt = -dp
 //                  (the diffusion loss, Eq. (1), is mse_loss(eps_theta(x_t, t, y), eps))
 //   cross_entropy: L = -(1/N) sum_n log softmax(z_n)[y_n]

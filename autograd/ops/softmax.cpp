@@ -1,4 +1,4 @@
-// autograd/ops/softmax.cpp
+// autograd/ops/softmax.cpp: softmax and log-softmax as autograd ops:
 //   softmax:     y_i = exp(x_i) / sum_j exp(x_j)     dx_i = y_i (dy_i - sum_j dy_j y_j)
 //   log_softmax: y_i = x_i - log sum_j exp(x_j)      dx_i = dy_i - exp(y_i) sum_j dy_j
 // Both computed stably (the row max is subtracted first): tensor/softmax.cpp.
