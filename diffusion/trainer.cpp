@@ -1,3 +1,5 @@
+// diffusion/trainer.cpp: `loradiff train`, the text-to-image model trained with loss (1) (Eq. (1), Eq. (2)):
+// run folder, data, resume, and the loop around the shared step of diffusion/train_step.h.
 #include "diffusion/trainer.h"
 
 #include <algorithm>
