@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/compare_diffusion.sh [TRAIN_PAIRS] [SAMPLE_PAIRS]: the standard workloads of the
-# reference model (issue 6): `loradiff bench train` / `bench sample` and their PyTorch twins
+# reference model: `loradiff bench train` / `bench sample` and their PyTorch twins
 # (bench/torch_diffusion.py) run alternately, so that a change in machine load affects both
 # alike. Prints every run as a JSON line, then one line per workload with each pair's ratio
 # (loradiff / PyTorch) and their median. Needs /usr/bin/python3 with torch (python3-torch).

@@ -6,7 +6,7 @@
 //   LoRA step: loss (1) forward, backward, AdamW on the adapters only (W0 frozen: no dW GEMMs,
 //              and layers before the first adapter record no graph at all)
 //   full step: the same on every weight (what `loradiff train` does)
-// Also reported: trainable parameters (and their share of the UNet, the issue's <= 2 % target),
+// Also reported: trainable parameters (and their share of the UNet, the <= 2 % target set for it),
 // and the AdamW state each needs (2 floats per trainable parameter).
 #include <algorithm>
 #include <chrono>

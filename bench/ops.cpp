@@ -1,5 +1,5 @@
 // bench/ops.cpp: `loradiff bench ops`, the tensor/autograd micro-benchmarks of the
-// foundation issue: matmul vs raw cblas_sgemm, conv2d forward+backward at the
+// the foundation benchmarks: matmul vs raw cblas_sgemm, conv2d forward+backward at the
 // reference model's shapes, softmax and layer norm. bench/torch_ops.py measures
 // the same workloads in PyTorch for the side-by-side table in docs/results.md.
 #include <cblas.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/run_compression_experiments.sh: the experiments of issue 8 (article claims C1-C3,
+# tools/run_compression_experiments.sh: the compression experiments (article claims C1-C3,
 # docs/compression.md) for one trained base checkpoint:
 #
 #   for each method (svd, input) and each share of the replaced layers' parameters kept

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/run_lora_experiments.sh BASE CLASSIFIER OUT_DIR
-# The LoRA experiments of issue 7 on a base model trained WITHOUT nines
+# The LoRA experiments on a base model trained WITHOUT nines
 # (`loradiff train ... --exclude-digits 9`):
 #   C6  an adapter trained on 20 captioned nines: how often the classifier sees a nine,
 #       with and without the adapter
