@@ -26,60 +26,16 @@
 #include "lora/attach.h"
 #include "nn/classifier.h"
 #include "tensor/file_io.h"
+#include "tests/apps/cli_run.h"
 
 namespace fs = std::filesystem;
 using namespace ld;
 
 namespace {
 
-struct Result {
-  bool exited = false;  // false: killed by a signal or by our timeout
-  int code = -1;        // exit status, or the signal number
-  bool timed_out = false;
-  std::string output;   // stdout and stderr
-};
-
+using Result = test::ExecResult;
 // Runs the binary with `args` (no shell, so arguments may hold spaces), killing it after `timeout_s`.
-Result run(const std::vector<std::string>& args, int timeout_s = 120) {
-  int pipefd[2];
-  REQUIRE(::pipe(pipefd) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(pipefd[1], 1);
-    ::dup2(pipefd[1], 2);
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    std::vector<char*> argv{const_cast<char*>(LORADIFF_BINARY)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(LORADIFF_BINARY, argv.data());
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  Result r;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  char buf[4096];
-  for (;;) {
-    pollfd p{pipefd[0], POLLIN, 0};
-    if (::poll(&p, 1, 200) > 0) {
-      const ssize_t n = ::read(pipefd[0], buf, sizeof buf);
-      if (n <= 0) break;
-      r.output.append(buf, static_cast<size_t>(n));
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      r.timed_out = true;
-      break;
-    }
-  }
-  ::close(pipefd[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exited = WIFEXITED(status) && !r.timed_out;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
-  return r;
-}
+Result run(const std::vector<std::string>& args, int timeout_s = 120) { return test::run_argv(args, timeout_s); }
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;

@@ -18,6 +18,7 @@
 #include "data/vocab.h"
 #include "diffusion/model_io.h"
 #include "tensor/file_io.h"
+#include "tests/apps/cli_run.h"
 #include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
@@ -25,24 +26,9 @@ using namespace ld;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string output;
-};
-
-// `env` (VAR=value ...) and `args` go through the shell; every run is bounded by `timeout`.
-Result run(const std::string& args, const std::string& env = "") {
-  const std::string cmd =
-      "timeout 120 env " + env + " " + std::string(LORADIFF_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = test::CliResult;
+// `env` (VAR=value ...) and `args` go through the shell; every run is bounded by a timeout.
+Result run(const std::string& args, const std::string& env = "") { return test::run_cli(args, env, 120); }
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
