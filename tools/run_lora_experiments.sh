@@ -15,11 +15,13 @@ N=${EVAL_N:-50}
 mkdir -p "$OUT"
 [ -d "$OUT/nines" ] || $bin data export-mnist --digit 9 --n 20 --out "$OUT/nines"
 [ -d "$OUT/nines_val" ] || $bin data export-mnist --digit 9 --n 20 --split test --out "$OUT/nines_val"
+# (--overwrite: a rerun of this script redoes the two runs; loradiff would otherwise refuse to start
+# afresh over their earlier state)
 
 $bin lora train --base "$BASE" --data "$OUT/nines" --val "$OUT/nines_val" --out "$OUT/nines_lora.safetensors" \
-  --rank 4 --alpha 4 --steps "$STEPS" --batch 8 --lr 1e-3 --eval-every 25 --sample-every 200 --no-progress
+  --rank 4 --alpha 4 --steps "$STEPS" --batch 8 --lr 1e-3 --eval-every 25 --sample-every 200 --no-progress --overwrite
 $bin lora train --full --base "$BASE" --data "$OUT/nines" --val "$OUT/nines_val" --out "$OUT/nines_full.safetensors" \
-  --steps "$STEPS" --batch 8 --lr 1e-4 --eval-every 25 --sample-every 200 --no-progress
+  --steps "$STEPS" --batch 8 --lr 1e-4 --eval-every 25 --sample-every 200 --no-progress --overwrite
 
 # C6: nines with and without the adapter (and from the fully fine-tuned model)
 $bin eval --model "$BASE" --classifier "$CLS" --digits 9 --n-per-digit "$N" --json "$OUT/c6_base.json"
