@@ -84,13 +84,12 @@ void check_train_memory(const ModelConfig& cfg, int64_t batch, int64_t dataset_i
   check_memory(need, str_cat(option, " ", batch), f.str());
 }
 
-void check_train_request(const TrainOptions& o, const ModelConfig& cfg) {
+void check_train_request(const TrainOptions& o, const ModelConfig& cfg, const data::Digits& train) {
   if (o.sample_every > 0 && o.sample_steps > cfg.timesteps)
     fail("--sample-steps: ", o.sample_steps, " is more than the ", cfg.timesteps, " timesteps of --config ",
          o.config, " (the first sample grid would fail after --sample-every steps)");
   check_train_memory(cfg, o.batch, o.max_train_samples > 0 ? o.max_train_samples : 60000);
-  const data::Digits test = data::load_mnist(o.data_dir, data::Split::Test);
-  check_image_shape(cfg, test.rows, test.cols, 1, "'" + o.data_dir + "' (--data)",
+  check_image_shape(cfg, train.rows, train.cols, 1, "'" + o.data_dir + "' (--data)",
                     "--config '" + o.config + "'");
 }
 

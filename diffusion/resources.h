@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "data/mnist.h"
 #include "diffusion/config.h"
 #include "diffusion/trainer.h"
 
@@ -25,9 +26,9 @@ void check_train_memory(const ModelConfig& cfg, int64_t batch, int64_t dataset_i
                         const std::string& option = "--batch");
 
 // Everything about a `train` request that can be checked before a file is written: the sample
-// grids' DDIM steps against the config's timesteps, memory (check_train_memory), and the MNIST
-// images' shape against the config (check_image_shape; reads the test split).
-void check_train_request(const TrainOptions& o, const ModelConfig& cfg);
+// grids' DDIM steps against the config's timesteps, memory (check_train_memory), and the shape of the
+// training digits (already read) against the config (check_image_shape).
+void check_train_request(const TrainOptions& o, const ModelConfig& cfg, const data::Digits& train);
 
 // `sample` / `eval`: every generated image is kept (x2 for the final concatenation, plus the
 // grid for sample) while sampling runs in batches (x2 with guidance: conditional and

@@ -129,6 +129,17 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   if (!fs::is_directory(o.data_dir))
     fail("--data: '", o.data_dir, "' is not a folder (run `loradiff data fetch-mnist --out ", o.data_dir,
          "`)");
+  // The training digits, read once, before anything is written: their shape is checked against the
+  // config and their count against --batch below.
+  data::Digits train_digits = data::load_mnist(o.data_dir, data::Split::Train);
+  if (o.max_train_samples > 0 && o.max_train_samples < train_digits.count()) {
+    data::Digits sub;
+    sub.rows = train_digits.rows;
+    sub.cols = train_digits.cols;
+    for (int64_t i = 0; i < o.max_train_samples; ++i)
+      sub.append(train_digits.image(i), train_digits.labels[i]);
+    train_digits = std::move(sub);
+  }
   const std::string state_path = (fs::path(o.out_dir) / "train_state.safetensors").string();
   const std::string model_path = (fs::path(o.out_dir) / "model.safetensors").string();
   const std::string csv_path = (fs::path(o.out_dir) / "loss.csv").string();
@@ -137,7 +148,13 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
       {{"--out", o.out_dir}});
   check_output_folder({"--out", o.out_dir});
   claim_run_folder(o, state_path, model_path);
-  check_train_request(o, cfg);  // sizes, memory, the data's image shape: before anything is written
+  check_train_request(o, cfg, train_digits);  // sizes, memory, the digits' shape: before anything is written
+  int64_t kept = 0;
+  for (uint8_t l : train_digits.labels)
+    kept += std::find(o.exclude_digits.begin(), o.exclude_digits.end(), l) == o.exclude_digits.end();
+  if (kept < o.batch)
+    fail("--batch: ", o.batch, " is larger than the ", kept, " training digits in '", o.data_dir, "'",
+         o.exclude_digits.empty() ? "" : " left after --exclude-digits");
   std::error_code ec;
   fs::create_directories(fs::path(o.out_dir) / "samples", ec);
   if (ec) fail("--out: cannot create folder '", o.out_dir, "': ", ec.message());
@@ -159,23 +176,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
       if (fs::remove(f, ec)) log << "--overwrite: removed " << f << "\n";
   const bool have_state = fs::exists(state_path);
 
-  // --- data: MNIST train split for training, test split for the held-out loss
+  // --- data loader over the training digits (read above), test split for the held-out loss
   const data::Vocabulary& vocab = data::Vocabulary::builtin();
-  data::Digits train_digits = data::load_mnist(o.data_dir, data::Split::Train);
-  if (o.max_train_samples > 0 && o.max_train_samples < train_digits.count()) {
-    data::Digits sub;
-    sub.rows = train_digits.rows;
-    sub.cols = train_digits.cols;
-    for (int64_t i = 0; i < o.max_train_samples; ++i)
-      sub.append(train_digits.image(i), train_digits.labels[i]);
-    train_digits = std::move(sub);
-  }
-  int64_t kept = 0;
-  for (uint8_t l : train_digits.labels)
-    kept += std::find(o.exclude_digits.begin(), o.exclude_digits.end(), l) == o.exclude_digits.end();
-  if (kept < o.batch)
-    fail("--batch: ", o.batch, " is larger than the ", kept, " training digits in '", o.data_dir, "'",
-         o.exclude_digits.empty() ? "" : " left after --exclude-digits");
   const data::CaptionMode mode = data::parse_caption_mode(o.caption_mode);
   data::LoaderOptions lo;
   lo.batch_size = o.batch;
