@@ -26,6 +26,7 @@
 #include "lora/attach.h"
 #include "nn/classifier.h"
 #include "tensor/file_io.h"
+#include "tests/apps/cli_fixture.h"
 #include "tests/apps/cli_run.h"
 
 namespace fs = std::filesystem;
@@ -52,35 +53,12 @@ struct Fixture {
     dir = fs::temp_directory_path() / ("loradiff-bad-args-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir / "adir");
-    fs::create_directories(dir / "mnist");
     write_file_atomic((dir / "notes.txt").string(), "not a checkpoint\n");
-    // a tiny MNIST: bars at a label-dependent column
-    data::Digits digits;
-    std::vector<uint8_t> img(784);
-    for (int i = 0; i < 40; ++i) {
-      std::fill(img.begin(), img.end(), 0);
-      for (int r = 5; r < 23; ++r) img[r * 28 + 4 + 2 * (i % 10)] = 255;
-      digits.append(img.data(), static_cast<uint8_t>(i % 10));
-    }
-    data::save_mnist((dir / "mnist").string(), data::Split::Train, digits);
-    data::save_mnist((dir / "mnist").string(), data::Split::Test, digits);
-    // two tiny-config checkpoints (different seeds), an adapter for the first, a classifier
-    const data::Vocabulary& vocab = data::Vocabulary::builtin();
-    auto model = diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), vocab, 0);
-    diffusion::save_model((dir / "model.safetensors").string(), *model, vocab);
-    diffusion::save_model((dir / "model2.safetensors").string(),
-                          *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), vocab, 1), vocab);
-    const std::string base_hash = diffusion::weights_hash(model->state_dict());
-    lora::LoRAConfig lc;
-    lc.rank = 2;
-    lora::attach_lora(*model, lc, "lora");
-    lora::Adapter adapter = lora::adapter_from_model(*model, "lora");
-    adapter.targets = lc.targets;
-    adapter.base_config = model->config.to_json().dump();
-    adapter.base_weights_hash = base_hash;
-    lora::save_adapter((dir / "adapter.safetensors").string(), adapter);
-    Generator gen(0);
-    nn::save_classifier((dir / "classifier.safetensors").string(), nn::MnistClassifier(nn::ClassifierConfig{}, gen));
+    // a tiny MNIST, two tiny-config checkpoints (different seeds), an adapter for the first, a
+    // classifier, an image + caption folder of 4 pairs (tests/apps/cli_fixture.h)
+    test::write_bar_mnist(dir);
+    test::write_tiny_models(dir);
+    test::write_seven_folder(dir);
     // configs that do not fit the data or the tokenizer
     nlohmann::json c32 = diffusion::load_config("mnist-t2i-tiny").to_json();
     c32["image_size"] = 32;
@@ -88,13 +66,6 @@ struct Fixture {
     nlohmann::json ct = diffusion::load_config("mnist-t2i-tiny").to_json();
     ct["max_tokens"] = 32;
     write_file_atomic((dir / "config-tokens.json").string(), ct.dump());
-    // an image + caption folder of 4 pairs
-    fs::create_directories(dir / "images");
-    for (int i = 0; i < 4; ++i) {
-      data::write_png((dir / "images" / ("seven" + std::to_string(i) + ".png")).string(),
-                      data::GrayImage{28, 28, std::vector<uint8_t>(784, static_cast<uint8_t>(40 * i))});
-      write_file_atomic((dir / "images" / ("seven" + std::to_string(i) + ".txt")).string(), "a handwritten digit seven");
-    }
   }
   ~Fixture() { fs::remove_all(dir); }
 

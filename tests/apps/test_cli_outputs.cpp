@@ -23,12 +23,16 @@
 #include "tensor/file_io.h"
 #include "tensor/path_guard.h"
 #include "tensor/random.h"
+#include "tests/apps/cli_fixture.h"
 #include "tests/apps/cli_run.h"
 #include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
 using namespace ld;
 using ld::test::run_cli;
+using ld::test::write_bar_mnist;
+using ld::test::write_seven_folder;
+using ld::test::write_tiny_models;
 
 namespace {
 
@@ -37,39 +41,10 @@ struct Fixture {
   std::string dir = tmp.path.string();
   Fixture() {
     fs::create_directories(tmp.path / "adir");
-    fs::create_directories(tmp.path / "mnist");
     write_file_atomic(tmp / "notes.txt", "x,y\n1,2\n");
-    data::Digits digits;
-    std::vector<uint8_t> img(784);
-    for (int i = 0; i < 40; ++i) {
-      std::fill(img.begin(), img.end(), 0);
-      for (int r = 5; r < 23; ++r) img[r * 28 + 4 + 2 * (i % 10)] = 255;
-      digits.append(img.data(), static_cast<uint8_t>(i % 10));
-    }
-    data::save_mnist(tmp / "mnist", data::Split::Train, digits);
-    data::save_mnist(tmp / "mnist", data::Split::Test, digits);
-    const data::Vocabulary& vocab = data::Vocabulary::builtin();
-    auto model = diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), vocab, 0);
-    diffusion::save_model(tmp / "model.safetensors", *model, vocab);
-    diffusion::save_model(tmp / "model2.safetensors",
-                          *diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), vocab, 1), vocab);
-    const std::string base_hash = diffusion::weights_hash(model->state_dict());
-    lora::LoRAConfig lc;
-    lc.rank = 2;
-    lora::attach_lora(*model, lc, "lora");
-    lora::Adapter adapter = lora::adapter_from_model(*model, "lora");
-    adapter.targets = lc.targets;
-    adapter.base_config = model->config.to_json().dump();
-    adapter.base_weights_hash = base_hash;
-    lora::save_adapter(tmp / "adapter.safetensors", adapter);
-    Generator gen(0);
-    nn::save_classifier(tmp / "classifier.safetensors", nn::MnistClassifier(nn::ClassifierConfig{}, gen));
-    fs::create_directories(tmp.path / "images");
-    for (int i = 0; i < 4; ++i) {
-      data::write_png(tmp / ("images/seven" + std::to_string(i) + ".png"),
-                      data::GrayImage{28, 28, std::vector<uint8_t>(784, static_cast<uint8_t>(40 * i))});
-      write_file_atomic(tmp / ("images/seven" + std::to_string(i) + ".txt"), "a handwritten digit seven");
-    }
+    write_bar_mnist(tmp.path);
+    write_tiny_models(tmp.path);
+    write_seven_folder(tmp.path);
     fs::create_symlink(tmp / "model.safetensors", tmp / "link.safetensors");
     fs::create_hard_link(tmp / "model.safetensors", tmp / "hard.safetensors");
     // a "training run" folder: a model beside a train state

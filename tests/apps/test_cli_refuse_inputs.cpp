@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "data/image.h"
@@ -25,6 +26,7 @@
 #include "lora/attach.h"
 #include "nn/classifier.h"
 #include "tensor/file_io.h"
+#include "tests/apps/cli_fixture.h"
 #include "tests/apps/cli_run.h"
 
 namespace fs = std::filesystem;
@@ -57,58 +59,23 @@ struct Fixture {
     dir = fs::temp_directory_path() / ("loradiff-refuse-inputs-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir / "adir");
-    fs::create_directories(dir / "mnist");
     REQUIRE(::mkfifo(path("fifo.safetensors").c_str(), 0600) == 0);
-    data::Digits digits;  // a tiny MNIST: bars at a label-dependent column
-    std::vector<uint8_t> img(784);
-    for (int i = 0; i < 40; ++i) {
-      std::fill(img.begin(), img.end(), 0);
-      for (int r = 5; r < 23; ++r) img[r * 28 + 4 + 2 * (i % 10)] = 255;
-      digits.append(img.data(), static_cast<uint8_t>(i % 10));
+    test::write_bar_mnist(dir);  // tests/apps/cli_fixture.h
+    test::write_seven_folder(dir);
+    // model.safetensors, adapter.safetensors, classifier.safetensors (tests/apps/cli_fixture.h); each
+    // also 10 MB longer than its header says, and with one NaN written straight into the file (the
+    // library's writers refuse NaN)
+    test::write_tiny_models(dir);
+    const std::string adapter_layer = lora::read_adapter(path("adapter.safetensors")).layers[1].name;
+    for (const auto& [kind, tensor, element] :
+         {std::tuple<std::string, std::string, int64_t>{"model", "unet.mid.attn.cross_attn.to_v.weight", 3},
+          {"adapter", adapter_layer + ".lora_B.weight", 0},
+          {"classifier", "fc2.bias", 4}}) {
+      append_10mb(path(kind + ".safetensors"), path(kind + "-long.safetensors"));
+      nn::SafeTensors st = nn::load_safetensors(path(kind + ".safetensors"));
+      st.tensors.at(tensor).f32()[element] = std::nanf("");
+      nn::save_safetensors(path(kind + "-nan.safetensors"), st.tensors, st.metadata);
     }
-    data::save_mnist(path("mnist"), data::Split::Train, digits);
-    data::save_mnist(path("mnist"), data::Split::Test, digits);
-    fs::create_directories(dir / "images");
-    for (int i = 0; i < 4; ++i) {
-      data::write_png(path("images/seven" + std::to_string(i) + ".png"),
-                      data::GrayImage{28, 28, std::vector<uint8_t>(784, static_cast<uint8_t>(40 * i))});
-      write_file_atomic(path("images/seven" + std::to_string(i) + ".txt"), "a handwritten digit seven");
-    }
-    const float nan = std::nanf("");
-    // model
-    const data::Vocabulary& vocab = data::Vocabulary::builtin();
-    auto model = diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), vocab, 0);
-    diffusion::save_model(path("model.safetensors"), *model, vocab);
-    append_10mb(path("model.safetensors"), path("model-long.safetensors"));
-    {
-      auto bad = diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), vocab, 0);
-      Tensor w = bad->get_module("unet.mid.attn.cross_attn.to_v")->parameter("weight").value();
-      w.f32()[3] = nan;
-      diffusion::save_model(path("model-nan.safetensors"), *bad, vocab);
-    }
-    // adapter for the model
-    const std::string base_hash = diffusion::weights_hash(model->state_dict());
-    lora::LoRAConfig lc;
-    lc.rank = 2;
-    lora::attach_lora(*model, lc, "lora");
-    lora::Adapter adapter = lora::adapter_from_model(*model, "lora");
-    adapter.targets = lc.targets;
-    adapter.base_config = model->config.to_json().dump();
-    adapter.base_weights_hash = base_hash;
-    lora::save_adapter(path("adapter.safetensors"), adapter);
-    append_10mb(path("adapter.safetensors"), path("adapter-long.safetensors"));
-    adapter.layers[1].B.f32()[0] = nan;
-    nn::SafeTensors st = nn::load_safetensors(path("adapter.safetensors"));  // save_adapter refuses NaN
-    st.tensors.at(adapter.layers[1].name + ".lora_B.weight").f32()[0] = nan;
-    nn::save_safetensors(path("adapter-nan.safetensors"), st.tensors, st.metadata);
-    // classifier
-    Generator gen(0);
-    nn::MnistClassifier cls(nn::ClassifierConfig{}, gen);
-    nn::save_classifier(path("classifier.safetensors"), cls);
-    append_10mb(path("classifier.safetensors"), path("classifier-long.safetensors"));
-    Tensor b = cls.fc2->parameter("bias").value();
-    b.f32()[4] = nan;
-    nn::save_classifier(path("classifier-nan.safetensors"), cls);
     // config: JSON has no NaN; a config holding one is not valid JSON
     const std::string cfg = diffusion::load_config("mnist-t2i-tiny").to_json().dump();
     write_file_atomic(path("config.json"), cfg);
