@@ -21,7 +21,6 @@
 #include "diffusion/sampler.h"
 #include "lora/compress.h"
 #include "nn/adam.h"
-#include "nn/clip_grad.h"
 #include "nn/ema.h"
 #include "diffusion/train_step.h"
 #include "nn/low_rank_conv2d.h"
