@@ -61,6 +61,7 @@ Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids
   if (opt.sampler == "ddpm") {
     for (int64_t t = s.T() - 1; t >= 0; --t) {
       throw_if_interrupted();  // Ctrl-C: the caller decides what to keep
+      if (opt.before_step) opt.before_step(s.T() - 1 - t, s.T());
       const Tensor eps = guided_eps(model, x, t, ids, opt.guidance);
       if (opt.on_step) opt.on_step({s.T() - 1 - t, s.T(), t, x, predict_x0(s, x, eps, t)});
       x = ddpm_step(s, x, eps, t, opt.clip_x0, gen);
@@ -72,6 +73,7 @@ Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids
     for (size_t i = 0; i < ts.size(); ++i) {
       throw_if_interrupted();
       const int64_t t_prev = i + 1 < ts.size() ? ts[i + 1] : -1;
+      if (opt.before_step) opt.before_step(static_cast<int64_t>(i), static_cast<int64_t>(ts.size()));
       const Tensor eps = guided_eps(model, x, ts[i], ids, opt.guidance);
       if (opt.on_step)
         opt.on_step({static_cast<int64_t>(i), static_cast<int64_t>(ts.size()), ts[i], x,

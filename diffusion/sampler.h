@@ -31,6 +31,9 @@ struct SampleOptions {
   bool clip_x0 = true;
   std::string source;  // the model (and adapters) in error messages, e.g. "model 'runs/m/model.safetensors'"
   std::function<void(const SampleStep&)> on_step;  // called at the start of every step when set
+  // Called before the model runs at each step (index 0-based, total steps), e.g. to switch an
+  // adapter on or off for a range of steps (`--lora FILE:W:start=s,end=e`).
+  std::function<void(int64_t index, int64_t total)> before_step;
 };
 
 // x0_hat of SampleStep from x_t and the (guided) eps at timestep t.
