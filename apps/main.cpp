@@ -9,12 +9,24 @@
 
 #include "apps/commands.h"
 #include "apps/option_checks.h"
+#include "dist/communicator.h"
 #include "tensor/blas_kernel.h"
 #include "tensor/error.h"
+#include "tensor/interrupt.h"
 #include "tensor/parallel.h"
 #include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
-#include "tensor/interrupt.h"
+
+// `train` and `lora train` split each batch over the processes of `mpirun -np N` (docs/distributed.md).
+static bool runs_data_parallel(const CLI::App& app) {
+  for (const CLI::App* c : app.get_subcommands()) {
+    if (c->get_name() == "train") return true;
+    if (c->get_name() == "lora")
+      for (const CLI::App* sub : c->get_subcommands())
+        if (sub->get_name() == "train") return true;
+  }
+  return false;
+}
 
 int main(int argc, char** argv) {
   // OpenMP's idle threads spin by default while they wait for work. On a machine
@@ -34,6 +46,10 @@ int main(int argc, char** argv) {
   // A file-size limit (`ulimit -f`) would kill us with SIGXFSZ in the middle of a write; ignored,
   // the write fails with EFBIG instead and write_file_atomic reports it, keeping the old file.
   std::signal(SIGXFSZ, SIG_IGN);
+  // Started by `mpirun -np N`: one process of a data-parallel run (dist/communicator.h).
+  ld::dist::Communicator& comm = ld::dist::Communicator::world();
+  ld::dist::init(argc, argv);
+  const std::string who = comm.size() > 1 ? "loradiff (" + comm.who() + ")" : "loradiff";
   // Ctrl-C / SIGTERM quit at once but remove a half-written temporary file first; the long
   // commands switch to stopping at a safe point (tensor/interrupt.h).
   ld::install_interrupt_handler(ld::InterruptMode::QuitNow);
@@ -79,19 +95,30 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  for (const std::string& w : ld::app::ignored_option_warnings(app))
-    std::cerr << "loradiff: warning: " << w << "\n";
+  if (comm.primary())
+    for (const std::string& w : ld::app::ignored_option_warnings(app))
+      std::cerr << "loradiff: warning: " << w << "\n";
+  if (comm.size() > 1 && !runs_data_parallel(app)) {
+    // N copies of any other command would write the same files N times
+    if (comm.primary())
+      std::cerr << "loradiff: error: only `train` and `lora train` run as several processes (mpirun -np "
+                << comm.size() << "); start this command without mpirun\n";
+    ld::dist::finalize();
+    return 2;
+  }
+  int rc = 1;
   try {
-    return run ? run() : 0;
+    rc = run ? run() : 0;
   } catch (const ld::Interrupted& e) {
-    std::cerr << "loradiff: interrupted: " << e.what() << "\n";
+    std::cerr << who << ": interrupted: " << e.what() << "\n";
     std::cout.flush();
-    ld::exit_interrupted();  // by the signal, as an unhandled Ctrl-C: status 130 in a shell
-  } catch (const ld::Error& e) {
-    std::cerr << "loradiff: error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "loradiff: error: " << e.what() << "\n";
+    ld::exit_interrupted();            // by the signal, as an unhandled Ctrl-C: status 130 in a shell
+  } catch (const std::exception& e) {  // ld::Error and the rest: one line
+    std::cerr << who << ": error: " << e.what() << "\n";
+    std::cerr.flush();
+    ld::dist::abort_all(1);  // the other processes would wait for this one forever
     return 1;
   }
+  ld::dist::finalize();
+  return rc;
 }

@@ -64,7 +64,9 @@ Var group_norm(const Var& x, int64_t groups, const Var& gamma, const Var& beta, 
 Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps = 1e-5f);
 Var embedding(const Tensor& ids, const Var& table);  // ids I32 (any shape) -> ids.shape + (D,)
 // Inverted dropout: keep with probability 1-p, scale kept values by 1/(1-p). Identity when !training.
-Var dropout(const Var& x, float p, bool training, Generator& gen);
+// With a BatchShard, x holds samples [first, first + count) of a batch and the mask is those samples'
+// part of the whole batch's mask (data-parallel training, tensor/random.h).
+Var dropout(const Var& x, float p, bool training, Generator& gen, const BatchShard& shard = {});
 
 // --- losses (ops/loss.cpp)
 Var mse_loss(const Var& pred, const Var& target);        // mean((pred - target)^2)

@@ -101,6 +101,8 @@ DataLoader::DataLoader(CaptionedImages data, const Vocabulary& vocab, LoaderOpti
   if (options_.drop_last && num_samples() < options_.batch_size)
     fail("DataLoader: ", num_samples(), " samples cannot fill one batch of ", options_.batch_size,
          " (use a smaller batch or drop_last = false)");
+  if (options_.ranks < 1 || options_.rank < 0 || options_.rank >= options_.ranks)
+    fail("DataLoader: rank ", options_.rank, " of ", options_.ranks, " is not a process of the run");
   start_epoch(0);
 }
 
@@ -129,17 +131,20 @@ void DataLoader::start_epoch(int64_t epoch) {
 Batch DataLoader::next() {
   const int64_t n = num_samples(), b = options_.batch_size;
   if (position_ >= n || (options_.drop_last && position_ + b > n)) start_epoch(epoch_ + 1);
-  const int64_t count = std::min(b, n - position_);
-  const int64_t h = data_.images.size(2), w = data_.images.size(3);
+  const int64_t whole = std::min(b, n - position_);
   Batch out;
+  out.shard =
+      options_.ranks > 1 ? shard_of(whole, options_.rank, options_.ranks) : BatchShard{whole, 0, whole};
+  const int64_t count = out.shard.count, start = position_ + out.shard.first;
+  const int64_t h = data_.images.size(2), w = data_.images.size(3);
   out.epoch = epoch_;
   out.images = Tensor::empty({count, 1, h, w});
   out.tokens = Tensor::empty({count, kContextLength}, DType::I32);
   out.labels = Tensor::empty({count}, DType::I32);
   const float* src = data_.images.f32();
   for (int64_t k = 0; k < count; ++k) {
-    const int64_t i = order_[position_ + k];
-    const int32_t c = choice_[position_ + k];
+    const int64_t i = order_[start + k];
+    const int32_t c = choice_[start + k];
     std::memcpy(out.images.f32() + k * h * w, src + i * h * w, sizeof(float) * h * w);
     std::memcpy(out.tokens.i32() + k * kContextLength, token_ids_[i].data() + c * kContextLength,
                 sizeof(int32_t) * kContextLength);
@@ -147,7 +152,7 @@ Batch DataLoader::next() {
     out.captions.push_back(data_.captions[i][c]);
     out.indices.push_back(i);
   }
-  position_ += count;
+  position_ += whole;
   return out;
 }
 

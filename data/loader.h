@@ -43,6 +43,9 @@ struct LoaderOptions {
   bool shuffle = true;              // false: file order every epoch (evaluation)
   bool drop_last = true;            // false: the last, smaller batch of an epoch is returned too
   std::vector<int> exclude_digits;  // samples with these labels are never returned
+  // Data-parallel training: this process takes only its part, shard_of(batch, rank, ranks), of each
+  // batch; every process walks the same order (docs/distributed.md).
+  int rank = 0, ranks = 1;
 };
 
 struct Batch {
@@ -52,6 +55,7 @@ struct Batch {
   std::vector<std::string> captions;  // B, the text behind `tokens`
   std::vector<int64_t> indices;       // B, positions in the CaptionedImages set
   int64_t epoch = 0;
+  BatchShard shard;  // which samples of the whole batch these are (whole when ranks = 1)
 };
 
 struct LoaderState {

@@ -3,6 +3,7 @@
 #include "diffusion/loss.h"
 
 #include "autograd/ops.h"
+#include "nn/dropout.h"
 
 namespace ld::diffusion {
 
@@ -13,16 +14,17 @@ Tensor empty_captions(int64_t B, int64_t L) {
 }
 
 ag::Var diffusion_loss(TextToImageModel& model, const NoiseSchedule& s, const Tensor& x0, const Tensor& ids_in,
-                       float p_uncond, Generator& gen) {
+                       float p_uncond, Generator& gen, const BatchShard& shard) {
   const int64_t B = x0.size(0), L = ids_in.size(1);
-  Tensor t = rand_int({B}, 0, s.T(), gen);
-  Tensor eps = rand_normal(x0.shape(), gen);
-  Tensor drop = rand_uniform({B}, gen);
+  Tensor t = rand_int({B}, 0, s.T(), gen, shard);
+  Tensor eps = rand_normal(x0.shape(), gen, shard);
+  Tensor drop = rand_uniform({B}, gen, shard);
   Tensor ids = ids_in.contiguous().clone();
   for (int64_t b = 0; b < B; ++b)
     if (drop.f32()[b] < p_uncond)
       for (int64_t i = 0; i < L; ++i) ids.i32()[b * L + i] = i == 0 ? 1 : 0;
   Tensor xt = q_sample(s, x0, t, eps);
+  nn::set_batch_shard(model, shard);  // the dropout masks too are the shard's part of the batch's
   ag::Var pred = model.forward(ag::Var(xt), t, ids);
   return ag::mse_loss(pred, ag::Var(eps));
 }

@@ -10,9 +10,11 @@
 
 namespace ld::diffusion {
 
-// x0 (B, C, H, W) in [-1, 1], ids I32 (B, L). Draws t, eps and the caption dropout from gen.
+// x0 (B, C, H, W) in [-1, 1], ids I32 (B, L). Draws t, eps and the caption dropout from gen. With a
+// shard, x0 holds samples [first, first + count) of a batch and gets exactly those samples' draws
+// (data-parallel training); the loss is still the mean over the B = count samples given.
 ag::Var diffusion_loss(TextToImageModel& model, const NoiseSchedule& s, const Tensor& x0, const Tensor& ids,
-                       float p_uncond, Generator& gen);
+                       float p_uncond, Generator& gen, const BatchShard& shard = {});
 
 // The empty caption: <bos> then <pad>s, (B, L).
 Tensor empty_captions(int64_t B, int64_t L);

@@ -6,6 +6,7 @@
 #include "autograd/ops.h"
 #include "diffusion/loss.h"
 #include "nn/clip_grad.h"
+#include "nn/data_parallel.h"
 #include "tensor/elementwise.h"
 #include "tensor/interrupt.h"
 
@@ -17,21 +18,33 @@ void stop_unless_finite(const TrainStep& ts, double value, const char* what_valu
   fail(ts.what, " stopped at step ", step + 1, ": ", what_value, " is ", value, " (try a lower --lr)",
        ts.kept);
 }
+// The shard's loss (1) times n_r / B, its part of the whole batch's mean.
+ag::Var shard_loss(const TrainStep& ts, const data::Batch& b) {
+  ag::Var l = diffusion_loss(ts.model, ts.schedule, b.images, b.tokens, ts.p_uncond, ts.gen, b.shard);
+  if (b.shard.whole()) return l;
+  return ag::scale(l, static_cast<float>(b.shard.count) / static_cast<float>(b.shard.total));
+}
+
 }  // namespace
 
 StepResult train_step(const TrainStep& ts, const data::Batch& batch, int64_t step, const data::Batch* prior,
                       float prior_weight) {
+  const bool parallel = ts.comm && ts.comm->size() > 1;
   ts.opt.zero_grad();
-  ag::Var loss =
-      diffusion_loss(ts.model, ts.schedule, batch.images, batch.tokens, ts.p_uncond, ts.gen);  // (1)
-  if (prior) {  // L = L(new) + prior_weight * L(prior)
-    ag::Var p = diffusion_loss(ts.model, ts.schedule, prior->images, prior->tokens, ts.p_uncond, ts.gen);
-    loss = ag::add(loss, ag::scale(p, prior_weight));
-  }
+  ag::Var loss = shard_loss(ts, batch);  // (1)
+  if (prior)                             // L = L(new) + prior_weight * L(prior)
+    loss = ag::add(loss, ag::scale(shard_loss(ts, *prior), prior_weight));
   StepResult r;
   r.loss = loss.value().item();
-  stop_unless_finite(ts, r.loss, "the loss", step);
+  if (!parallel) stop_unless_finite(ts, r.loss, "the loss", step);
   loss.backward();
+  if (parallel) {  // g = sum over processes; the loss and the stop requests travel along
+    std::vector<float> extra{static_cast<float>(r.loss), interrupt_requested() ? 1.0f : 0.0f};
+    nn::allreduce_gradients(ts.params, *ts.comm, extra);
+    r.loss = extra[0];
+    r.stop = extra[1] > 0;
+    stop_unless_finite(ts, r.loss, "the loss", step);  // the same decision on every process
+  }
   r.grad_norm = nn::clip_grad_norm(ts.params, ts.clip > 0 ? ts.clip : INFINITY);
   stop_unless_finite(ts, r.grad_norm, "the gradient norm", step);
   ts.opt.step();

@@ -10,6 +10,12 @@
 //   theta = AdamW(theta, g) at the scheduled learning rate               (nn/adam.h)
 //   ema  = decay * ema + (1 - decay) * theta                             (sampling weights, optional)
 //
+// Data-parallel (docs/distributed.md, nn/data_parallel.h): with `comm` holding N > 1 processes, the
+// batch holds this process's shard (n_r of B samples, data/loader.h), the shard's loss is scaled by
+// n_r / B, and after backward the gradients (and the loss, and whether any process was asked to
+// stop) are summed over the processes, so every process clips and steps with the whole batch's
+// gradient. One process (comm null or of size 1) is the plain step above.
+//
 // A loss or gradient norm that is not finite stops training here, before the update touches the
 // weights, naming the step: the last checkpoint written stays the last good one.
 #pragma once
@@ -20,6 +26,7 @@
 #include "data/loader.h"
 #include "diffusion/model.h"
 #include "diffusion/schedule.h"
+#include "dist/communicator.h"
 #include "nn/ema.h"
 #include "nn/optimizer.h"
 #include "tensor/random.h"
@@ -38,10 +45,14 @@ struct TrainStep {
   nn::Ema* ema = nullptr;         // updated after each step when given
   std::string what = "training";  // "training" or "fine-tuning", in error messages
   std::string kept;  // appended to stop messages, e.g. "; the last good checkpoint is kept in 'runs/a'"
+  dist::Communicator* comm = nullptr;  // the processes of a data-parallel run; null = this one alone
 };
 
 struct StepResult {
-  double loss = 0, grad_norm = 0;
+  double loss = 0, grad_norm = 0;  // of the whole batch (every process has the same)
+  // Data-parallel runs: some process was asked to stop (Ctrl-C, SIGTERM) before this step's
+  // all-reduce; every process learns it at the same step, so all stop together.
+  bool stop = false;
 };
 
 // One step at 0-based step number `step` (messages say step + 1). `prior` (may be null) adds

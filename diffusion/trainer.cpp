@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "autograd/ops.h"
@@ -25,6 +26,7 @@
 #include "diffusion/training_log.h"
 #include "nn/adam.h"
 #include "nn/checkpoint.h"
+#include "nn/data_parallel.h"
 #include "nn/ema.h"
 #include "nn/lr_schedule.h"
 #include "nn/progress.h"
@@ -32,8 +34,8 @@
 #include "nn/train_state.h"
 #include "tensor/excerpt.h"
 #include "tensor/file_io.h"
-#include "tensor/path_guard.h"
 #include "tensor/interrupt.h"
+#include "tensor/path_guard.h"
 
 namespace ld::diffusion {
 
@@ -119,8 +121,17 @@ double heldout_loss(TextToImageModel& model, const NoiseSchedule& s, const data:
 
 }  // namespace
 
-TrainResult train(const TrainOptions& o, std::ostream& log) {
+TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
   validate(o);
+  // Data-parallel (mpirun -np N, docs/distributed.md): every process runs this function on its shard
+  // of each batch; process 0 alone writes files and prints.
+  dist::Communicator& comm = dist::Communicator::world();
+  const bool primary = comm.primary(), parallel = comm.size() > 1;
+  std::ostringstream discarded;
+  std::ostream& log = primary ? log_primary : discarded;
+  if (o.batch < comm.size())
+    fail("--batch: ", o.batch, " samples cannot be split over ", comm.size(),
+         " processes; use --batch >= ", comm.size());
   // A bad config or data folder is reported before anything is created on disk.
   ModelConfig cfg = load_config(o.config);
   if (!fs::is_directory(o.data_dir))
@@ -153,25 +164,32 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     fail("--batch: ", o.batch, " is larger than the ", kept, " training digits in '", o.data_dir, "'",
          o.exclude_digits.empty() ? "" : " left after --exclude-digits");
   std::error_code ec;
-  fs::create_directories(fs::path(o.out_dir) / "samples", ec);
-  if (ec) fail("--out: cannot create folder '", o.out_dir, "': ", ec.message());
-  // A read-only folder fails now, not at the first checkpoint after minutes of training.
-  const std::string probe = (fs::path(o.out_dir) / ".write-test").string();
-  try {
-    write_file_atomic(probe, "");
-  } catch (const Error& e) {
-    fail("--out: the run folder is not writable: ", e.what());
+  std::optional<FolderLock> lock;  // one loradiff run per folder (process 0 of a parallel run holds it)
+  if (primary) {
+    fs::create_directories(fs::path(o.out_dir) / "samples", ec);
+    if (ec) fail("--out: cannot create folder '", o.out_dir, "': ", ec.message());
+    // A read-only folder fails now, not at the first checkpoint after minutes of training.
+    const std::string probe = (fs::path(o.out_dir) / ".write-test").string();
+    try {
+      write_file_atomic(probe, "");
+    } catch (const Error& e) {
+      fail("--out: the run folder is not writable: ", e.what());
+    }
+    fs::remove(probe, ec);
+    lock.emplace(o.out_dir, "--out");
+    for (const std::string& dir : {o.out_dir, (fs::path(o.out_dir) / "samples").string()})
+      for (const std::string& f : remove_stale_temp_files(dir))
+        log << "removed " << f
+            << " (left by a run killed while writing it; the file it was replacing is intact)\n";
+    if (o.overwrite && !o.resume)
+      for (const std::string& f : {state_path, csv_path, (fs::path(o.out_dir) / "loss.png").string()})
+        if (fs::remove(f, ec)) log << "--overwrite: removed " << f << "\n";
   }
-  fs::remove(probe, ec);
-  const FolderLock lock(o.out_dir, "--out");  // one process per run folder, until we return
-  for (const std::string& dir : {o.out_dir, (fs::path(o.out_dir) / "samples").string()})
-    for (const std::string& f : remove_stale_temp_files(dir))
-      log << "removed " << f
-          << " (left by a run killed while writing it; the file it was replacing is intact)\n";
-  if (o.overwrite && !o.resume)
-    for (const std::string& f : {state_path, csv_path, (fs::path(o.out_dir) / "loss.png").string()})
-      if (fs::remove(f, ec)) log << "--overwrite: removed " << f << "\n";
-  const bool have_state = fs::exists(state_path);
+  // Process 0 decides (after its --overwrite removals) whether the run resumes; the broadcast also
+  // makes the others wait until the folder is ready.
+  float resume_flag = fs::exists(state_path) ? 1.0f : 0.0f;
+  comm.broadcast(&resume_flag, 1, "the start of the run");
+  const bool have_state = resume_flag > 0;
 
   // --- data loader over the training digits (read above), test split for the held-out loss
   const data::Vocabulary& vocab = data::Vocabulary::builtin();
@@ -180,10 +198,12 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
   lo.batch_size = o.batch;
   lo.seed = o.seed;
   lo.exclude_digits = o.exclude_digits;
+  lo.rank = comm.rank();
+  lo.ranks = comm.size();
   data::DataLoader loader(data::captioned_mnist(train_digits, mode), vocab, lo);
   const nlohmann::json setup = run_setup(o, train_digits);
   data::CaptionedImages test_set;
-  if (o.eval_every > 0 && o.eval_batches > 0)
+  if (primary && o.eval_every > 0 && o.eval_batches > 0)
     test_set =
         data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Test), data::CaptionMode::Simple);
 
@@ -209,9 +229,10 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     const nn::ResumeState st(state_path, "loradiff-train-state", "start a new run in another --out folder");
     if (auto option = st.setup_mismatch(setup))
       fail("--resume: the run in '", o.out_dir, "' was made with ", *option, " ",
-           *option == "--data" ? "giving other digits" : st.saved_setup_value(*option).dump(), ", this command has ",
-           *option == "--data" ? "'" + o.data_dir + "'" : setup.at(*option).dump(),
-           "; resume with the same options (only --steps, --lr, --warmup, --clip, --weight-decay and the --*-every "
+           *option == "--data" ? "giving other digits" : st.saved_setup_value(*option).dump(),
+           ", this command has ", *option == "--data" ? "'" + o.data_dir + "'" : setup.at(*option).dump(),
+           "; resume with the same options (only --steps, --lr, --warmup, --clip, --weight-decay and the "
+           "--*-every "
            "cadences may change)");
     if (st.json("config") != cfg.to_json())
       fail("--resume: the run in '", o.out_dir, "' was trained with config ", excerpt(st.text("config")),
@@ -226,8 +247,14 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
            loader.num_samples(), "; use the same --data and --exclude-digits");
     loader.restore(ls);
     step = st.step();
-    tlog.truncate_after(step);
+    if (primary) tlog.truncate_after(step);
     log << "resuming " << o.out_dir << " at step " << step << "\n";
+  }
+  if (parallel) {  // every process starts from process 0's weights
+    nn::broadcast_parameters(model->parameters(), comm);
+    log << "data-parallel: " << comm.size() << " processes, " << o.batch << " samples per step split "
+        << shard_of(o.batch, 0, comm.size()).count << ".."
+        << shard_of(o.batch, comm.size() - 1, comm.size()).count << " per process\n";
   }
 
   auto save_state = [&]() {
@@ -286,10 +313,11 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
                      .gen = gen,
                      .ema = &ema,
                      .what = "training",
-                     .kept = kept_msg};
+                     .kept = kept_msg,
+                     .comm = &comm};
   TrainResult result;
   result.start_step = step;
-  nn::ProgressBar bar(o.progress ? &std::cerr : nullptr, o.steps - step, "train");
+  nn::ProgressBar bar(o.progress && primary ? &std::cerr : nullptr, o.steps - step, "train");
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t first = step;
   double last_loss = NAN;
@@ -300,20 +328,22 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     ++step;
     last_loss = lv;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (o.log_every > 0 && (step % o.log_every == 0 || step == o.steps))
+    if (primary && o.log_every > 0 && (step % o.log_every == 0 || step == o.steps))
       tlog.add({step, lv, opt.lr, gnorm, NAN, secs});
     // Ctrl-C during a held-out evaluation or a sample grid abandons it; the steps done are
     // checkpointed below.
     double h = NAN;
-    if (o.eval_every > 0 && step % o.eval_every == 0 &&
+    if (primary && o.eval_every > 0 && step % o.eval_every == 0 &&
         run_unless_interrupted([&] { h = heldout_loss(*model, sched, test_set, vocab, o); }))
       tlog.add({step, NAN, NAN, NAN, h, secs});
     std::ostringstream extra;
     extra << "lr " << std::setprecision(3) << opt.lr;
     bar.update(step - first, lv, extra.str());
-    if (o.sample_every > 0 && step % o.sample_every == 0) run_unless_interrupted(sample_grid);
-    const bool stop = interrupt_requested() || (o.stop_requested && o.stop_requested->load());
-    if ((o.checkpoint_every > 0 && step % o.checkpoint_every == 0) || step == o.steps || stop) {
+    if (primary && o.sample_every > 0 && step % o.sample_every == 0) run_unless_interrupted(sample_grid);
+    // In a parallel run the processes stop at the step where any of them was asked to (sr.stop).
+    const bool stop =
+        parallel ? sr.stop : interrupt_requested() || (o.stop_requested && o.stop_requested->load());
+    if (primary && ((o.checkpoint_every > 0 && step % o.checkpoint_every == 0) || step == o.steps || stop)) {
       save_state();
       tlog.plot((fs::path(o.out_dir) / "loss.png").string());
     }
@@ -323,6 +353,11 @@ TrainResult train(const TrainOptions& o, std::ostream& log) {
     }
   }
   bar.finish();
+  if (parallel)
+    log << "all-reduce: " << comm.stats.calls << " calls, " << std::setprecision(3)
+        << 1e3 * comm.stats.seconds / std::max<int64_t>(1, comm.stats.calls) << " ms and "
+        << static_cast<double>(comm.stats.bytes) / std::max<int64_t>(1, comm.stats.calls) / 1e6
+        << " MB per step on process 0\n";
   result.end_step = step;
   result.last_loss = last_loss;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

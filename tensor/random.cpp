@@ -11,7 +11,9 @@ namespace ld {
 __extension__ typedef unsigned __int128 u128;
 
 // high 64 bits of x * n: maps a uniform 64-bit x to [0, n) (Lemire's multiply-shift)
-static uint64_t mul_shift(uint64_t x, uint64_t n) { return static_cast<uint64_t>((static_cast<u128>(x) * n) >> 64); }
+static uint64_t mul_shift(uint64_t x, uint64_t n) {
+  return static_cast<uint64_t>((static_cast<u128>(x) * n) >> 64);
+}
 
 // Philox4x32 with 10 rounds; constants from the paper (and Random123).
 std::array<uint32_t, 4> philox4x32(uint64_t key, uint64_t counter) {
@@ -42,29 +44,63 @@ int64_t Generator::next_int(int64_t n) {
   return static_cast<int64_t>(mul_shift(x, static_cast<uint64_t>(n)));
 }
 
-Tensor rand_uniform(const Shape& shape, Generator& gen, float lo, float hi) {
-  Tensor t = Tensor::empty(shape);
-  const int64_t n = t.numel();
-  const uint64_t key = gen.seed(), base = gen.take((n + 3) / 4);
-  float* p = t.f32();
-#pragma omp parallel for if (n >= kParallelGrain) num_threads(num_threads())
-  for (int64_t b = 0; b < (n + 3) / 4; ++b) {
-    auto w = philox4x32(key, base + b);
-    for (int j = 0; j < 4 && 4 * b + j < n; ++j) p[4 * b + j] = lo + (hi - lo) * u32_to_uniform(w[j]);
+namespace {
+
+// The elements [begin, begin + n) of a whole draw of `total` elements that a tensor of a shard holds.
+struct Span {
+  int64_t begin, n, total;
+};
+Span span_of(int64_t n, const BatchShard& s) {
+  if (s.whole()) return {0, n, n};
+  if (s.count < 1 || s.first < 0 || s.first + s.count > s.total || n % s.count != 0)
+    fail("random: a shard of samples [", s.first, ", ", s.first + s.count, ") of ", s.total,
+         " does not fit a tensor of ", n, " elements");
+  const int64_t per_sample = n / s.count;
+  return {s.first * per_sample, n, s.total * per_sample};
+}
+
+// Element g of a whole draw is word g % 4 of block base + g / 4, for any split of the draw. f(block
+// words, out, first word, last word) turns one block's words into its elements.
+template <class F>
+void fill_blocks(float* p, const Span& sp, uint64_t key, uint64_t base, F&& f) {
+  const int64_t b0 = sp.begin / 4, b1 = (sp.begin + sp.n + 3) / 4;
+#pragma omp parallel for if (sp.n >= kParallelGrain) num_threads(num_threads())
+  for (int64_t b = b0; b < b1; ++b) {
+    float v[4];
+    f(philox4x32(key, base + b), v);
+    for (int j = 0; j < 4; ++j) {
+      const int64_t g = 4 * b + j;
+      if (g >= sp.begin && g < sp.begin + sp.n) p[g - sp.begin] = v[j];
+    }
   }
+}
+
+}  // namespace
+
+Tensor rand_uniform(const Shape& shape, Generator& gen, const BatchShard& shard) {
+  Tensor t = Tensor::empty(shape);
+  const Span sp = span_of(t.numel(), shard);
+  const uint64_t key = gen.seed(), base = gen.take((sp.total + 3) / 4);
+  fill_blocks(t.f32(), sp, key, base, [](const std::array<uint32_t, 4>& w, float* v) {
+    for (int j = 0; j < 4; ++j) v[j] = u32_to_uniform(w[j]);
+  });
   return t;
 }
 
-Tensor rand_normal(const Shape& shape, Generator& gen, float mean, float stddev) {
-  Tensor t = Tensor::empty(shape);
-  const int64_t n = t.numel();
-  const uint64_t key = gen.seed(), base = gen.take((n + 3) / 4);
+Tensor rand_uniform(const Shape& shape, Generator& gen, float lo, float hi) {
+  Tensor t = rand_uniform(shape, gen, BatchShard{});
+  if (lo == 0.0f && hi == 1.0f) return t;
   float* p = t.f32();
-  constexpr float kTwoPi = 6.283185307179586f;
-#pragma omp parallel for if (n >= kParallelGrain) num_threads(num_threads())
-  for (int64_t b = 0; b < (n + 3) / 4; ++b) {
-    auto w = philox4x32(key, base + b);
-    float z[4];
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = lo + (hi - lo) * p[i];
+  return t;
+}
+
+Tensor rand_normal(const Shape& shape, Generator& gen, const BatchShard& shard) {
+  Tensor t = Tensor::empty(shape);
+  const Span sp = span_of(t.numel(), shard);
+  const uint64_t key = gen.seed(), base = gen.take((sp.total + 3) / 4);
+  fill_blocks(t.f32(), sp, key, base, [](const std::array<uint32_t, 4>& w, float* z) {
+    constexpr float kTwoPi = 6.283185307179586f;
     for (int pair = 0; pair < 2; ++pair) {
       // u1 in (0, 1] so log(u1) is finite
       float u1 = (static_cast<float>(w[2 * pair] >> 8) + 1.0f) * (1.0f / 16777216.0f);
@@ -73,24 +109,35 @@ Tensor rand_normal(const Shape& shape, Generator& gen, float mean, float stddev)
       z[2 * pair] = r * std::cos(kTwoPi * u2);
       z[2 * pair + 1] = r * std::sin(kTwoPi * u2);
     }
-    for (int j = 0; j < 4 && 4 * b + j < n; ++j) p[4 * b + j] = mean + stddev * z[j];
+  });
+  return t;
+}
+
+Tensor rand_normal(const Shape& shape, Generator& gen, float mean, float stddev) {
+  Tensor t = rand_normal(shape, gen, BatchShard{});
+  if (mean == 0.0f && stddev == 1.0f) return t;
+  float* p = t.f32();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = mean + stddev * p[i];
+  return t;
+}
+
+Tensor rand_int(const Shape& shape, int64_t lo, int64_t hi, Generator& gen, const BatchShard& shard) {
+  if (hi <= lo) fail("rand_int: empty range [", lo, ", ", hi, ")");
+  Tensor t = Tensor::empty(shape, DType::I32);
+  const Span sp = span_of(t.numel(), shard);
+  const uint64_t key = gen.seed(), base = gen.take(sp.total);  // one block per element
+  const uint64_t range = static_cast<uint64_t>(hi - lo);
+  int32_t* p = t.i32();
+  for (int64_t i = 0; i < sp.n; ++i) {
+    auto w = philox4x32(key, base + sp.begin + i);
+    uint64_t x = (static_cast<uint64_t>(w[0]) << 32) | w[1];
+    p[i] = static_cast<int32_t>(lo + static_cast<int64_t>(mul_shift(x, range)));
   }
   return t;
 }
 
 Tensor rand_int(const Shape& shape, int64_t lo, int64_t hi, Generator& gen) {
-  if (hi <= lo) fail("rand_int: empty range [", lo, ", ", hi, ")");
-  Tensor t = Tensor::empty(shape, DType::I32);
-  const int64_t n = t.numel();
-  const uint64_t key = gen.seed(), base = gen.take(n);
-  const uint64_t range = static_cast<uint64_t>(hi - lo);
-  int32_t* p = t.i32();
-  for (int64_t i = 0; i < n; ++i) {
-    auto w = philox4x32(key, base + i);
-    uint64_t x = (static_cast<uint64_t>(w[0]) << 32) | w[1];
-    p[i] = static_cast<int32_t>(lo + static_cast<int64_t>(mul_shift(x, range)));
-  }
-  return t;
+  return rand_int(shape, lo, hi, gen, BatchShard{});
 }
 
 std::vector<int64_t> rand_permutation(int64_t n, Generator& gen) {

@@ -6,10 +6,10 @@
 
 namespace ld::ag {
 
-Var dropout(const Var& x, float p, bool training, Generator& gen) {
+Var dropout(const Var& x, float p, bool training, Generator& gen, const BatchShard& shard) {
   if (p < 0.0f || p >= 1.0f) fail("dropout: probability ", p, " must be in [0, 1)");
   if (!training || p == 0.0f) return x;
-  Tensor u = rand_uniform(x.shape(), gen);
+  Tensor u = rand_uniform(x.shape(), gen, shard);
   Tensor mask = Tensor::empty(x.shape());
   const float keep_scale = 1.0f / (1.0f - p);
   const float* pu = u.f32();

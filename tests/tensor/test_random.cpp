@@ -63,3 +63,46 @@ TEST_CASE("normal has mean 0 and variance 1; uniform in range") {
   std::set<int64_t> ps(perm.begin(), perm.end());
   CHECK(ps.size() == 50);
 }
+
+// Data-parallel training (docs/distributed.md): N processes each draw their shard of a batch and
+// together must hold exactly the one-process draw, with the generator left where one process leaves it.
+TEST_CASE("a batch's draws split over shards are exactly the whole draw") {
+  for (int64_t total : {1, 5, 7, 64}) {
+    for (int ranks : {1, 2, 3, 4}) {
+      if (ranks > total) continue;
+      const Shape whole_shape{total, 3, 5};  // 15 numbers per sample: shard edges fall inside Philox blocks
+      Generator g_whole(99);
+      const Tensor u = rand_uniform(whole_shape, g_whole);
+      const Tensor z = rand_normal(whole_shape, g_whole);
+      const Tensor k = rand_int({total}, 0, 1000, g_whole);
+      for (int r = 0; r < ranks; ++r) {
+        CAPTURE(total);
+        CAPTURE(ranks);
+        CAPTURE(r);
+        const BatchShard sh = shard_of(total, r, ranks);
+        Generator g(99);
+        const Tensor us = rand_uniform({sh.count, 3, 5}, g, sh);
+        const Tensor zs = rand_normal({sh.count * 3, 5}, g, sh);  // any layout with the samples outermost
+        const Tensor ks = rand_int({sh.count}, 0, 1000, g, sh);
+        CHECK(g.offset() == g_whole.offset());
+        for (int64_t i = 0; i < us.numel(); ++i) {
+          REQUIRE(us.f32()[i] == u.f32()[sh.first * 15 + i]);
+          REQUIRE(zs.f32()[i] == z.f32()[sh.first * 15 + i]);
+        }
+        for (int64_t i = 0; i < sh.count; ++i) REQUIRE(ks.i32()[i] == k.i32()[sh.first + i]);
+      }
+    }
+  }
+}
+
+TEST_CASE("shard_of splits a batch into consecutive, nearly equal parts; a bad shard is refused") {
+  CHECK(shard_of(64, 0, 3).first == 0);
+  CHECK(shard_of(64, 0, 3).count == 21);
+  CHECK(shard_of(64, 1, 3).first == 21);
+  CHECK(shard_of(64, 1, 3).count == 21);
+  CHECK(shard_of(64, 2, 3).first == 42);
+  CHECK(shard_of(64, 2, 3).count == 22);
+  Generator g(1);
+  CHECK_THROWS_WITH(rand_uniform({4, 3}, g, BatchShard{8, 6, 4}),
+                    doctest::Contains("does not fit a tensor of 12 elements"));
+}

@@ -1,0 +1,159 @@
+// dist/communicator.cpp: MPI behind dist/communicator.h, or a single process without it.
+// Collectives are non-blocking (MPI_Iallreduce, MPI_Ibcast) and waited for by polling MPI_Test
+// with short sleeps: a waiting process leaves its core to the others (a blocking MPI call
+// spins), and a peer that never answers is noticed (the watchdog of timeout_seconds()).
+#include "dist/communicator.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "tensor/error.h"
+
+#ifdef LORADIFF_HAVE_MPI
+#include <mpi.h>
+#endif
+
+namespace ld::dist {
+
+Communicator& Communicator::world() {
+  static Communicator c;
+  return c;
+}
+
+std::string Communicator::who() const {
+  return size_ > 1 ? "rank " + std::to_string(rank_) + " of " + std::to_string(size_) : std::string();
+}
+
+double Communicator::timeout_seconds() {
+  const char* v = std::getenv("LORADIFF_MPI_TIMEOUT");
+  if (!v || !*v) return 600.0;
+  char* end = nullptr;
+  const double s = std::strtod(v, &end);
+  if (end == v || *end || !(s > 0))
+    fail("LORADIFF_MPI_TIMEOUT: '", v, "' is not a positive number of seconds");
+  return s;
+}
+
+bool built_with_mpi() {
+#ifdef LORADIFF_HAVE_MPI
+  return true;
+#else
+  return false;
+#endif
+}
+
+#ifdef LORADIFF_HAVE_MPI
+
+namespace {
+
+bool launched_by_mpirun() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+    if (std::getenv(v)) return true;
+  return false;
+}
+
+bool g_mpi = false;
+
+void check(int rc, const std::string& what) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, text, &len);
+  fail("MPI: ", what, " failed: ", std::string(text, static_cast<size_t>(len)));
+}
+
+// Waits for every request, polling; after timeout_seconds() without completion the run is stopped.
+void wait_all(std::vector<MPI_Request>& reqs, const std::string& what) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const double limit = Communicator::timeout_seconds();
+  int spins = 0;
+  for (;;) {
+    int done = 0;
+    check(MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE), what);
+    if (done) return;
+    // yield at first (a reduction takes micro- to milliseconds), then sleep
+    if (++spins < 1000)
+      std::this_thread::yield();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (waited > limit) {
+      const Communicator& c = Communicator::world();
+      std::cerr << "loradiff (" << c.who() << "): error: no answer from the other processes for " << limit
+                << " s in " << what << " (one stopped or hangs; LORADIFF_MPI_TIMEOUT sets the limit); "
+                << "stopping every process of the run" << std::endl;
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+  }
+}
+
+}  // namespace
+
+int init(int& argc, char**& argv) {
+  Communicator& c = Communicator::world();
+  if (!launched_by_mpirun()) return 1;
+  int provided = 0;
+  // Only the main thread calls MPI (OpenMP threads never do).
+  if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+    std::cerr << "loradiff: error: MPI_Init failed (started by mpirun, but MPI could not start)\n";
+    std::exit(1);
+  }
+  g_mpi = true;
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);  // errors become messages, not aborts
+  MPI_Comm_rank(MPI_COMM_WORLD, &c.rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &c.size_);
+  return c.size_;
+}
+
+void finalize() {
+  if (g_mpi) MPI_Finalize();
+  g_mpi = false;
+}
+
+void abort_all(int exit_code) {
+  if (g_mpi && Communicator::world().size() > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
+}
+
+void Communicator::allreduce_sum(float* data, int64_t n, const std::string& what) {
+  if (size_ == 1 || n == 0) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<MPI_Request> reqs;
+  for (int64_t i = 0; i < n; i += bucket) {
+    const int count = static_cast<int>(std::min(bucket, n - i));
+    reqs.emplace_back();
+    check(MPI_Iallreduce(MPI_IN_PLACE, data + i, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &reqs.back()),
+          what);
+  }
+  wait_all(reqs, what);
+  stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stats.bytes += n * static_cast<int64_t>(sizeof(float));
+  ++stats.calls;
+}
+
+void Communicator::broadcast(float* data, int64_t n, const std::string& what) {
+  if (size_ == 1 || n == 0) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<MPI_Request> reqs;
+  for (int64_t i = 0; i < n; i += bucket) {
+    const int count = static_cast<int>(std::min(bucket, n - i));
+    reqs.emplace_back();
+    check(MPI_Ibcast(data + i, count, MPI_FLOAT, 0, MPI_COMM_WORLD, &reqs.back()), what);
+  }
+  wait_all(reqs, what);
+  stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+#else  // built without MPI: always one process
+
+int init(int&, char**&) { return 1; }
+void finalize() {}
+void abort_all(int) {}
+void Communicator::allreduce_sum(float*, int64_t, const std::string&) {}
+void Communicator::broadcast(float*, int64_t, const std::string&) {}
+
+#endif
+
+}  // namespace ld::dist
