@@ -63,6 +63,8 @@ void validate(const LoRATrainOptions& o) {
   if (o.sample_cols < 1) fail("--sample-cols: ", o.sample_cols, " must be >= 1");
   if (o.full && (!o.targets.empty() || o.text_encoder))
     fail("--full fine-tunes every weight; --targets and --text-encoder are for adapters only");
+  if (o.full && !o.new_token.empty()) fail("--new-token: adds a word to an adapter; not with --full");
+  if (o.new_token.empty() && !o.init_token.empty()) fail("--init-token: only with --new-token WORD");
 }
 
 // True when `inner` is `dir` or lies below it.
@@ -100,6 +102,24 @@ double median(std::vector<double> v) {
 }
 
 }  // namespace
+
+void add_new_token(diffusion::TextToImageModel& model, data::Vocabulary& vocab, const std::string& word,
+                   const std::string& init) {
+  if (data::split_words(word) != std::vector<std::string>{word})
+    fail("--new-token: '", word, "' must be one lower-case word of letters, digits or apostrophes, e.g. sks");
+  if (vocab.contains(word))
+    fail("--new-token: '", word,
+         "' is already a word of the base's vocabulary; choose a new word (e.g. sks)");
+  const std::string from = init.empty() ? "<unk>" : init;
+  if (!vocab.contains(from))
+    fail("--init-token: '", from,
+         "' is not a word of the base's vocabulary; give an existing word, e.g. nine");
+  const Tensor row = model.text->tok_emb->weight.value().narrow(0, vocab.id(from), 1).contiguous().clone();
+  std::vector<std::string> words = vocab.words();
+  words.push_back(word);
+  model.text->add_token_rows(row);
+  vocab = data::Vocabulary::from_words(words);
+}
 
 LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   validate(o);
@@ -139,6 +159,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   diffusion::TextToImageModel& model = *lm.model;
   const diffusion::ModelConfig& cfg = model.config;
   const std::string base_hash = diffusion::weights_hash(model.state_dict());
+  if (!o.new_token.empty()) add_new_token(model, lm.vocab, o.new_token, o.init_token);
   data::FolderOptions fo;
   fo.size = cfg.image_size;
   const data::ImageFolder folder = data::read_image_folder(o.data_dir, fo);
@@ -197,6 +218,8 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   } else {
     model.requires_grad(true);
   }
+  if (model.text->new_tokens)
+    model.text->new_tokens->weight.set_requires_grad(!o.full);  // the new row trains
   nn::NamedParameters trainable;
   for (auto& [name, p] : model.named_parameters())
     if (p.requires_grad()) {
@@ -353,6 +376,10 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     a.base_config = cfg.to_json().dump();
     a.base_weights_hash = base_hash;
     a.extra["training"] = training.dump();
+    if (model.text->new_tokens) {
+      a.new_words = {o.new_token};
+      a.new_rows = model.text->new_tokens->weight.value().clone();
+    }
     save_adapter(o.out, a);
   };
 
