@@ -354,12 +354,12 @@ void register_lora_convert(CLI::App& group, Runner& run) {
   cmd->callback([&run, a] {
     run = [a] {
       const lora::AdapterLayout to = lora::parse_layout(a->to, "--to");
-      check_outputs_distinct({{"in", a->in}}, {{"--out", a->out}});
+      check_outputs_distinct({{"the input", a->in}}, {{"--out", a->out}});
       if (to == lora::AdapterLayout::Peft) {
         check_output_folder({"--out", a->out});
         const std::string w = (std::filesystem::path(a->out) / "adapter_model.safetensors").string();
         const std::string c = (std::filesystem::path(a->out) / "adapter_config.json").string();
-        check_outputs_distinct({{"in", a->in}}, {{"--out", w}, {"--out", c}});
+        check_outputs_distinct({{"the input", a->in}}, {{"--out", w}, {"--out", c}});
         if (std::filesystem::is_directory(a->out)) {
           check_output_file({"--out", w}, FileKind::Safetensors, a->overwrite);
           check_output_file({"--out", c}, FileKind::Json, a->overwrite);

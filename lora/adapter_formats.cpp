@@ -119,8 +119,8 @@ std::string peft_weights_file(const std::string& path) {
 AdapterLayout detect_layout(const std::string& path) {
   if (fs::is_directory(path)) {
     if (!fs::is_regular_file(fs::path(path) / kPeftWeights))
-      fail("adapter '", path, "': is a folder without ", kPeftWeights,
-           "; expected a PEFT adapter folder or an adapter file");
+      fail("adapter '", path, "': it is a directory, not a regular file, nor a PEFT adapter folder (no ",
+           kPeftWeights, " in it)");
     return AdapterLayout::Peft;
   }
   const nn::SafeTensors st = nn::load_safetensors(path);
@@ -260,8 +260,8 @@ Adapter read_kohya_adapter(const std::string& path, nn::SafeTensors st) {
 Adapter read_peft_adapter(const std::string& path) {
   const std::string weights = peft_weights_file(path);
   if (fs::is_directory(path) && !fs::is_regular_file(weights))
-    fail("adapter '", path, "': is a folder without ", kPeftWeights, "; expected a PEFT adapter folder (",
-         kPeftWeights, " + ", kPeftConfig, ") or an adapter file");
+    fail("adapter '", path, "': it is a directory, not a regular file, nor a PEFT adapter folder (no ",
+         kPeftWeights, " in it)");
   nn::SafeTensors st = nn::load_safetensors(weights);
   const fs::path cfg_path = fs::path(weights).parent_path() / kPeftConfig;
   nlohmann::json cfg = nlohmann::json::object();
