@@ -287,6 +287,9 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
                                 {"seed", o.seed},
                                 {"reg_pairs", reg_n},
                                 {"prior_weight", reg_loader ? o.prior_weight : 0.0f}};
+  // only when set, so runs saved before --new-token existed still resume
+  nlohmann::json setup_now = setup;
+  if (!o.new_token.empty()) setup_now["new_token"] = {o.new_token, o.init_token};
   const std::vector<std::string> prompts = unique_captions(folder, 8);
   int64_t step = 0;
   if (o.resume) {
@@ -294,10 +297,13 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
       fail("--resume: there is no training state '", state_path,
            "' (an earlier `lora train` with the same --out or --log-dir writes it every --save-every steps)");
     const nn::ResumeState st(state_path, "loradiff-lora-train-state", "start a new run without --resume");
-    if (auto key = st.setup_mismatch(setup))
+    if (o.new_token.empty() && st.has("setup") && !st.saved_setup_value("new_token").is_null())
+      fail("--resume: the run in '", log_dir, "' was trained with --new-token ",
+           excerpt(st.saved_setup_value("new_token").dump()), "; give the same --new-token (and --init-token)");
+    if (auto key = st.setup_mismatch(setup_now))
       fail("--resume: the run in '", log_dir, "' was trained with ", *key, " = ",
            st.has("setup") && st.json("setup").contains(*key) ? excerpt(st.saved_setup_value(*key).dump()) : "(none)",
-           ", this command has ", excerpt(setup.at(*key).dump()),
+           ", this command has ", excerpt(setup_now.at(*key).dump()),
            "; resume with the same base, data and options, or start a new run without --resume");
     if (!st.has("setup")) fail("--resume: '", state_path, "' has no 'setup' metadata; start a new run without --resume");
     const nn::StateDict saved_params = st.take("param.");
@@ -393,7 +399,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     for (auto& kv : nn::with_prefix(opt.state_dict(), "optim.")) all.insert(kv);
     nn::Metadata meta{{"format", "loradiff-lora-train-state"},
                       {"written_by", "loradiff lora train"},
-                      {"setup", setup.dump()},
+                      {"setup", setup_now.dump()},
                       {"step", std::to_string(step)},
                       {"rng", rng.dump()},
                       {"loader", loader.state().to_json()}};

@@ -174,6 +174,23 @@ TEST_CASE("lora train --new-token: the word trains with the adapter and comes wi
   r = run("lora convert " + (tmp / "sks.safetensors") + " --to kohya --out " + (tmp / "k.safetensors"));
   CHECK(r.rc != 0);
   CHECK(has(r.output, "adds words"));
+  // --resume keeps the word: 2 + 2 resumed steps give the adapter of 4 straight ones, bit for bit
+  const std::string train = "lora train --base " + (tmp / "base.safetensors") + " --data " + (tmp / "sks") +
+                            " --batch 2 --save-every 1 --no-progress --new-token sks";
+  REQUIRE(run(train + " --out " + (tmp / "r.safetensors") + " --steps 2").rc == 0);
+  r = run(train + " --out " + (tmp / "r.safetensors") + " --steps 4 --resume");
+  REQUIRE(r.rc == 0);
+  REQUIRE(run(train + " --out " + (tmp / "s.safetensors") + " --steps 4").rc == 0);
+  CHECK(lora::read_adapter(tmp / "r.safetensors").new_rows.to_vector() ==
+        lora::read_adapter(tmp / "s.safetensors").new_rows.to_vector());
+  r = run("lora train --base " + (tmp / "base.safetensors") + " --data " + (tmp / "sks") + " --batch 2 --out " +
+          (tmp / "r.safetensors") + " --steps 6 --resume --no-progress --new-token zzz");
+  CHECK(r.rc != 0);
+  CHECK(has(r.output, "new_token"));
+  r = run("lora train --base " + (tmp / "base.safetensors") + " --data " + (tmp / "sks") + " --batch 2 --out " +
+          (tmp / "r.safetensors") + " --steps 6 --resume --no-progress");
+  CHECK(r.rc != 0);
+  CHECK(has(r.output, "--new-token"));
   // merged into a checkpoint, the word becomes part of the model's vocabulary
   r = run("lora merge --base " + (tmp / "base.safetensors") + " --lora " + (tmp / "sks.safetensors") +
           " --out " + (tmp / "merged.safetensors"));

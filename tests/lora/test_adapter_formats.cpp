@@ -171,6 +171,6 @@ TEST_CASE("an unknown layout is refused naming the three expected") {
   CHECK_THROWS_WITH_AS(parse_layout("onnx", "--to"), doctest::Contains("expected kohya, peft or loradiff"),
                        Error);
   fs::create_directories(tmp / "empty");
-  CHECK_THROWS_WITH_AS(read_adapter(tmp / "empty"), doctest::Contains("nor a PEFT adapter folder (no adapter_model.safetensors"),
-                       Error);
+  CHECK_THROWS_WITH_AS(read_adapter(tmp / "empty"),
+                       doctest::Contains("nor a PEFT adapter folder (no adapter_model.safetensors"), Error);
 }
