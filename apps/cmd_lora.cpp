@@ -349,20 +349,19 @@ void register_lora_convert(CLI::App& group, Runner& run) {
                   "kohya (lora_unet_*.lora_down/up), peft (a folder: adapter_model.safetensors + "
                   "adapter_config.json) or loradiff")
       ->required();
-  cmd->add_option("--out", a->out, "file to write (a folder for peft)")->required();
+  cmd->add_option("--out", a->out, "file to write (for peft a folder, or a .safetensors file with adapter_config.json beside it)")->required();
   cmd->add_flag("--overwrite", a->overwrite, "replace --out even when it is another kind of file");
   cmd->callback([&run, a] {
     run = [a] {
       const lora::AdapterLayout to = lora::parse_layout(a->to, "--to");
       check_outputs_distinct({{"the input", a->in}}, {{"--out", a->out}});
       if (to == lora::AdapterLayout::Peft) {
-        check_output_folder({"--out", a->out});
-        const std::string w = (std::filesystem::path(a->out) / "adapter_model.safetensors").string();
-        const std::string c = (std::filesystem::path(a->out) / "adapter_config.json").string();
-        check_outputs_distinct({{"the input", a->in}}, {{"--out", w}, {"--out", c}});
-        if (std::filesystem::is_directory(a->out)) {
-          check_output_file({"--out", w}, FileKind::Safetensors, a->overwrite);
-          check_output_file({"--out", c}, FileKind::Json, a->overwrite);
+        const lora::PeftPaths p = lora::peft_paths(a->out);
+        check_output_folder({"--out", p.folder});
+        check_outputs_distinct({{"the input", a->in}}, {{"--out", p.weights}, {"--out", p.config}});
+        if (std::filesystem::is_directory(p.folder)) {
+          check_output_file({"--out", p.weights}, FileKind::Safetensors, a->overwrite);
+          check_output_file({"--out", p.config}, FileKind::Json, a->overwrite);
         }
       } else {
         check_output_file({"--out", a->out},

@@ -178,9 +178,18 @@ void save_adapter_as(const std::string& path, const Adapter& adapter, AdapterLay
     if (l.rank() != adapter.rank) rank_pattern[l.name] = l.rank();
   }
   if (!rank_pattern.empty()) cfg["rank_pattern"] = rank_pattern;
-  fs::create_directories(path);
-  nn::save_safetensors((fs::path(path) / kPeftWeights).string(), out, meta);
-  write_file_atomic((fs::path(path) / kPeftConfig).string(), cfg.dump(2) + "\n");
+  const PeftPaths p = peft_paths(path);
+  if (!fs::is_directory(p.folder)) fs::create_directories(p.folder);
+  nn::save_safetensors(p.weights, out, meta);
+  write_file_atomic(p.config, cfg.dump(2) + "\n");
+}
+
+PeftPaths peft_paths(const std::string& out) {
+  // "x.safetensors": that file, adapter_config.json beside it; anything else: a folder holding both
+  const fs::path o(out);
+  const fs::path folder = o.extension() == ".safetensors" ? (o.has_parent_path() ? o.parent_path() : ".") : o;
+  return {folder.string(), o.extension() == ".safetensors" ? out : (folder / kPeftWeights).string(),
+          (folder / kPeftConfig).string()};
 }
 
 Adapter read_kohya_adapter(const std::string& path, nn::SafeTensors st) {

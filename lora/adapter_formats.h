@@ -33,8 +33,8 @@ std::string kohya_name(const std::string& layer_name);
 // layouts expected when it is none of them.
 AdapterLayout detect_layout(const std::string& path);
 
-// Write `adapter` in `layout`, atomically: a file for loradiff and kohya, a folder (made if missing)
-// holding adapter_model.safetensors and adapter_config.json for peft.
+// Write `adapter` in `layout`, each file atomically: a file for loradiff and kohya; for peft the
+// weights and adapter_config.json where peft_paths(path) says (a folder is made if missing).
 void save_adapter_as(const std::string& path, const Adapter& adapter, AdapterLayout layout);
 
 // Read a kohya or PEFT adapter into loradiff's form (read_adapter calls these after detection).
@@ -49,6 +49,14 @@ std::optional<AdapterLayout> layout_from_names(const nn::SafeTensors& st);
 void adapter_to_safetensors(const Adapter& adapter, const std::string& path, nn::StateDict& tensors,
                             nn::Metadata& metadata);
 Adapter adapter_from_safetensors(const std::string& path, nn::SafeTensors st);
+
+// Where save_adapter_as(out, ..., Peft) writes: `out` ending in .safetensors is the weights file itself
+// (adapter_config.json beside it), anything else a folder holding adapter_model.safetensors and
+// adapter_config.json.
+struct PeftPaths {
+  std::string folder, weights, config;
+};
+PeftPaths peft_paths(const std::string& out);
 
 // The adapter_model.safetensors of a PEFT folder, or `path` itself when it is a file.
 std::string peft_weights_file(const std::string& path);

@@ -151,6 +151,13 @@ TEST_CASE("PEFT folder: names and adapter_config.json; loradiff -> peft -> lorad
   CHECK(sample_with(tmp / "p:0.7").contiguous().to_vector() ==
         sample_with(tmp / "a.safetensors:0.7").contiguous().to_vector());
 
+  SUBCASE("--out x.safetensors: that file, adapter_config.json beside it") {
+    fs::create_directories(tmp / "f");
+    save_adapter_as(tmp / "f/x.safetensors", orig, AdapterLayout::Peft);
+    CHECK(fs::exists(tmp / "f/adapter_config.json"));
+    CHECK(!fs::exists(tmp / "f/adapter_model.safetensors"));
+    check_same(orig, read_adapter(tmp / "f/x.safetensors"));
+  }
   SUBCASE("a foreign PEFT file: alpha from adapter_config.json") {
     fs::create_directories(tmp / "q");
     nn::save_safetensors(tmp / "q/adapter_model.safetensors", st.tensors);
