@@ -326,6 +326,7 @@ void register_lora_info(CLI::App& group, Runner& run) {
       std::cout << "  targets: " << nlohmann::json(a.targets).dump() << "\n";
       std::cout << "  base weights: " << (a.base_weights_hash.empty() ? "unknown" : a.base_weights_hash)
                 << "\n";
+      if (!a.new_words.empty()) std::cout << "  new words: " << nlohmann::json(a.new_words).dump() << "\n";
       for (const auto& [k, v] : a.extra) std::cout << "  " << k << ": " << excerpt(v, 200) << "\n";
       for (const auto& l : a.layers)
         std::cout << "  " << l.name << "  A " << shape_str(l.A.shape()) << "  B " << shape_str(l.B.shape())

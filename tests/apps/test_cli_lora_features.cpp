@@ -170,6 +170,7 @@ TEST_CASE("lora train --new-token: the word trains with the adapter and comes wi
       sample_args(tmp, "zero.png", "--lora " + (tmp / "sks.safetensors") + ":0", "a handwritten digit sks"));
   REQUIRE(r.rc == 0);
   CHECK(pixels(tmp / "zero.png") == pixels(tmp / "base.png"));
+  CHECK(has(run("lora info " + (tmp / "sks.safetensors")).output, "new words: [\"sks\"]"));
   // converting it to kohya is refused (no place for the word there)
   r = run("lora convert " + (tmp / "sks.safetensors") + " --to kohya --out " + (tmp / "k.safetensors"));
   CHECK(r.rc != 0);
