@@ -96,7 +96,7 @@ void register_sample(CLI::App& app, Runner& run) {
   cmd->add_option("--batch", a->batch, "images per forward batch (memory)")->capture_default_str();
   cmd->add_option("--out", a->out, "grid PNG (with generation parameters in a text chunk)")->required();
   cmd->add_option("--out-dir", a->out_dir, "also write one PNG per image here");
-  cmd->add_option("--lora", a->loras, "LoRA adapter FILE:WEIGHT beside the base model, e.g. nines.safetensors:0.8 (repeatable)");
+  cmd->add_option("--lora", a->loras, "LoRA adapter FILE[:W][:down=a,mid=b,up=c,te=d][:start=s,end=e] beside the base model, e.g. nines.safetensors:0.8 or nines.safetensors:0.8:up=1:start=0.5 (per-block weights, active for a fraction of the steps; repeatable; kohya and PEFT files too)");
   cmd->add_flag("--overwrite", a->overwrite, "replace an existing --out file even when it is not a PNG");
   cmd->add_option("--trace", a->trace,
                   "also write the denoising trajectory as one PNG: a row per prompt, x_t and the predicted x_0 "
@@ -116,7 +116,8 @@ void register_sample(CLI::App& app, Runner& run) {
       check_output_folder({"--out-dir", a->out_dir});
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
       std::vector<std::pair<std::string, std::string>> lora_params;  // article Fig. 5: base + adapters
-      for (const auto& r : lora::load_lora_specs(*lm.model, a->loras)) {
+      const auto lora_reports = lora::load_lora_specs(*lm.model, a->loras, &lm.vocab);  // + new words
+      for (const auto& r : lora_reports) {
         for (const auto& w : r.warnings) std::cerr << "loradiff: warning: " << w << "\n";
         lora_params.push_back({"LoRA", str_cat(r.name, ":", r.weight)});
       }
@@ -139,6 +140,7 @@ void register_sample(CLI::App& app, Runner& run) {
       so.guidance = a->guidance;
       so.eta = a->eta;
       so.source = diffusion::model_source(a->model, a->loras);
+      so.before_step = lora::adapter_step_schedule(*lm.model, lora_reports);  // --lora ...:start=s,end=e
       std::vector<Tensor> parts;
       const int64_t total = static_cast<int64_t>(captions.size());
       // the denoising trajectory (Eq. (2)'s reverse process): first image of each prompt
@@ -210,6 +212,7 @@ void register_eval(CLI::App& app, Runner& run) {
     uint64_t seed = 0;
     std::vector<int> digits{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     std::vector<std::string> loras;
+    std::string prompt;
     bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
@@ -219,13 +222,16 @@ void register_eval(CLI::App& app, Runner& run) {
   cmd->add_option("--data", a->data_dir, "MNIST folder: its test split is the real reference")->capture_default_str();
   cmd->add_option("--n-per-digit", a->n, "images generated per digit prompt")->capture_default_str();
   cmd->add_option("--digits", a->digits, "digits to prompt, e.g. 0,1,2")->delimiter(',');
+  cmd->add_option("--prompt", a->prompt,
+                  "draw every digit's images from this caption instead, e.g. \"a handwritten digit sks\" with "
+                  "--digits 9: the share judged a nine");
   cmd->add_option("--sampler", a->sampler, "ddim or ddpm")->capture_default_str();
   cmd->add_option("--steps", a->steps, "DDIM steps")->capture_default_str();
   cmd->add_option("--guidance", a->guidance, "classifier-free guidance scale")->capture_default_str();
   cmd->add_option("--seed", a->seed, "noise seed")->capture_default_str();
   cmd->add_option("--batch", a->batch, "images per sampling batch")->capture_default_str();
   cmd->add_option("--json", a->json_out, "also write the JSON result to this file");
-  cmd->add_option("--lora", a->loras, "LoRA adapter FILE:WEIGHT applied to the model (repeatable)");
+  cmd->add_option("--lora", a->loras, "LoRA adapter FILE[:W][:down=a,mid=b,up=c,te=d][:start=s,end=e] applied to the model (repeatable)");
   cmd->add_flag("--overwrite", a->overwrite, "replace an existing --json file even when it is not JSON");
   cmd->callback([&run, a] {
     run = [a] {
@@ -238,7 +244,8 @@ void register_eval(CLI::App& app, Runner& run) {
       check_output_file({"--json", a->json_out}, FileKind::Json, a->overwrite);
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
       nlohmann::json lora_used = nlohmann::json::array();
-      for (const auto& r : lora::load_lora_specs(*lm.model, a->loras)) {
+      const auto lora_reports = lora::load_lora_specs(*lm.model, a->loras, &lm.vocab);  // + new words
+      for (const auto& r : lora_reports) {
         for (const auto& w : r.warnings) std::cerr << "loradiff: warning: " << w << "\n";
         lora_used.push_back(str_cat(r.name, ":", r.weight));
       }
@@ -259,6 +266,9 @@ void register_eval(CLI::App& app, Runner& run) {
       eo.sample.guidance = a->guidance;
       eo.sample.seed = a->seed;
       eo.sample.source = diffusion::model_source(a->model, a->loras);
+      eo.sample.before_step = lora::adapter_step_schedule(*lm.model, lora_reports);
+      eo.prompt = a->prompt;
+      if (!eo.prompt.empty()) data::check_prompt(eo.prompt, "--prompt");
       Tensor labels = Tensor::from_ints(real.labels, {real.size()});
       auto t0 = std::chrono::steady_clock::now();
       diffusion::EvalResult r =
@@ -270,6 +280,7 @@ void register_eval(CLI::App& app, Runner& run) {
       j["model"] = a->model;
       j["classifier"] = a->classifier;
       j["lora"] = lora_used;
+      if (!a->prompt.empty()) j["prompt"] = a->prompt;
       j["sampler"] = a->sampler;
       j["steps"] = a->steps;
       j["guidance"] = a->guidance;

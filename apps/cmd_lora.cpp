@@ -12,10 +12,13 @@
 #include "apps/guard.h"
 #include "diffusion/model_io.h"
 #include "lora/adapter_file.h"
+#include "lora/adapter_formats.h"
+#include "lora/adapter_merge.h"
 #include "lora/attach.h"
 #include "lora/extract.h"
 #include "lora/resize.h"
 #include "lora/trainer.h"
+#include "tensor/excerpt.h"
 #include "tensor/interrupt.h"
 
 namespace ld::app {
@@ -30,9 +33,10 @@ std::string pct(double share) {
 
 // Load each FILE:WEIGHT onto the model under its own name; print warnings.
 std::vector<std::pair<std::string, float>> load_adapters(diffusion::TextToImageModel& model,
-                                                         const std::vector<std::string>& specs) {
+                                                         const std::vector<std::string>& specs,
+                                                         data::Vocabulary* vocab = nullptr) {
   std::vector<std::pair<std::string, float>> loaded;
-  for (const auto& r : lora::load_lora_specs(model, specs)) {
+  for (const auto& r : lora::load_lora_specs(model, specs, vocab)) {
     for (const auto& w : r.warnings) std::cerr << "loradiff: warning: " << w << "\n";
     loaded.push_back({r.name, r.weight});
   }
@@ -59,6 +63,11 @@ void register_lora_train(CLI::App& group, Runner& run) {
       "comma-separated layer patterns (default unet.*.to_q,unet.*.to_k,unet.*.to_v,unet.*.to_out; "
       "'*' matches anything, a bare name matches the last part, conv layers get LoCon)");
   cmd->add_flag("--text-encoder", o->text_encoder, "also adapt the text encoder's attention projections");
+  cmd->add_option("--new-token", o->new_token,
+                  "add this new word (e.g. sks) to the vocabulary and train its token-embedding row with the "
+                  "adapter (textual inversion; only that row trains); stored in the adapter file");
+  cmd->add_option("--init-token", o->init_token,
+                  "with --new-token: start the row as this word's (default <unk>)");
   cmd->add_flag("--full", o->full, "fine-tune every weight instead of training an adapter (for comparisons)");
   cmd->add_option("--steps", o->steps, "optimizer steps")->capture_default_str();
   cmd->add_option("--batch", o->batch, "batch size (<= the number of pairs)")->capture_default_str();
@@ -116,29 +125,78 @@ void register_lora_train(CLI::App& group, Runner& run) {
   });
 }
 
+// `lora merge --out-lora OUT A:wA B:wB [--rank r]`: several adapters into one adapter file.
+template <class Args>
+int merge_into_adapter(const Args& a, const std::vector<std::string>& specs) {
+  if (!a.base.empty() || !a.out.empty())
+    fail("--out-lora: writes an adapter; --base and --out are for merging into a checkpoint");
+  check_outputs_distinct(lora_inputs(specs), {{"--out-lora", a.out_lora}});
+  check_output_file({"--out-lora", a.out_lora}, FileKind::Adapter, a.overwrite);
+  std::vector<lora::WeightedAdapter> in;
+  for (const auto& spec : specs) {
+    lora::LoRASpec s = lora::parse_lora_spec(spec);
+    in.push_back({lora::read_adapter(s.path), s});
+  }
+  const lora::AdapterMergeResult r = lora::merge_adapters(in, a.rank);
+  lora::save_adapter(a.out_lora, r.adapter);
+  if (a.rank > 0) {
+    std::cout << "layer  rank  ||D||_F  ||D - D_r||_F (SVD tail)  energy kept\n";
+    for (const auto& l : r.layers)
+      std::cout << l.name << "  " << l.rank << "  " << l.delta_norm << "  " << l.tail_norm << "  "
+                << pct(l.energy_kept) << "\n";
+  }
+  std::cout << "merged " << in.size() << " adapters into " << a.out_lora << ": " << r.adapter.layers.size()
+            << " layers, rank " << r.adapter.rank << ", alpha " << r.adapter.alpha << ", "
+            << (a.rank > 0 ? "rank-" + std::to_string(a.rank) + " SVD" : std::string("exact")) << "\n";
+  return 0;
+}
+
 void register_lora_merge(CLI::App& group, Runner& run) {
   struct Args {
-    std::string base, out;
-    std::vector<std::string> loras;
+    std::string base, out, out_lora;
+    std::vector<std::string> loras, positional;
+    int64_t rank = 0;
     bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = group.add_subcommand("merge", "fold adapters into the base weights: W0 += w (alpha / r) B A");
-  cmd->add_option("--base", a->base, "base checkpoint")->required();
-  cmd->add_option("--lora", a->loras, "adapter FILE:WEIGHT (repeatable; weight 1 when omitted)")->required();
-  cmd->add_option("--out", a->out, "merged checkpoint to write (loads like any model)")->required();
+  auto* cmd = group.add_subcommand("merge",
+                                   "fold adapters into the base weights (W0 += w (alpha / r) B A), or with "
+                                   "--out-lora into one adapter file");
+  cmd->add_option("--base", a->base, "base checkpoint (not with --out-lora)");
+  cmd->add_option("--lora", a->loras,
+                  "adapter FILE:WEIGHT[:down=a,mid=b,up=c,te=d] (repeatable; weight 1 when omitted)");
+  cmd->add_option("adapters", a->positional, "more adapters FILE:WEIGHT (same as --lora)");
+  cmd->add_option("--out", a->out, "merged checkpoint to write (loads like any model)");
+  cmd->add_option("--out-lora", a->out_lora,
+                  "instead, write the adapters as one adapter file: exactly (ranks concatenated, "
+                  "B' = [wA sA BA | wB sB BB], A' = [AA; AB]) or with --rank by SVD of the summed update");
+  cmd->add_option("--rank", a->rank, "with --out-lora: the merged adapter's rank (0 = exact)")
+      ->capture_default_str();
   cmd->add_flag("--overwrite", a->overwrite,
                 "replace --out even when it is another kind of file or another run's model");
   cmd->callback([&run, a] {
     run = [a] {
-      check_outputs_distinct(std::vector<PathArg>{{"--base", a->base}} + lora_inputs(a->loras),
+      std::vector<std::string> specs = a->loras;
+      specs.insert(specs.end(), a->positional.begin(), a->positional.end());
+      if (specs.empty()) fail("lora merge: give the adapters as --lora FILE:WEIGHT or after the options");
+      if (!a->out_lora.empty()) return merge_into_adapter(*a, specs);
+      if (a->base.empty() || a->out.empty())
+        fail("lora merge: --base and --out are required (or --out-lora to merge adapters into one adapter)");
+      if (a->rank != 0) fail("--rank: only with --out-lora");
+      check_outputs_distinct(std::vector<PathArg>{{"--base", a->base}} + lora_inputs(specs),
                              {{"--out", a->out}});
       check_output_file({"--out", a->out}, FileKind::Model, a->overwrite);
+      for (const auto& spec : specs)
+        if (lora::parse_lora_spec(spec).has_range())
+          fail("--lora '", spec,
+               "': a step range (start, end) cannot be merged into weights; use it with sample");
       diffusion::LoadedModel lm = diffusion::load_model(a->base);
       const std::string base_hash = diffusion::weights_hash(lm.model->state_dict());
-      auto loaded = load_adapters(*lm.model, a->loras);
+      auto loaded = load_adapters(*lm.model, specs, &lm.vocab);
       lora::merge_lora(*lm.model);
       const int64_t layers = lora::remove_lora(*lm.model);
+      lm.model->text->bake_new_tokens();  // an adapter's new words become rows of the checkpoint's table
+      lm.model->config.vocab_size = lm.vocab.size();
       nlohmann::json merged = nlohmann::json::array();
       for (auto& [name, w] : loaded) merged.push_back({{"adapter", name}, {"weight", w}});
       diffusion::save_model(a->out, *lm.model, lm.vocab,
@@ -255,17 +313,21 @@ void register_lora_resize(CLI::App& group, Runner& run) {
 
 void register_lora_info(CLI::App& group, Runner& run) {
   auto path = std::make_shared<std::string>();
-  auto* cmd = group.add_subcommand("info", "show an adapter file: layers, ranks, metadata");
-  cmd->add_option("file", *path, "adapter file")->required();
+  auto* cmd =
+      group.add_subcommand("info", "show an adapter file (loradiff, kohya or PEFT): layers, ranks, metadata");
+  cmd->add_option("file", *path, "adapter file (or PEFT folder)")->required();
   cmd->callback([&run, path] {
     run = [path] {
       lora::Adapter a = lora::read_adapter(*path);
-      std::cout << *path << ": " << a.layers.size() << " layers, rank " << a.rank << ", alpha " << a.alpha
-                << ", " << a.num_parameters() << " parameters\n";
+      const lora::AdapterLayout layout = lora::detect_layout(*path);
+      std::cout << *path << ": " << lora::layout_name(layout) << " layout, " << a.layers.size()
+                << " layers, rank " << a.rank << ", alpha " << a.alpha << ", " << a.num_parameters()
+                << " parameters\n";
       std::cout << "  targets: " << nlohmann::json(a.targets).dump() << "\n";
       std::cout << "  base weights: " << (a.base_weights_hash.empty() ? "unknown" : a.base_weights_hash)
                 << "\n";
-      for (const auto& [k, v] : a.extra) std::cout << "  " << k << ": " << v << "\n";
+      if (!a.new_words.empty()) std::cout << "  new words: " << nlohmann::json(a.new_words).dump() << "\n";
+      for (const auto& [k, v] : a.extra) std::cout << "  " << k << ": " << excerpt(v, 200) << "\n";
       for (const auto& l : a.layers)
         std::cout << "  " << l.name << "  A " << shape_str(l.A.shape()) << "  B " << shape_str(l.B.shape())
                   << "\n";
@@ -274,16 +336,61 @@ void register_lora_info(CLI::App& group, Runner& run) {
   });
 }
 
+void register_lora_convert(CLI::App& group, Runner& run) {
+  struct Args {
+    std::string in, to, out;
+    bool overwrite = false;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = group.add_subcommand(
+      "convert",
+      "rewrite an adapter in kohya's, PEFT's or loradiff's layout (the same B and A, bit for bit)");
+  cmd->add_option("in", a->in, "adapter file (any of the three layouts; a PEFT folder too)")->required();
+  cmd->add_option("--to", a->to,
+                  "kohya (lora_unet_*.lora_down/up), peft (a folder: adapter_model.safetensors + "
+                  "adapter_config.json) or loradiff")
+      ->required();
+  cmd->add_option("--out", a->out, "file to write (for peft a folder, or a .safetensors file with adapter_config.json beside it)")->required();
+  cmd->add_flag("--overwrite", a->overwrite, "replace --out even when it is another kind of file");
+  cmd->callback([&run, a] {
+    run = [a] {
+      const lora::AdapterLayout to = lora::parse_layout(a->to, "--to");
+      check_outputs_distinct({{"the input", a->in}}, {{"--out", a->out}});
+      if (to == lora::AdapterLayout::Peft) {
+        const lora::PeftPaths p = lora::peft_paths(a->out);
+        check_output_folder({"--out", p.folder});
+        check_outputs_distinct({{"the input", a->in}}, {{"--out", p.weights}, {"--out", p.config}});
+        if (std::filesystem::is_directory(p.folder)) {
+          check_output_file({"--out", p.weights}, FileKind::Safetensors, a->overwrite);
+          check_output_file({"--out", p.config}, FileKind::Json, a->overwrite);
+        }
+      } else {
+        check_output_file({"--out", a->out},
+                          to == lora::AdapterLayout::Loradiff ? FileKind::Adapter : FileKind::Safetensors,
+                          a->overwrite);
+      }
+      const lora::Adapter ad = lora::read_adapter(a->in);
+      const lora::AdapterLayout from = lora::detect_layout(a->in);
+      lora::save_adapter_as(a->out, ad, to);
+      std::cout << "converted " << a->in << " (" << lora::layout_name(from) << ") to " << a->out << " ("
+                << lora::layout_name(to) << "): " << ad.layers.size() << " layers, rank " << ad.rank
+                << ", alpha " << ad.alpha << "\n";
+      return 0;
+    };
+  });
+}
+
 }  // namespace
 
 void register_lora(CLI::App& app, Runner& run) {
-  auto* group = app.add_subcommand("lora", "LoRA adapters: train, merge, extract, resize, info");
+  auto* group = app.add_subcommand("lora", "LoRA adapters: train, merge, extract, resize, info, convert");
   group->require_subcommand(1);
   register_lora_train(*group, run);
   register_lora_merge(*group, run);
   register_lora_extract(*group, run);
   register_lora_resize(*group, run);
   register_lora_info(*group, run);
+  register_lora_convert(*group, run);
 }
 
 }  // namespace ld::app

@@ -101,6 +101,7 @@ const Range kRanges[] = {
     {"lora train", "--save-every", 0, kBig},
     {"lora extract", "--rank", 1, 4096},
     {"lora extract", "--alpha", 0, 1e6},
+    {"lora merge", "--rank", 0, 4096},
     {"lora resize", "--rank", 1, 4096},
     {"lora resize", "--energy", 0, 1, true},
     {"compress", "--rank", 1, 4096},

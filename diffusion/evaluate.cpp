@@ -54,7 +54,8 @@ EvalResult evaluate(TextToImageModel& model, const data::Vocabulary& vocab, nn::
   for (size_t di = 0; di < o.digits.size(); ++di) {
     const int d = o.digits[di];
     if (d < 0 || d > 9) fail("--digits: ", d, " is not a digit 0-9");
-    const std::string prompt = std::string("a handwritten digit ") + data::digit_word(d);
+    const std::string prompt =
+        o.prompt.empty() ? std::string("a handwritten digit ") + data::digit_word(d) : o.prompt;
     std::array<int64_t, 10> counts{};
     for (int64_t b0 = 0; b0 < o.n_per_digit; b0 += o.batch) {
       throw_if_interrupted();  // the sampler checks every step too

@@ -23,6 +23,9 @@ struct EvalOptions {
   std::vector<int> digits{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
   SampleOptions sample;  // sampler, steps, guidance, seed
   int64_t batch = 100;   // images per sampling batch
+  // When set, every digit's images are drawn from this caption instead of "a handwritten digit <word>"
+  // (e.g. a new word of an adapter: "a handwritten digit sks" judged against --digits 9).
+  std::string prompt;
 };
 
 struct EvalResult {

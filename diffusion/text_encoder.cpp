@@ -4,6 +4,7 @@
 
 #include "autograd/ops.h"
 #include "nn/sequential.h"
+#include "tensor/index.h"
 
 // Shapes: B = batch, T = text tokens (max_tokens, 16; L in the code), D = text width (64),
 // F = feed-forward width (256), V = vocabulary size; inside the attention (nn/attention.cpp) D splits
@@ -43,6 +44,7 @@ TextEncoder::TextEncoder(const ModelConfig& cfg, Generator& gen) {
   register_module("pos_emb", pos_emb);
   register_module("layers", layers_holder_);
   register_module("ln_final", ln_final);
+  register_module("new_tokens", new_tokens);  // null until a word is added
 }
 
 // ids (B, T) I32 -> keep (B, T) F32: 1 for a word, 0 for <pad> (id 0)
@@ -51,6 +53,32 @@ Tensor key_padding_keep(const Tensor& ids) {
   Tensor keep = Tensor::empty(c.shape());
   for (int64_t i = 0; i < c.numel(); ++i) keep.f32()[i] = c.i32()[i] != 0 ? 1.0f : 0.0f;
   return keep;
+}
+
+int64_t TextEncoder::add_token_rows(const Tensor& rows) {
+  const int64_t D = tok_emb->dim;
+  if (rows.dim() != 2 || rows.size(1) != D || rows.size(0) < 1)
+    fail("TextEncoder: new token rows ", shape_str(rows.shape()), " must be (n >= 1, ", D, ")");
+  const int64_t first = tok_emb->num_embeddings + num_new_tokens();
+  Tensor table =
+      new_tokens ? concat({new_tokens->weight.value(), rows.contiguous()}, 0) : rows.contiguous().clone();
+  Generator unused(0);  // the rows are given
+  auto e = nn::make<nn::Embedding>(table.size(0), D, unused);
+  e->weight.set_value(table);
+  e->weight.set_requires_grad(false);
+  replace_module("new_tokens", e);
+  return first;
+}
+
+void TextEncoder::bake_new_tokens() {
+  if (!new_tokens) return;
+  Tensor table = concat({tok_emb->weight.value(), new_tokens->weight.value()}, 0);
+  Generator unused(0);
+  auto e = nn::make<nn::Embedding>(table.size(0), table.size(1), unused);
+  e->weight.set_value(table);
+  e->weight.set_requires_grad(tok_emb->weight.requires_grad());
+  replace_module("tok_emb", e);
+  new_tokens = nullptr;
 }
 
 // ids (B, T) I32 -> context (B, T, D)
@@ -62,7 +90,9 @@ ag::Var TextEncoder::forward(const Tensor& ids) {
   std::vector<int32_t> pos(L);
   for (int64_t i = 0; i < L; ++i) pos[i] = static_cast<int32_t>(i);
   // tok_emb (V, D): (B, T) -> (B, T, D); pos_emb (T, D): (T) -> (T, D), broadcast over the batch
-  ag::Var h = tok_emb->forward(ids) + pos_emb->forward(Tensor::from_ints(pos, {L}));
+  const ag::Var tokens = new_tokens ? ag::embedding(ids, ag::concat({tok_emb->weight, new_tokens->weight}, 0))
+                                    : tok_emb->forward(ids);
+  ag::Var h = tokens + pos_emb->forward(Tensor::from_ints(pos, {L}));
   Tensor keep = key_padding_keep(ids);                     // (B, T)
   for (auto& layer : layers) h = layer->forward(h, keep);  // (B, T, D)
   return ln_final->forward(h);                             // (B, T, D)

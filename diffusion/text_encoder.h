@@ -37,6 +37,17 @@ class TextEncoder : public nn::Module {
   std::vector<std::shared_ptr<TransformerLayer>> layers;
   std::shared_ptr<nn::LayerNorm> ln_final;
 
+  // Words added after training (textual inversion, `lora train --new-token`): rows V, V+1, ... of the
+  // token table, kept as their own child `new_tokens` (an (n, D) Embedding, parameter
+  // `text.new_tokens.weight`) beside tok_emb (V, D), so that training them leaves every other row
+  // untouched and the base's own parameters (and weights hash) unchanged. The forward looks ids up in
+  // concat(tok_emb, new_tokens). Returns the first new id.
+  int64_t add_token_rows(const Tensor& rows);
+  int64_t num_new_tokens() const { return new_tokens ? new_tokens->num_embeddings : 0; }
+  // Fold the new rows into tok_emb, a plain (V + n, D) table (a merged checkpoint saves that).
+  void bake_new_tokens();
+  std::shared_ptr<nn::Embedding> new_tokens;  // null when no word was added
+
  private:
   std::shared_ptr<nn::Sequential> layers_holder_;
 };

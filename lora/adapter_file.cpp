@@ -6,9 +6,12 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
+#include "data/tokenizer.h"
 #include "diffusion/model.h"
 #include "diffusion/model_io.h"
+#include "lora/adapter_formats.h"
 #include "lora/attach.h"
 #include "lora/lora_conv2d.h"
 #include "lora/lora_linear.h"
@@ -21,6 +24,7 @@ namespace ld::lora {
 namespace {
 
 const std::string kA = ".lora_A.weight", kB = ".lora_B.weight";
+const std::string kNewRows = "text.new_tokens.weight";
 
 // The base weight's shape that (A, B) fits: (out, in) or (out, in, k, k).
 Shape base_shape(const AdapterLayer& l) {
@@ -92,17 +96,17 @@ Adapter adapter_from_model(const nn::Module& model, const std::string& name) {
   return a;
 }
 
-void save_adapter(const std::string& path, const Adapter& a) {
+void adapter_to_safetensors(const Adapter& a, const std::string& path, nn::StateDict& tensors,
+                            nn::Metadata& m) {
   if (a.layers.empty()) fail("save_adapter '", path, "': the adapter has no layers");
   if (!(a.alpha > 0)) fail("save_adapter '", path, "': alpha ", a.alpha, " must be > 0");
-  nn::StateDict tensors;
   for (const auto& l : a.layers) {
     const std::string problem = check_layer(l);
     if (!problem.empty()) fail("save_adapter '", path, "': layer '", l.name, "': ", problem);
     tensors[l.name + kA] = l.A;
     tensors[l.name + kB] = l.B;
   }
-  nn::Metadata m = a.extra;
+  m = a.extra;
   m["format"] = kAdapterFormat;
   m["rank"] = std::to_string(a.rank);
   m["alpha"] = str_cat(a.alpha);
@@ -110,18 +114,41 @@ void save_adapter(const std::string& path, const Adapter& a) {
   m["layers"] = std::to_string(a.layers.size());
   if (!a.base_config.empty()) m["base_config"] = a.base_config;
   if (!a.base_weights_hash.empty()) m["base_weights_hash"] = a.base_weights_hash;
+  if (!a.new_words.empty()) {
+    if (!a.new_rows.defined() || a.new_rows.dim() != 2 || a.new_rows.size(0) != int64_t(a.new_words.size()))
+      fail("save_adapter '", path, "': ", a.new_words.size(), " new words need as many embedding rows");
+    m["new_tokens"] = nlohmann::json(a.new_words).dump();
+    tensors[kNewRows] = a.new_rows;
+  }
+}
+
+void save_adapter(const std::string& path, const Adapter& a) {
+  nn::StateDict tensors;
+  nn::Metadata m;
+  adapter_to_safetensors(a, path, tensors, m);
   nn::save_safetensors(path, tensors, m);
 }
 
 Adapter read_adapter(const std::string& path) {
+  if (std::filesystem::is_directory(path)) return read_peft_adapter(path);  // a PEFT folder
   nn::SafeTensors st = nn::load_safetensors(path);
-  Adapter a;
-  a.source = path;
   auto it = st.metadata.find("format");
-  if (it == st.metadata.end() || it->second != kAdapterFormat)
+  if (it == st.metadata.end() || it->second != kAdapterFormat) {
+    // kohya's and PEFT's own layouts are told by their tensor names
+    const std::optional<AdapterLayout> layout = layout_from_names(st);
+    if (layout == AdapterLayout::Kohya) return read_kohya_adapter(path, std::move(st));
+    if (layout == AdapterLayout::Peft) return read_peft_adapter(path);
     fail("adapter '", path, "': not a loradiff LoRA adapter (metadata 'format' is ",
          it == st.metadata.end() ? std::string("missing") : "'" + excerpt(it->second) + "'", ", expected '",
-         kAdapterFormat, "'); a model checkpoint goes to --model/--base, an adapter to --lora");
+         kAdapterFormat, "'; no kohya lora_unet_* or PEFT base_model.model.* names either); a model ",
+         "checkpoint goes to --model/--base, an adapter to --lora");
+  }
+  return adapter_from_safetensors(path, std::move(st));
+}
+
+Adapter adapter_from_safetensors(const std::string& path, nn::SafeTensors st) {
+  Adapter a;
+  a.source = path;
   if (!st.metadata.count("alpha")) fail("adapter '", path, "': metadata has no 'alpha'");
   nn::check_finite(st.tensors, "adapter '" + path + "'");
   a.alpha = parse_float(st.metadata.at("alpha"), "alpha", path);
@@ -141,6 +168,25 @@ Adapter read_adapter(const std::string& path) {
         k != "base_config" && k != "base_weights_hash")
       a.extra[k] = v;
 
+  if (st.metadata.count("new_tokens")) {
+    try {
+      a.new_words = nlohmann::json::parse(st.metadata.at("new_tokens")).get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception& e) {
+      fail("adapter '", path,
+           "': metadata 'new_tokens' is not a JSON list of words: ", excerpt(e.what(), 160));
+    }
+    auto it = st.tensors.find(kNewRows);
+    if (it == st.tensors.end() || it->second.dim() != 2 || it->second.size(0) != int64_t(a.new_words.size()))
+      fail("adapter '", path, "': metadata new_tokens lists ", a.new_words.size(), " words but tensor '",
+           kNewRows, "' is ", it == st.tensors.end() ? std::string("missing") : shape_str(it->second.shape()),
+           "; expected (", a.new_words.size(), ", text_dim)");
+    for (const auto& w : a.new_words)
+      if (data::split_words(w) != std::vector<std::string>{w})
+        fail("adapter '", path, "': new token '", excerpt(w), "' is not one lower-case word");
+    a.new_rows = it->second;
+    st.tensors.erase(it);
+    a.extra.erase("new_tokens");
+  }
   std::map<std::string, AdapterLayer> by_name;
   for (const auto& [name, t] : st.tensors) {
     if (name.ends_with(kA))
@@ -265,26 +311,105 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
   return report;
 }
 
+namespace {
+
+const char* kSpecForm =
+    "FILE or FILE:WEIGHT[:down=a,mid=b,up=c,te=d][:start=s,end=e], e.g. nines.safetensors:0.8:up=1,start=0.5";
+
+// A whole-string finite float, or nullopt; out of range fails.
+std::optional<float> spec_number(const std::string& text, const std::string& spec, const std::string& what) {
+  try {
+    size_t used = 0;
+    const float v = std::stof(text, &used);
+    if (used != text.size()) return std::nullopt;
+    if (!std::isfinite(v)) fail("--lora '", spec, "': ", what, " '", text, "' must be a finite number");
+    return v;
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;
+  } catch (const std::out_of_range&) {
+    fail("--lora '", spec, "': ", what, " '", text, "' is out of range");
+  }
+}
+
+// "down=0.5,mid=1" into s; every key known, every value a number, no key twice.
+void parse_spec_options(const std::string& group, const std::string& spec, LoRASpec& s,
+                        std::vector<std::string>& seen) {
+  size_t from = 0;
+  while (from <= group.size()) {
+    const size_t comma = std::min(group.find(',', from), group.size());
+    const std::string kv = group.substr(from, comma - from);
+    from = comma + 1;
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos)
+      fail("--lora '", spec, "': '", kv, "' is not key=value; expected ", kSpecForm);
+    const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+    const bool block = key == "te" || key == "down" || key == "mid" || key == "up";
+    if (!block && key != "start" && key != "end")
+      fail("--lora '", spec, "': unknown block or key '", key,
+           "'; expected te, down, mid, up (block weights) or start, end (step fractions)");
+    if (std::find(seen.begin(), seen.end(), key) != seen.end())
+      fail("--lora '", spec, "': '", key, "' is given twice");
+    seen.push_back(key);
+    const std::optional<float> v = spec_number(value, spec, "the value of " + key);
+    if (!v) fail("--lora '", spec, "': the value of ", key, " '", value, "' is not a number");
+    if (block)
+      s.blocks[key] = *v;
+    else if (key == "start")
+      s.start = *v;
+    else
+      s.end = *v;
+  }
+}
+
+}  // namespace
+
+float LoRASpec::weight_for(const std::string& layer_name) const {
+  const auto it = blocks.find(lora_block_of(layer_name));
+  return it == blocks.end() ? weight : it->second;
+}
+
+std::string lora_block_of(const std::string& n) {
+  if (n.starts_with("text.")) return "te";
+  if (n.starts_with("unet.down")) return "down";
+  if (n.starts_with("unet.mid.")) return "mid";
+  if (n.starts_with("unet.up")) return "up";
+  return "";
+}
+
 LoRASpec parse_lora_spec(const std::string& spec) {
   LoRASpec s;
-  s.path = spec;
-  const size_t colon = spec.rfind(':');
-  if (colon != std::string::npos && colon + 1 < spec.size()) {
-    const std::string w = spec.substr(colon + 1);
-    try {
-      size_t used = 0;
-      const float v = std::stof(w, &used);
-      if (used == w.size()) {
-        if (!std::isfinite(v)) fail("--lora '", spec, "': the weight '", w, "' must be a finite number");
-        s.path = spec.substr(0, colon);
-        s.weight = v;
-      }
-    } catch (const std::invalid_argument&) {
-    } catch (const std::out_of_range&) {
-      fail("--lora '", spec, "': the weight '", w, "' is out of range");
+  std::string rest = spec;
+  // trailing key=value groups first, then an optional weight; what is left is the path
+  std::vector<std::string> seen;
+  bool options = false;
+  for (size_t colon = rest.rfind(':'); colon != std::string::npos; colon = rest.rfind(':')) {
+    const std::string group = rest.substr(colon + 1);
+    if (group == "te" || group == "down" || group == "mid" || group == "up" || group == "start" ||
+        group == "end")
+      fail("--lora '", spec, "': '", group, "' is not key=value; expected ", kSpecForm);
+    if (group.find('=') == std::string::npos) break;
+    parse_spec_options(group, spec, s, seen);
+    rest = rest.substr(0, colon);
+    options = true;
+  }
+  const size_t colon = rest.rfind(':');
+  if (colon != std::string::npos && colon + 1 < rest.size()) {
+    const std::string w = rest.substr(colon + 1);
+    if (const std::optional<float> v = spec_number(w, spec, "the weight")) {
+      rest = rest.substr(0, colon);
+      s.weight = *v;
+    } else if (options) {
+      fail("--lora '", spec, "': the weight '", w, "' is not a number; expected ", kSpecForm);
     }
   }
-  if (s.path.empty()) fail("--lora '", spec, "': expected FILE or FILE:WEIGHT, e.g. nines.safetensors:0.8");
+  s.path = rest;
+  if (s.path.empty()) fail("--lora '", spec, "': no file; expected ", kSpecForm);
+  if (!(s.start >= 0 && s.start <= 1) || !(s.end >= 0 && s.end <= 1))
+    fail("--lora '", spec, "': start ", s.start, " and end ", s.end,
+         " must be fractions of the sampling steps in [0, 1]");
+  if (!(s.start < s.end))
+    fail("--lora '", spec, "': start ", s.start, " must be below end ", s.end,
+         " (the adapter is active for start <= step / steps < end)");
   return s;
 }
 
@@ -292,7 +417,29 @@ std::string adapter_display_name(const std::string& path) {
   return std::filesystem::path(path).stem().string();
 }
 
-std::vector<LoadAdapterReport> load_lora_specs(nn::Module& model, const std::vector<std::string>& specs) {
+void add_adapter_words(nn::Module& model, data::Vocabulary& vocab, const Adapter& a) {
+  if (a.new_words.empty()) return;
+  auto* t2i = dynamic_cast<diffusion::TextToImageModel*>(&model);
+  if (!t2i) fail("adapter '", a.source, "' adds words, which only a text-to-image model can take");
+  const int64_t D = t2i->text->tok_emb->dim;
+  if (a.new_rows.size(1) != D)
+    fail("adapter '", a.source, "': its new token rows are ", shape_str(a.new_rows.shape()),
+         ", the model's token embedding is (", vocab.size(), ", ", D, ")");
+  if (vocab.size() != t2i->text->tok_emb->num_embeddings + t2i->text->num_new_tokens())
+    fail("adapter '", a.source, "': the vocabulary has ", vocab.size(), " words but the model's token table ",
+         t2i->text->tok_emb->num_embeddings + t2i->text->num_new_tokens(), " rows");
+  for (const auto& w : a.new_words)
+    if (vocab.contains(w))
+      fail("adapter '", a.source, "' adds the word '", excerpt(w), "', which the vocabulary already has; ",
+           "load one adapter per new word, on a base without it");
+  std::vector<std::string> words = vocab.words();
+  words.insert(words.end(), a.new_words.begin(), a.new_words.end());
+  t2i->text->add_token_rows(a.new_rows);
+  vocab = data::Vocabulary::from_words(words);
+}
+
+std::vector<LoadAdapterReport> load_lora_specs(nn::Module& model, const std::vector<std::string>& specs,
+                                               data::Vocabulary* vocab) {
   std::vector<LoadAdapterReport> reports;
   for (const auto& spec : specs) {
     const LoRASpec s = parse_lora_spec(spec);
@@ -302,9 +449,50 @@ std::vector<LoadAdapterReport> load_lora_specs(nn::Module& model, const std::vec
       return std::any_of(reports.begin(), reports.end(), [&](const auto& r) { return r.name == n; });
     };
     for (int k = 2; taken(name); ++k) name = str_cat(stem, "_", k);
-    reports.push_back(load_adapter(model, read_adapter(s.path), s.weight, name));
+    const Adapter adapter = read_adapter(s.path);
+    // attached at the largest |weight| it will have, so load_adapter's finiteness check covers every block
+    float check = s.weight;
+    for (const auto& [_, w] : s.blocks)
+      if (std::fabs(w) > std::fabs(check)) check = w;
+    LoadAdapterReport r = load_adapter(model, adapter, check, name);
+    r.weight = s.weight;
+    r.start = s.start;
+    r.end = s.end;
+    for (const auto& [layer_name, layer] : lora_layers(model))
+      if (const int64_t i = layer->find_adapter(name); i >= 0)
+        layer->adapter(static_cast<size_t>(i)).weight = s.weight_for(layer_name);
+    // new words ride with the text encoder: off at te weight 0, so weight 0 is the base bit for bit
+    if (vocab && !adapter.new_words.empty() && s.weight_for("text.") != 0.0f) {
+      add_adapter_words(model, *vocab, adapter);
+      r.new_words = adapter.new_words;
+    }
+    reports.push_back(std::move(r));
   }
   return reports;
+}
+
+std::function<void(int64_t, int64_t)> adapter_step_schedule(nn::Module& model,
+                                                            const std::vector<LoadAdapterReport>& reports) {
+  struct Slot {
+    LoRAAdapter* adapter;
+    float weight;  // when active
+    float start, end;
+  };
+  std::vector<Slot> slots;
+  for (const auto& r : reports) {
+    if (r.start == 0.0f && r.end == 1.0f) continue;
+    for (const auto& [_, layer] : lora_layers(model))
+      if (const int64_t i = layer->find_adapter(r.name); i >= 0) {
+        LoRAAdapter& a = layer->adapter(static_cast<size_t>(i));
+        slots.push_back({&a, a.weight, r.start, r.end});
+      }
+  }
+  if (slots.empty()) return {};
+  // the layers stay owned by the model, which outlives the sampling that calls this
+  return [slots](int64_t index, int64_t total) {
+    const double f = total > 0 ? static_cast<double>(index) / static_cast<double>(total) : 0.0;
+    for (const Slot& s : slots) s.adapter->weight = (s.start <= f && f < s.end) ? s.weight : 0.0f;
+  };
 }
 
 }  // namespace ld::lora

@@ -136,7 +136,9 @@ std::vector<std::pair<std::string, std::shared_ptr<LoRALayer>>> lora_layers(cons
 }
 
 bool is_adapter_parameter(const std::string& name) {
-  return name.rfind("lora_", 0) == 0 || name.find(".lora_") != std::string::npos;
+  // text.new_tokens.weight: the rows of words an adapter adds (TextEncoder::add_token_rows)
+  return name.rfind("lora_", 0) == 0 || name.find(".lora_") != std::string::npos ||
+         name.starts_with("text.new_tokens.");
 }
 
 nn::StateDict base_state_dict(const nn::Module& model) {

@@ -63,6 +63,8 @@ void validate(const LoRATrainOptions& o) {
   if (o.sample_cols < 1) fail("--sample-cols: ", o.sample_cols, " must be >= 1");
   if (o.full && (!o.targets.empty() || o.text_encoder))
     fail("--full fine-tunes every weight; --targets and --text-encoder are for adapters only");
+  if (o.full && !o.new_token.empty()) fail("--new-token: adds a word to an adapter; not with --full");
+  if (o.new_token.empty() && !o.init_token.empty()) fail("--init-token: only with --new-token WORD");
 }
 
 // True when `inner` is `dir` or lies below it.
@@ -100,6 +102,24 @@ double median(std::vector<double> v) {
 }
 
 }  // namespace
+
+void add_new_token(diffusion::TextToImageModel& model, data::Vocabulary& vocab, const std::string& word,
+                   const std::string& init) {
+  if (data::split_words(word) != std::vector<std::string>{word})
+    fail("--new-token: '", word, "' must be one lower-case word of letters, digits or apostrophes, e.g. sks");
+  if (vocab.contains(word))
+    fail("--new-token: '", word,
+         "' is already a word of the base's vocabulary; choose a new word (e.g. sks)");
+  const std::string from = init.empty() ? "<unk>" : init;
+  if (!vocab.contains(from))
+    fail("--init-token: '", from,
+         "' is not a word of the base's vocabulary; give an existing word, e.g. nine");
+  const Tensor row = model.text->tok_emb->weight.value().narrow(0, vocab.id(from), 1).contiguous().clone();
+  std::vector<std::string> words = vocab.words();
+  words.push_back(word);
+  model.text->add_token_rows(row);
+  vocab = data::Vocabulary::from_words(words);
+}
 
 LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   validate(o);
@@ -139,6 +159,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   diffusion::TextToImageModel& model = *lm.model;
   const diffusion::ModelConfig& cfg = model.config;
   const std::string base_hash = diffusion::weights_hash(model.state_dict());
+  if (!o.new_token.empty()) add_new_token(model, lm.vocab, o.new_token, o.init_token);
   data::FolderOptions fo;
   fo.size = cfg.image_size;
   const data::ImageFolder folder = data::read_image_folder(o.data_dir, fo);
@@ -197,6 +218,8 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   } else {
     model.requires_grad(true);
   }
+  if (model.text->new_tokens)
+    model.text->new_tokens->weight.set_requires_grad(!o.full);  // the new row trains
   nn::NamedParameters trainable;
   for (auto& [name, p] : model.named_parameters())
     if (p.requires_grad()) {
@@ -264,6 +287,9 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
                                 {"seed", o.seed},
                                 {"reg_pairs", reg_n},
                                 {"prior_weight", reg_loader ? o.prior_weight : 0.0f}};
+  // only when set, so runs saved before --new-token existed still resume
+  nlohmann::json setup_now = setup;
+  if (!o.new_token.empty()) setup_now["new_token"] = {o.new_token, o.init_token};
   const std::vector<std::string> prompts = unique_captions(folder, 8);
   int64_t step = 0;
   if (o.resume) {
@@ -271,10 +297,13 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
       fail("--resume: there is no training state '", state_path,
            "' (an earlier `lora train` with the same --out or --log-dir writes it every --save-every steps)");
     const nn::ResumeState st(state_path, "loradiff-lora-train-state", "start a new run without --resume");
-    if (auto key = st.setup_mismatch(setup))
+    if (o.new_token.empty() && st.has("setup") && !st.saved_setup_value("new_token").is_null())
+      fail("--resume: the run in '", log_dir, "' was trained with --new-token ",
+           excerpt(st.saved_setup_value("new_token").dump()), "; give the same --new-token (and --init-token)");
+    if (auto key = st.setup_mismatch(setup_now))
       fail("--resume: the run in '", log_dir, "' was trained with ", *key, " = ",
            st.has("setup") && st.json("setup").contains(*key) ? excerpt(st.saved_setup_value(*key).dump()) : "(none)",
-           ", this command has ", excerpt(setup.at(*key).dump()),
+           ", this command has ", excerpt(setup_now.at(*key).dump()),
            "; resume with the same base, data and options, or start a new run without --resume");
     if (!st.has("setup")) fail("--resume: '", state_path, "' has no 'setup' metadata; start a new run without --resume");
     const nn::StateDict saved_params = st.take("param.");
@@ -353,6 +382,10 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     a.base_config = cfg.to_json().dump();
     a.base_weights_hash = base_hash;
     a.extra["training"] = training.dump();
+    if (model.text->new_tokens) {
+      a.new_words = {o.new_token};
+      a.new_rows = model.text->new_tokens->weight.value().clone();
+    }
     save_adapter(o.out, a);
   };
 
@@ -366,7 +399,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     for (auto& kv : nn::with_prefix(opt.state_dict(), "optim.")) all.insert(kv);
     nn::Metadata meta{{"format", "loradiff-lora-train-state"},
                       {"written_by", "loradiff lora train"},
-                      {"setup", setup.dump()},
+                      {"setup", setup_now.dump()},
                       {"step", std::to_string(step)},
                       {"rng", rng.dump()},
                       {"loader", loader.state().to_json()}};

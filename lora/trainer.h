@@ -35,6 +35,13 @@
 #include <string>
 #include <vector>
 
+namespace ld::diffusion {
+class TextToImageModel;
+}
+namespace ld::data {
+class Vocabulary;
+}
+
 namespace ld::lora {
 
 struct LoRATrainOptions {
@@ -50,7 +57,12 @@ struct LoRATrainOptions {
   float dropout = 0;
   std::vector<std::string> targets;  // empty = lora::default_targets()
   bool text_encoder = false;         // also adapt the text encoder's attention projections
-  bool full = false;                 // fine-tune every base weight instead (no adapter)
+  // Textual inversion inside the adapter: add this word to the vocabulary and one row to the token
+  // embedding (TextEncoder::add_token_rows), initialised from init_token's row (default <unk>, so the
+  // word starts as the base reads an unknown word); that row trains with the adapter (no other row does)
+  // and is stored in the adapter file with the word.
+  std::string new_token, init_token;
+  bool full = false;  // fine-tune every base weight instead (no adapter)
   int64_t steps = 500, batch = 8;
   double lr = 1e-4, weight_decay = 0.01;
   int64_t warmup = 0;
@@ -83,5 +95,10 @@ struct LoRATrainResult {
 };
 
 LoRATrainResult train_lora(const LoRATrainOptions& options, std::ostream& log);
+
+// --new-token WORD [--init-token EXISTING]: WORD (one new word) appended to `vocab` and one row, a copy
+// of EXISTING's (default <unk>), added to the model's token embedding (TextEncoder::add_token_rows).
+void add_new_token(diffusion::TextToImageModel& model, data::Vocabulary& vocab, const std::string& word,
+                   const std::string& init_token);
 
 }  // namespace ld::lora

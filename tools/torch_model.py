@@ -11,6 +11,12 @@ eps_theta(x_t, t, y) can be compared number for number.
         load a loradiff checkpoint, run eps_theta on FILE's input.* tensors, print the largest
         difference to FILE's output.eps (and to its grad.* tensors, when present). CKPT and FILE
         may be the same file (the fixture holds both).
+    /usr/bin/python3 tools/torch_model.py --make-lora-fixture tests/fixtures/mnist_t2i_tiny_torch_lora.safetensors
+        a random LoRA adapter (loradiff's layout, rank 2, alpha 3: UNet attention, the text encoder's
+        attention and one conv) for the weights of the fixture above, and PyTorch's eps_theta on the
+        same inputs with the adapter applied at weight 0.7 (Eq. (LoRA), W' = W + w (alpha / r) B A):
+        the fixture the last cases of tests/diffusion/test_torch_fixture.cpp read
+    --check CKPT ... --lora ADAPTER:W applies an adapter file (loradiff, kohya or PEFT layout) at weight W.
 
 The safetensors format is read and written by hand (struct + json): the `safetensors`
 package is not installed here. The config comes from the checkpoint's metadata
@@ -446,11 +452,120 @@ def make_fixture(out, config="mnist-t2i-tiny"):
           f"{os.path.getsize(out)} bytes")
 
 
+# ----------------------------------------------------------------------------- LoRA adapters
+
+def read_adapter(path):
+    """An adapter file in loradiff's, kohya's or PEFT's layout -> ({module name: (A, B)}, alpha, tensors
+    left over). A is (r, in) or (r, in, k, k), B (out, r) or (out, r, 1, 1); kohya's names are resolved
+    against `module_names` later (see apply_adapter)."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "adapter_model.safetensors")
+    tensors, meta = load_safetensors(path)
+    layers, extras, alpha = {}, {}, None
+    if "alpha" in meta:
+        alpha = float(meta["alpha"])
+    cfg_path = os.path.join(os.path.dirname(path), "adapter_config.json")
+    for name, t in tensors.items():
+        for suf, which in ((".lora_A.weight", 0), (".lora_B.weight", 1), (".lora_down.weight", 0),
+                           (".lora_up.weight", 1), (".alpha", 2)):
+            if name.endswith(suf):
+                key = name[: -len(suf)]
+                if key.startswith("base_model.model."):
+                    key = key[len("base_model.model."):]
+                layers.setdefault(key, [None, None, None])[which] = t
+                break
+        else:
+            extras[name] = t
+    if alpha is None and os.path.exists(cfg_path):
+        alpha = float(json.load(open(cfg_path)).get("lora_alpha", 8))
+    return layers, alpha, extras
+
+
+def apply_adapter(model, path, weight):
+    """Attach the adapter to `model` with forward hooks, unmerged, as Eq. (LoRA) reads:
+    y = W0 x + b + w (alpha / r) B (A x). Returns the hook handles."""
+    layers, alpha, _ = read_adapter(path)
+    modules = dict(model.named_modules())
+    kohya = {}
+    for n in modules:
+        head, _, rest = n.partition(".")
+        kohya[{"unet": "lora_unet_", "text": "lora_te_"}.get(head, "lora_") + rest.replace(".", "_")] = n
+    handles = []
+    for key, (A, B, a_t) in layers.items():
+        name = key if key in modules else kohya.get(key)
+        if name is None:
+            raise SystemExit(f"{path}: layer {key} is not a module of the model")
+        m = modules[name]
+        r = A.shape[0]
+        a = float(a_t.reshape(-1)[0]) if a_t is not None else (alpha if alpha is not None else float(r))
+        scale = weight * a / r
+
+        def hook(mod, inp, out, A=A, B=B, scale=scale):
+            x = inp[0]
+            if isinstance(mod, nn.Conv2d):
+                h = F.conv2d(x, A, stride=mod.stride, padding=mod.padding)
+                return out + scale * F.conv2d(h, B)
+            return out + scale * F.linear(F.linear(x, A), B)
+
+        handles.append(m.register_forward_hook(hook))
+    return handles
+
+
+LORA_TARGETS = ("self_attn.to_q", "self_attn.to_k", "self_attn.to_v", "self_attn.to_out",
+                "cross_attn.to_q", "cross_attn.to_k", "cross_attn.to_v", "cross_attn.to_out")
+
+
+def make_lora_fixture(out, base=None, weight=0.7):
+    base = base or os.path.join(REPO, "tests", "fixtures", "mnist_t2i_tiny_torch.safetensors")
+    model, cfg, meta, extras = model_from_checkpoint(base)
+    model.eval()
+    gen = torch.Generator().manual_seed(4321)
+    rank, alpha = 2, 3.0
+    adapter = {}
+    for name, m in model.named_modules():
+        te = name.startswith("text.") and name.split(".")[-1] in ("to_q", "to_k", "to_v", "to_out")
+        unet = name.startswith("unet.") and any(name.endswith(t) for t in LORA_TARGETS)
+        if te or unet:
+            fan_in = m.weight.shape[1]
+            adapter[name + ".lora_A.weight"] = torch.randn(rank, fan_in, generator=gen) / math.sqrt(fan_in)
+            adapter[name + ".lora_B.weight"] = 0.3 * torch.randn(m.weight.shape[0], rank, generator=gen)
+    conv = model.get_submodule("unet.mid.res1.conv1")  # a Conv2d: 4-D A and B (LoCon)
+    cin, k = conv.weight.shape[1], conv.weight.shape[2]
+    adapter["unet.mid.res1.conv1.lora_A.weight"] = torch.randn(rank, cin, k, k, generator=gen) / math.sqrt(cin * k * k)
+    adapter["unet.mid.res1.conv1.lora_B.weight"] = 0.3 * torch.randn(conv.weight.shape[0], rank, 1, 1, generator=gen)
+    targets = sorted({n.rsplit(".lora_", 1)[0] for n in adapter})
+    ameta = {"format": "loradiff-lora", "rank": str(rank), "alpha": "3", "targets": json.dumps(targets),
+             "layers": str(len(targets)), "base_config": meta.get("config", ""),
+             "generator": "tools/torch_model.py --make-lora-fixture (PyTorch %s)" % torch.__version__,
+             "note": "output.eps = eps_theta of the base fixture's weights with this adapter at weight %g on its "
+                     "input.x_t, input.t, input.ids" % weight}
+    tmp = out + ".adapter.tmp"
+    save_safetensors(tmp, adapter, ameta)
+    handles = apply_adapter(model, tmp, weight)
+    with torch.no_grad():
+        eps = model(extras["input.x_t"].float(), extras["input.t"].long(), extras["input.ids"])
+        for h in handles:
+            h.remove()
+        eps0 = model(extras["input.x_t"].float(), extras["input.t"].long(), extras["input.ids"])
+    os.remove(tmp)
+    tensors = dict(adapter)
+    tensors["output.eps"] = eps
+    save_safetensors(out, tensors, ameta)
+    print(f"wrote {out}: {len(targets)} layers, rank {rank}, alpha {alpha}, weight {weight}; max |eps| "
+          f"{eps.abs().max().item():.4f}, max |eps - eps_base| {(eps - eps0).abs().max().item():.4f}, "
+          f"{os.path.getsize(out)} bytes")
+
+
 # ----------------------------------------------------------------------------- check
 
-def check(ckpt, inputs, config=None, tol=1e-4):
+def check(ckpt, inputs, config=None, tol=1e-4, loras=()):
     model, cfg, meta, extras = model_from_checkpoint(ckpt, config)
     model.eval()
+    for spec in loras:
+        path, _, w = spec.rpartition(":")
+        if not path:
+            path, w = w, "1"
+        apply_adapter(model, path, float(w))
     if inputs != ckpt:
         extras, _ = load_safetensors(inputs)
     x_t, t, ids = extras["input.x_t"].float(), extras["input.t"].long(), extras["input.ids"]
@@ -488,12 +603,17 @@ def main():
     ap.add_argument("--inputs", metavar="FILE")
     ap.add_argument("--config", help="config name or JSON path (default: the checkpoint's metadata)")
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--make-lora-fixture", metavar="OUT")
+    ap.add_argument("--lora", action="append", default=[], metavar="ADAPTER:W",
+                    help="with --check: apply an adapter file at weight W (repeatable)")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("LORADIFF_NUM_THREADS", "2")))
     if args.make_fixture:
         make_fixture(args.make_fixture, args.fixture_config)
+    elif args.make_lora_fixture:
+        make_lora_fixture(args.make_lora_fixture)
     elif args.check:
-        sys.exit(0 if check(args.check, args.inputs or args.check, args.config, args.tol) else 1)
+        sys.exit(0 if check(args.check, args.inputs or args.check, args.config, args.tol, args.lora) else 1)
     else:
         ap.print_help()
         sys.exit(2)

@@ -19,6 +19,9 @@
 #include "autograd/ops.h"
 #include "data/vocab.h"
 #include "diffusion/model.h"
+#include "lora/adapter_file.h"
+#include "lora/adapter_formats.h"
+#include "lora/attach.h"
 #include "nn/checkpoint.h"
 
 using namespace ld;
@@ -175,4 +178,39 @@ TEST_CASE("a mnist-t2i checkpoint written by loradiff, for tools/torch_model.py 
   nn::save_safetensors(out, dict,
                        {{"format", "loradiff"}, {"config", cfg.to_json().dump()}, {"vocab", words.dump()}});
   MESSAGE("wrote ", out);
+}
+
+// The PyTorch twin with a LoRA adapter (Eq. (LoRA), W' = W + w (alpha / r) B A, applied unmerged by
+// forward hooks there): tests/fixtures/mnist_t2i_tiny_torch_lora.safetensors holds an adapter in
+// loradiff's layout for the fixture's weights and PyTorch's eps_theta with it at weight 0.7. Regenerate with
+//   /usr/bin/python3 tools/torch_model.py --make-lora-fixture tests/fixtures/mnist_t2i_tiny_torch_lora.safetensors
+TEST_CASE("eps_theta with a LoRA adapter at weight 0.7 matches PyTorch's to 1e-5") {
+  const char* kLoraFixture = LORADIFF_SOURCE_DIR "/tests/fixtures/mnist_t2i_tiny_torch_lora.safetensors";
+  Fixture f = load_fixture();
+  nn::SafeTensors lf = nn::load_safetensors(kLoraFixture);
+  const Tensor ref = lf.tensors.at("output.eps");
+  lf.tensors.erase("output.eps");  // the rest is the adapter file's contents
+  const lora::Adapter adapter = lora::adapter_from_safetensors(kLoraFixture, lf);
+  REQUIRE(adapter.layers.size() == 45);  // UNet and text attention projections, and one conv
+  Generator gen(0);
+  TextToImageModel model(f.config, gen);
+  model.load_state_dict(f.weights, true);
+  model.eval();
+  ag::NoGrad ng;
+  auto eps_of = [&] {
+    return model.forward(ag::Var(f.extras.at("input.x_t")), f.extras.at("input.t"), f.extras.at("input.ids"))
+        .value();
+  };
+  const Tensor base = eps_of();
+  lora::load_adapter(model, adapter, 0.7f, "torch");
+  const Tensor eps = eps_of();
+  REQUIRE(max_abs_diff(base, ref) > 0.1f);  // the adapter matters, else nothing is tested
+  const float d = max_abs_diff(eps, ref), scale = std::max(1.0f, max_abs(ref));
+  INFO("eps_theta with the adapter: max |loradiff - torch| = ", d, ", max |torch| = ", max_abs(ref));
+  if (std::getenv("LORADIFF_VERBOSE")) MESSAGE("with LoRA at 0.7: max |loradiff - torch| = ", d);
+  CHECK(d <= 1e-5f * scale);
+  SUBCASE("at another weight it does not match (the comparison can tell)") {
+    lora::set_adapter_weight(model, "torch", 0.75f);
+    CHECK(max_abs_diff(eps_of(), ref) > 1e-3f);
+  }
 }

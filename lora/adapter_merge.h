@@ -1,0 +1,48 @@
+// lora/adapter_merge.h: several adapters into one adapter file (`lora merge --out-lora`).
+//
+// Applied together at weights w_i, adapters change a layer's weight by Eq. (LoRA),
+//   W' = W + sum_i w_i (alpha_i / r_i) B_i A_i.
+// Exactly, by concatenated ranks (R = sum_i r_i in the layer):
+//   B' = [f_1 B_1 | f_2 B_2 | ...]  (out, R),   A' = [A_1; A_2; ...]  (R, fan_in),
+//   f_i = w_i alpha_i / r_i (the adapter's run-time scale) times R / alpha',
+// with alpha' the largest R of any layer, so (alpha' / R) B' A' = sum_i w_i (alpha_i / r_i) B_i A_i and,
+// where a layer's R is alpha' (the usual case), f_i is exactly the run-time scale. Not bit for bit the
+// same numbers as the adapters applied together: the scale is folded into B before the product and the
+// products are summed in one GEMM instead of one per adapter (float rounding only).
+// Or at rank r, by SVD of the summed update D (lora/svd.h, Eckart-Young): the top r triplets,
+// split as extract/resize do with alpha' = r; ||D - D_r||_F = sqrt(sum_{k >= r} S_k^2), the tail.
+// Per-block weights of a spec (`:down=a,...`) apply per layer; a step range cannot be merged.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "lora/adapter_file.h"
+
+namespace ld::lora {
+
+struct WeightedAdapter {
+  Adapter adapter;
+  LoRASpec spec;  // weight and per-block weights
+};
+
+struct AdapterMergeLayer {
+  std::string name;
+  int64_t rank = 0;        // of the merged layer
+  double delta_norm = 0;   // ||D||_F, D the summed update
+  double tail_norm = 0;    // ||D - D_r||_F (0 for the exact merge)
+  double energy_kept = 1;  // sum_{k<r} S_k^2 / sum S_k^2
+};
+
+struct AdapterMergeResult {
+  Adapter adapter;
+  std::vector<AdapterMergeLayer> layers;
+};
+
+// rank 0: the exact concatenation; rank >= 1: the rank-r SVD of each layer's summed update.
+// Fails on an empty list, a spec with a step range, or adapters whose same-named layers disagree in shape.
+AdapterMergeResult merge_adapters(const std::vector<WeightedAdapter>& in, int64_t rank = 0);
+
+// The summed update sum_i w_i (alpha_i / r_i) B_i A_i of the layer `name` as (out, fan_in).
+Tensor summed_delta(const std::vector<WeightedAdapter>& in, const std::string& name);
+
+}  // namespace ld::lora
