@@ -61,4 +61,4 @@ done
 echo "| sampler | steps | prompt accuracy | Frechet distance | seconds |"
 echo "|---|---|---|---|---|"
 tail -n +2 "$out/summary.csv" | sort -t, -k1,1 -k2,2n |
-  awk -F, '{ printf "| %s | %s | %.3f | %.2f | %.1f |\n", $1, $2, $3, $4, $5 }'
+  awk -F, '{ printf "| %s | %s | %.3f | %.4g | %.1f |\n", $1, $2, $3, $4, $5 }'
