@@ -267,7 +267,16 @@ void register_sample(CLI::App& app, Runner& run) {
         gp.extra.push_back({"Init image hash", diffusion::file_hash10(a->init_image)});
       }
       if (so.mask.defined()) gp.extra.push_back({"Mask hash", diffusion::file_hash10(a->mask)});
-      if (from) check_same_setup(*from, gp, a->from_png);
+      if (from) {
+        check_same_setup(*from, gp, a->from_png);
+        // one image (an --out-dir PNG, or the grid of a one-image run, drawn 2x): a grid of several holds only
+        // the first image's seed
+        const data::GrayImage png = data::decode_png(read_file(a->from_png), a->from_png);
+        const int64_t S = cfg.image_size;
+        if (!((png.width == S && png.height == S) || (png.width == 2 * S && png.height == 2 * S)))
+          fail("--from-png: '", a->from_png, "' is a ", png.width, "x", png.height,
+               " grid of several images; give one of the --out-dir PNGs (each holds its own image's seed)");
+      }
       std::vector<Tensor> parts;
       const int64_t total = static_cast<int64_t>(captions.size());
       // the denoising trajectory (Eq. (2)'s reverse process): first image of each prompt

@@ -295,6 +295,8 @@ std::vector<std::string> ignored_option_warnings(CLI::App& app) {
       ignored("--steps", "with --sampler ddpm (DDPM takes every one of the model's timesteps)");
     if (given("--sampler") && value("--sampler") != "ddim")
       ignored("--eta", "with --sampler " + value("--sampler") + " (eta is DDIM's noise)");
+    if (given("--guidance") && number("--guidance") == 1)
+      ignored("--negative-prompt", "with --guidance 1 (no guidance pass to take the negative caption)");
   } else if (path == "eval") {
     if (given("--sampler") && value("--sampler") == "ddpm")
       ignored("--steps", "with --sampler ddpm (DDPM takes every one of the model's timesteps)");

@@ -137,6 +137,10 @@ TEST_CASE("one seed per image in the infotext; --from-png remakes an image byte 
               (tmp / "x.png"));
   CHECK(r.rc == 1);
   CHECK(r.output.find("Init image hash") != std::string::npos);
+  r = run_cli("sample --model " + model + " --lora " + (tmp / "adapter.safetensors") + ":0.5 --from-png " +
+              (tmp / "g.png") + " --out " + (tmp / "x.png"));
+  CHECK(r.rc == 1);
+  CHECK(r.output.find("grid of several images; give one of the --out-dir PNGs") != std::string::npos);
   r = run_cli("sample --model " + model + " --from-png " + seven + " --out " + (tmp / "x.png"));
   CHECK(r.rc == 1);
   CHECK(r.output.find("has no 'parameters' text chunk") != std::string::npos);
@@ -165,6 +169,9 @@ TEST_CASE(
   r = run_cli(base + "--negative-prompt 'a handwritten digit one' --out " + (tmp / "neg1.png"));
   REQUIRE(r.rc == 0);
   CHECK(pixels(tmp / "neg1.png").pixels != pixels(tmp / "plain.png").pixels);
+  r = run_cli(base + "--negative-prompt 'a handwritten digit one' --guidance 1 --out " + (tmp / "neg2.png"));
+  REQUIRE(r.rc == 0);
+  CHECK(r.output.find("--negative-prompt is ignored with --guidance 1") != std::string::npos);
 
   for (const char* sampler : {"ddim", "euler-a"}) {
     CAPTURE(sampler);
