@@ -1,6 +1,8 @@
 // `loradiff train`, `loradiff sample` and `loradiff eval`: the text-to-image model of the article
 // (Eqs. (1), (2)) trained on MNIST digits and sampled from captions.
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -13,7 +15,9 @@
 #include "data/tokenizer.h"
 #include "data/loader.h"
 #include "data/mnist.h"
+#include "data/utf8.h"
 #include "diffusion/evaluate.h"
+#include "diffusion/generation_info.h"
 #include "diffusion/model_io.h"
 #include "diffusion/resources.h"
 #include "tensor/file_io.h"
@@ -25,6 +29,59 @@
 #include "tensor/interrupt.h"
 
 namespace ld::app {
+
+namespace {
+
+// The "parameters" chunk of a PNG for --from-png, or a one-line error.
+data::GenerationParams app_read_parameters(const std::string& path) {
+  std::optional<data::GenerationParams> p;
+  try {
+    p = data::read_png_parameters(path);
+  } catch (const Error& e) {
+    fail("--from-png: ", e.what());
+  }
+  if (!p)
+    fail("--from-png: '", path,
+         "' has no 'parameters' text chunk (expected a PNG written by loradiff sample, e.g. one of --out-dir)");
+  return *p;
+}
+
+std::string param_or(const data::GenerationParams& p, const std::string& key, const std::string& fallback) {
+  for (const auto& [k, v] : p.extra)
+    if (k == key) return v;
+  return fallback;
+}
+
+float param_number(const data::GenerationParams& p, const std::string& key, float fallback, const std::string& file) {
+  const std::string v = param_or(p, key, "");
+  if (v.empty()) return fallback;
+  char* end = nullptr;
+  const float f = std::strtof(v.c_str(), &end);
+  if (!end || *end != '\0' || !std::isfinite(f))
+    fail("--from-png: '", file, "' has '", key, ": ", data::printable(v, 40), "', not a number");
+  return f;
+}
+
+// --from-png: the model, adapters, image size and input images must be the ones the PNG was made with.
+void check_same_setup(const data::GenerationParams& png, const data::GenerationParams& now, const std::string& file) {
+  auto differ = [&](const std::string& what, const std::string& was, const std::string& is, const std::string& hint) {
+    if (was != is)
+      fail("--from-png: '", file, "' was made with ", what, " '", data::printable(was, 60), "', this run has '",
+           data::printable(is, 60), "'", hint);
+  };
+  differ("Size", png.size, now.size, " (use the model it was made with)");
+  differ("Model hash", png.model_hash, now.model_hash, " (give the --model it was made with)");
+  for (const char* key : {"Lora hashes", "LoRA", "Init image hash", "Mask hash"}) {
+    std::string was, is;
+    for (const auto& [k, v] : png.extra)
+      if (k == key) was += (was.empty() ? "" : "; ") + v;
+    for (const auto& [k, v] : now.extra)
+      if (k == key) is += (is.empty() ? "" : "; ") + v;
+    differ(key, was, is, " (give the same --lora, --init-image and --mask)");
+  }
+}
+
+}  // namespace
 
 void register_train(CLI::App& app, Runner& run) {
   auto o = std::make_shared<diffusion::TrainOptions>();
@@ -76,50 +133,100 @@ void register_sample(CLI::App& app, Runner& run) {
   struct Args {
     std::string model, out, out_dir, sampler = "ddim";
     std::vector<std::string> prompts, loras;
+    std::string negative, init_image, mask, from_png;
     int64_t n = 64, steps = 50, batch = 64;
-    float guidance = 3.0f, eta = 0.0f;
+    float guidance = 3.0f, eta = 0.0f, strength = 0.75f;
     uint64_t seed = 0;
     bool overwrite = false;
     std::string trace;
     int64_t trace_steps = 8;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("sample", "generate digits from a caption (DDIM or DDPM, classifier-free guidance)");
+  auto* cmd = app.add_subcommand("sample", "generate digits from a caption (DDIM, DDPM, DPM-Solver++, Euler; classifier-free guidance)");
   cmd->add_option("--model", a->model, "checkpoint (model.safetensors of a run)")->required();
-  cmd->add_option("--prompt", a->prompts, "caption, e.g. \"a handwritten digit seven\" (repeatable)")->required();
+  cmd->add_option("--prompt", a->prompts, "caption, e.g. \"a handwritten digit seven\" (repeatable; required unless --from-png)");
+  cmd->add_option("--negative-prompt", a->negative,
+                  "caption guidance pushes away from, in place of the empty one: eps = eps_neg + s (eps_c - eps_neg)");
   cmd->add_option("--n", a->n, "images per prompt")->capture_default_str();
-  cmd->add_option("--sampler", a->sampler, "ddim or ddpm")->capture_default_str();
-  cmd->add_option("--steps", a->steps, "DDIM steps (DDPM uses all T)")->capture_default_str();
+  cmd->add_option("--sampler", a->sampler, "ddim, ddpm, dpmpp-2m (DPM-Solver++ 2M), euler or euler-a (Euler ancestral)")->capture_default_str();
+  cmd->add_option("--steps", a->steps, "sampler steps (DDPM uses all T)")->capture_default_str();
   cmd->add_option("--guidance", a->guidance, "classifier-free guidance scale s (1 = none)")->capture_default_str();
   cmd->add_option("--eta", a->eta, "DDIM eta (0 = deterministic)")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "noise seed: same seed, same images")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "noise seed: image i of the run uses seed + i (same seed, same images)")->capture_default_str();
   cmd->add_option("--batch", a->batch, "images per forward batch (memory)")->capture_default_str();
+  cmd->add_option("--init-image", a->init_image,
+                  "img2img: start from this PNG (the model's size, e.g. 28x28 gray), noised to --strength");
+  cmd->add_option("--strength", a->strength,
+                  "img2img: share of the steps run from the noised --init-image (0 = the image, 1 = from noise)")
+      ->capture_default_str();
+  cmd->add_option("--mask", a->mask, "inpainting: PNG, white = regenerate, black = keep --init-image's pixels");
+  cmd->add_option("--from-png", a->from_png,
+                  "remake the image a PNG of `sample` describes (its parameters chunk: prompt, seed, sampler, ...)");
   cmd->add_option("--out", a->out, "grid PNG (with generation parameters in a text chunk)")->required();
-  cmd->add_option("--out-dir", a->out_dir, "also write one PNG per image here");
+  cmd->add_option("--out-dir", a->out_dir, "also write one PNG per image here, each with its own parameters");
   cmd->add_option("--lora", a->loras, "LoRA adapter FILE[:W][:down=a,mid=b,up=c,te=d][:start=s,end=e] beside the base model, e.g. nines.safetensors:0.8 or nines.safetensors:0.8:up=1:start=0.5 (per-block weights, active for a fraction of the steps; repeatable; kohya and PEFT files too)");
   cmd->add_flag("--overwrite", a->overwrite, "replace an existing --out file even when it is not a PNG");
   cmd->add_option("--trace", a->trace,
                   "also write the denoising trajectory as one PNG: a row per prompt, x_t and the predicted x_0 "
                   "at --trace-steps steps, then the result (diffusion/trace.h)");
   cmd->add_option("--trace-steps", a->trace_steps, "steps shown in --trace, evenly spaced")->capture_default_str();
-  cmd->callback([&run, a] {
-    run = [a] {
+  cmd->callback([&run, a, cmd] {
+    std::vector<std::string> given;  // options --from-png takes from the file
+    for (const char* o : {"--prompt", "--negative-prompt", "--n", "--sampler", "--steps", "--guidance", "--eta",
+                          "--seed", "--strength"})
+      if (cmd->count(o) > 0) given.push_back(o);
+    const bool strength_given = cmd->count("--strength") > 0;
+    run = [a, given, strength_given] {
       install_interrupt_handler();  // Ctrl-C: stop between sampler steps, write nothing
+      std::optional<data::GenerationParams> from;
+      if (!a->from_png.empty()) {
+        if (!given.empty())
+          fail("--from-png: ", given[0], " is read from '", a->from_png, "'; do not give it as well");
+        from = app_read_parameters(a->from_png);
+        a->prompts = {from->prompt};
+        a->negative = from->negative_prompt;
+        a->n = 1;
+        a->seed = from->seed;
+        a->sampler = diffusion::sampler_from_infotext(from->sampler, a->from_png);
+        a->steps = from->steps;
+        a->guidance = static_cast<float>(from->guidance);
+        a->eta = param_number(*from, "Eta", 0.0f, a->from_png);
+        a->strength = param_number(*from, "Denoising strength", 0.75f, a->from_png);
+      } else if (a->prompts.empty()) {
+        fail("--prompt: required (or --from-png FILE)");
+      }
       if (a->n < 1) fail("--n: ", a->n, " must be >= 1");
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
-      if (a->sampler != "ddim" && a->sampler != "ddpm") fail("--sampler: '", a->sampler, "' must be ddim or ddpm");
+      diffusion::check_sampler(a->sampler);
+      if (!a->mask.empty() && a->init_image.empty()) fail("--mask: inpainting needs --init-image (the pixels to keep)");
+      if (strength_given && a->init_image.empty()) fail("--strength: needs --init-image (img2img)");
       for (const auto& p : a->prompts) data::check_prompt(p, "--prompt");  // before the work, not at the PNG
-      const auto inputs = std::vector<PathArg>{{"--model", a->model}} + lora_inputs(a->loras);
+      data::check_prompt(a->negative, "--negative-prompt");
+      auto inputs = std::vector<PathArg>{{"--model", a->model}} + lora_inputs(a->loras);
+      for (const PathArg& in : std::vector<PathArg>{
+               {"--init-image", a->init_image}, {"--mask", a->mask}, {"--from-png", a->from_png}})
+        if (!in.path.empty()) inputs.push_back(in);
       check_outputs_distinct(inputs, {{"--out", a->out}, {"--out-dir", a->out_dir}, {"--trace", a->trace}});
       check_output_file({"--out", a->out}, FileKind::Png, a->overwrite);
       check_output_file({"--trace", a->trace}, FileKind::Png, a->overwrite);
       check_output_folder({"--out-dir", a->out_dir});
       diffusion::LoadedModel lm = diffusion::load_model(a->model);
       std::vector<std::pair<std::string, std::string>> lora_params;  // article Fig. 5: base + adapters
-      const auto lora_reports = lora::load_lora_specs(*lm.model, a->loras, &lm.vocab);  // + new words
-      for (const auto& r : lora_reports) {
+      std::string lora_hashes;
+      const std::vector<PathArg> lora_files = lora_inputs(a->loras);
+      const auto reports = lora::load_lora_specs(*lm.model, a->loras, &lm.vocab);  // + new words
+      for (size_t i = 0; i < reports.size(); ++i) {
+        const auto& r = reports[i];
         for (const auto& w : r.warnings) std::cerr << "loradiff: warning: " << w << "\n";
-        lora_params.push_back({"LoRA", str_cat(r.name, ":", r.weight)});
+        // the whole spec when it has block weights or a step range, so --from-png checks them too
+        const std::string& spec = a->loras[i];
+        const std::string path = i < lora_files.size() ? lora_files[i].path : spec;
+        const size_t keys = spec.find(':', spec.find(':', path.size()) + 1);
+        lora_params.push_back({"LoRA", keys != std::string::npos && spec.rfind(path, 0) == 0
+                                           ? r.name + spec.substr(path.size())
+                                           : str_cat(r.name, ":", r.weight)});
+        if (i < lora_files.size())
+          lora_hashes += (lora_hashes.empty() ? "" : ", ") + r.name + ": " + diffusion::file_hash10(lora_files[i].path);
       }
       const diffusion::ModelConfig& cfg = lm.model->config;
       const int64_t n_images = a->n * static_cast<int64_t>(a->prompts.size());
@@ -140,32 +247,68 @@ void register_sample(CLI::App& app, Runner& run) {
       so.guidance = a->guidance;
       so.eta = a->eta;
       so.source = diffusion::model_source(a->model, a->loras);
-      so.before_step = lora::adapter_step_schedule(*lm.model, lora_reports);  // --lora ...:start=s,end=e
+      so.before_step = lora::adapter_step_schedule(*lm.model, reports);  // --lora ...:start=s,end=e
+      if (!a->negative.empty()) {  // "" is the empty caption itself: today's guidance, bit for bit
+        data::TokenBatch nb = data::tokenize_batch(lm.vocab, {a->negative});
+        for (const auto& w : nb.warnings) std::cerr << "loradiff: warning: --negative-prompt: " << w << "\n";
+        so.negative_ids = nb.ids;
+      }
+      if (!a->init_image.empty()) {
+        so.init = diffusion::load_init_image(a->init_image, cfg.image_size, cfg.image_channels, "--init-image");
+        so.strength = a->mask.empty() || strength_given || from ? a->strength : 1.0f;
+      }
+      if (!a->mask.empty()) so.mask = diffusion::load_mask(a->mask, cfg.image_size, cfg.image_channels, "--mask");
+      // the infotext of image i (seed + i), A1111 style; the grid carries image 0's
+      data::GenerationParams gp;
+      gp.negative_prompt = a->negative;
+      gp.steps = a->sampler == "ddpm" ? cfg.timesteps : a->steps;
+      gp.guidance = a->guidance;
+      gp.sampler = diffusion::sampler_infotext_name(a->sampler);
+      gp.size = str_cat(cfg.image_size, "x", cfg.image_size);
+      gp.model_hash = diffusion::file_hash10(a->model);
+      if (!lora_hashes.empty()) gp.extra.push_back({"Lora hashes", lora_hashes});
+      gp.extra.insert(gp.extra.end(), lora_params.begin(), lora_params.end());
+      if (a->sampler == "ddim" && a->eta != 0.0f) gp.extra.push_back({"Eta", str_cat(a->eta)});
+      if (so.init.defined()) {
+        gp.extra.push_back({"Denoising strength", str_cat(so.strength)});
+        gp.extra.push_back({"Init image hash", diffusion::file_hash10(a->init_image)});
+      }
+      if (so.mask.defined()) gp.extra.push_back({"Mask hash", diffusion::file_hash10(a->mask)});
+      if (from) {
+        check_same_setup(*from, gp, a->from_png);
+        // one image (an --out-dir PNG, or the grid of a one-image run, drawn 2x): a grid of several holds only
+        // the first image's seed
+        const data::GrayImage png = data::decode_png(read_file(a->from_png), a->from_png);
+        const int64_t S = cfg.image_size;
+        if (!((png.width == S && png.height == S) || (png.width == 2 * S && png.height == 2 * S)))
+          fail("--from-png: '", a->from_png, "' is a ", png.width, "x", png.height,
+               " grid of several images; give one of the --out-dir PNGs (each holds its own image's seed)");
+      }
       std::vector<Tensor> parts;
       const int64_t total = static_cast<int64_t>(captions.size());
       // the denoising trajectory (Eq. (2)'s reverse process): first image of each prompt
       std::optional<diffusion::TraceRecorder> trace;
       int64_t b0 = 0;
       if (!a->trace.empty()) {
-        trace.emplace(a->sampler == "ddim" ? a->steps : cfg.timesteps, a->trace_steps, a->n);
+        trace.emplace(diffusion::sample_step_count(so, s), a->trace_steps, a->n);
         so.on_step = [&](const diffusion::SampleStep& st) { trace->record(st, b0); };
       }
       for (b0 = 0; b0 < total; b0 += a->batch) {
         const int64_t nb = std::min(a->batch, total - b0);
-        so.seed = a->seed + static_cast<uint64_t>(b0 / a->batch);  // chunk k uses seed + k
+        so.seed = a->seed + static_cast<uint64_t>(b0);  // image i of the run: seed + i
         parts.push_back(diffusion::sample(*lm.model, s, tb.ids.narrow(0, b0, nb), so));
         std::cerr << "\rsampled " << b0 + nb << "/" << total << std::flush;
       }
       std::cerr << "\n";
       Tensor imgs = parts.size() == 1 ? parts[0] : concat(parts, 0);
-      data::GenerationParams gp;
-      gp.prompt = a->prompts.size() == 1 ? a->prompts[0] : nlohmann::json(a->prompts).dump();
-      gp.seed = a->seed;
-      gp.steps = a->sampler == "ddim" ? a->steps : cfg.timesteps;
-      gp.guidance = a->guidance;
-      gp.sampler = a->sampler == "ddim" ? "DDIM" : "DDPM";
-      gp.model_hash = lm.metadata.count("weights_hash") ? lm.metadata.at("weights_hash") : "";
-      gp.extra = lora_params;
+      auto params_of = [&](int64_t i) {
+        data::GenerationParams one = gp;
+        one.prompt = captions[i];
+        one.seed = a->seed + static_cast<uint64_t>(i);
+        return one;
+      };
+      data::GenerationParams grid_params = params_of(0);
+      if (a->prompts.size() > 1) grid_params.prompt = nlohmann::json(a->prompts).dump();
       int64_t rows, cols;
       if (a->prompts.size() > 1 && a->n <= 16) {
         rows = static_cast<int64_t>(a->prompts.size());
@@ -173,11 +316,11 @@ void register_sample(CLI::App& app, Runner& run) {
       } else {
         data::grid_shape(total, rows, cols);
       }
-      data::write_png_grid(a->out, imgs, rows, cols, 2, gp);
+      data::write_png_grid(a->out, imgs, rows, cols, 2, grid_params);
       if (trace) {
         int64_t trows = 0, tcols = 0;
         const Tensor cells = trace->grid(imgs, trows, tcols);
-        data::GenerationParams tp = gp;
+        data::GenerationParams tp = grid_params;
         tp.extra.push_back({"Trace steps", nlohmann::json(trace->steps()).dump()});
         data::write_png_grid(a->trace, cells, trows, tcols, 2, tp);
       }
@@ -186,9 +329,7 @@ void register_sample(CLI::App& app, Runner& run) {
         for (int64_t i = 0; i < total; ++i) {
           char name[32];
           std::snprintf(name, sizeof name, "%05ld.png", static_cast<long>(i));
-          data::GenerationParams one = gp;
-          one.prompt = captions[i];
-          data::write_png((std::filesystem::path(a->out_dir) / name).string(), imgs.select(0, i), one);
+          data::write_png((std::filesystem::path(a->out_dir) / name).string(), imgs.select(0, i), params_of(i));
         }
       }
       std::cout << "wrote " << a->out << " (" << total << " images";
@@ -225,8 +366,8 @@ void register_eval(CLI::App& app, Runner& run) {
   cmd->add_option("--prompt", a->prompt,
                   "draw every digit's images from this caption instead, e.g. \"a handwritten digit sks\" with "
                   "--digits 9: the share judged a nine");
-  cmd->add_option("--sampler", a->sampler, "ddim or ddpm")->capture_default_str();
-  cmd->add_option("--steps", a->steps, "DDIM steps")->capture_default_str();
+  cmd->add_option("--sampler", a->sampler, "ddim, ddpm, dpmpp-2m, euler or euler-a")->capture_default_str();
+  cmd->add_option("--steps", a->steps, "sampler steps (DDPM uses all T)")->capture_default_str();
   cmd->add_option("--guidance", a->guidance, "classifier-free guidance scale")->capture_default_str();
   cmd->add_option("--seed", a->seed, "noise seed")->capture_default_str();
   cmd->add_option("--batch", a->batch, "images per sampling batch")->capture_default_str();

@@ -76,6 +76,7 @@ const Range kRanges[] = {
     {"sample", "--seed", 0, 18446744073709551615.0},
     {"sample", "--batch", 1, kBig},
     {"sample", "--trace-steps", 1, 1000},
+    {"sample", "--strength", 0, 1},
     {"eval", "--n-per-digit", 2, kBig},
     {"eval", "--digits", 0, 9},
     {"eval", "--steps", 1, 100000},
@@ -136,8 +137,8 @@ const Choices kChoices[] = {
     {"data check-folder", "--invert", {"auto", "always", "never"}},
     {"classifier eval", "--split", {"train", "test"}},
     {"train", "--captions", {"simple", "varied"}},
-    {"sample", "--sampler", {"ddim", "ddpm"}},
-    {"eval", "--sampler", {"ddim", "ddpm"}},
+    {"sample", "--sampler", {"ddim", "ddpm", "dpmpp-2m", "euler", "euler-a"}},
+    {"eval", "--sampler", {"ddim", "ddpm", "dpmpp-2m", "euler", "euler-a"}},
     {"compress", "--method", {"svd", "input", "none"}},
     {"compress", "--captions", {"simple", "varied"}},
 };
@@ -291,10 +292,12 @@ std::vector<std::string> ignored_option_warnings(CLI::App& app) {
     if (given(option)) out.push_back(std::string(option) + " is ignored " + because);
   };
   if (path == "sample") {
-    if (given("--sampler") && value("--sampler") == "ddpm") {
+    if (given("--sampler") && value("--sampler") == "ddpm")
       ignored("--steps", "with --sampler ddpm (DDPM takes every one of the model's timesteps)");
-      ignored("--eta", "with --sampler ddpm (eta is DDIM's noise)");
-    }
+    if (given("--sampler") && value("--sampler") != "ddim")
+      ignored("--eta", "with --sampler " + value("--sampler") + " (eta is DDIM's noise)");
+    if (given("--guidance") && number("--guidance") == 1)
+      ignored("--negative-prompt", "with --guidance 1 (no guidance pass to take the negative caption)");
   } else if (path == "eval") {
     if (given("--sampler") && value("--sampler") == "ddpm")
       ignored("--steps", "with --sampler ddpm (DDPM takes every one of the model's timesteps)");

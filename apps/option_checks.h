@@ -13,7 +13,7 @@ namespace ld::app {
 //    not), within the option's range; "-5" for a seed is refused instead of wrapping around to
 //    2^64 - 5, and 99999999999999999999 instead of being clamped;
 //  - real numbers: finite (nan and inf are refused), within the option's range.
-// Options that take one of a few words (--sampler ddim|ddpm, --captions, --split, --method,
+// Options that take one of a few words (--sampler ddim|ddpm|dpmpp-2m|euler|euler-a, --captions, --split, --method,
 // --invert) are checked too. The ranges are in option_checks.cpp. Returns the numeric options that have no
 // entry there
 // ("train --foo"), which then get only the type checks.

@@ -87,11 +87,14 @@ std::string quote_if_needed(const std::string& v) {
 
 std::string format_parameters(const GenerationParams& p) {
   if (p.prompt.find('\n') != std::string::npos) fail("format_parameters: the prompt contains a newline");
+  if (p.negative_prompt.find('\n') != std::string::npos)
+    fail("format_parameters: the negative prompt contains a newline");
   std::vector<std::pair<std::string, std::string>> kv = {{"Steps", std::to_string(p.steps)},
                                                          {"Sampler", p.sampler},
                                                          {"CFG scale", format_number(p.guidance)},
-                                                         {"Seed", std::to_string(p.seed)},
-                                                         {"Model hash", p.model_hash}};
+                                                         {"Seed", std::to_string(p.seed)}};
+  if (!p.size.empty()) kv.emplace_back("Size", p.size);
+  kv.emplace_back("Model hash", p.model_hash);
   kv.insert(kv.end(), p.extra.begin(), p.extra.end());
   std::string line;
   for (const auto& [k, v] : kv) {
@@ -100,7 +103,8 @@ std::string format_parameters(const GenerationParams& p) {
     if (v.find('\n') != std::string::npos) fail("format_parameters: value of '", k, "' contains a newline");
     line += (line.empty() ? "" : ", ") + k + ": " + quote_if_needed(v);
   }
-  return p.prompt + "\n" + line;
+  return p.prompt + (p.negative_prompt.empty() ? "" : "\nNegative prompt: " + p.negative_prompt) + "\n" +
+         line;
 }
 
 void check_prompt(const std::string& prompt, const std::string& what) {
@@ -122,6 +126,14 @@ GenerationParams parse_parameters(const std::string& text) {
   if (nl == std::string::npos) fail("parameters: expected 'prompt\\nKey: value, ...', got no newline");
   GenerationParams p;
   p.prompt = text.substr(0, nl);
+  static const std::string kNeg = "Negative prompt: ";
+  if (p.prompt.compare(0, kNeg.size(), kNeg) == 0) {  // an empty prompt with a negative one
+    p.negative_prompt = p.prompt.substr(kNeg.size());
+    p.prompt.clear();
+  } else if (const size_t at = p.prompt.find("\n" + kNeg); at != std::string::npos) {
+    p.negative_prompt = p.prompt.substr(at + 1 + kNeg.size());
+    p.prompt.resize(at);
+  }
   const std::string line = text.substr(nl + 1);
   size_t i = 0;
   auto skip_spaces = [&] {
@@ -159,6 +171,8 @@ GenerationParams parse_parameters(const std::string& text) {
         p.guidance = std::stod(value);
       else if (key == "Sampler")
         p.sampler = value;
+      else if (key == "Size")
+        p.size = value;
       else if (key == "Model hash")
         p.model_hash = value;
       else

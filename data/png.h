@@ -4,7 +4,8 @@
 // Metadata follows the convention of Stable Diffusion web UIs: a chunk with keyword
 // "parameters" whose text is the prompt, a newline, then "Key: value" pairs:
 //   a handwritten digit seven
-//   Steps: 50, Sampler: DDIM, CFG scale: 3, Seed: 42, Model hash: 9f86d081884c
+//   Negative prompt: a handwritten digit one                  (only when there is one)
+//   Steps: 50, Sampler: DDIM, CFG scale: 3, Seed: 42, Size: 28x28, Model hash: 9f86d08188
 // stb_image_write does not write text chunks, so encode_png inserts one after IHDR:
 // tEXt (Latin-1; used when the text is ASCII) or iTXt (UTF-8, uncompressed) otherwise,
 // each with its CRC-32 over type and data (PNG spec, section 5.3).
@@ -22,10 +23,12 @@ namespace ld::data {
 
 struct GenerationParams {
   std::string prompt;
+  std::string negative_prompt;  // written as a "Negative prompt: ..." line when not empty
   uint64_t seed = 0;
   int64_t steps = 0;
   double guidance = 0;  // classifier-free guidance scale
   std::string sampler = "DDIM";
+  std::string size;  // "WxH", written after Seed when not empty
   std::string model_hash;
   std::vector<std::pair<std::string, std::string>> extra;  // more "Key: value" pairs, in order (e.g. "LoRA")
 };

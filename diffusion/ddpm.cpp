@@ -7,15 +7,20 @@
 
 namespace ld::diffusion {
 
-Tensor ddpm_step(const NoiseSchedule& s, const Tensor& x_in, const Tensor& eps_in, int64_t t, bool clip_x0,
+Tensor ddpm_step(const NoiseSchedule& s, const Tensor& x_t, const Tensor& eps, int64_t t, bool clip_x0,
                  Generator& gen) {
+  return ddpm_step(s, x_t, eps, t, clip_x0, [&] { return rand_normal(x_t.shape(), gen); });
+}
+
+Tensor ddpm_step(const NoiseSchedule& s, const Tensor& x_in, const Tensor& eps_in, int64_t t, bool clip_x0,
+                 const std::function<Tensor()>& noise) {
   if (t < 0 || t >= s.T()) fail("ddpm_step: timestep ", t, " outside [0, ", s.T(), ")");
   Tensor x = x_in.contiguous(), eps = eps_in.contiguous();
   const double ab = s.alphabar[t], ab_prev = t > 0 ? s.alphabar[t - 1] : 1.0;
   const double c0 = std::sqrt(ab_prev) * s.beta[t] / (1.0 - ab);
   const double ct = std::sqrt(s.alpha[t]) * (1.0 - ab_prev) / (1.0 - ab);
   const double sigma = t > 0 ? std::sqrt(s.beta[t] * (1.0 - ab_prev) / (1.0 - ab)) : 0.0;
-  Tensor z = t > 0 ? rand_normal(x.shape(), gen) : Tensor();
+  Tensor z = t > 0 ? noise().contiguous() : Tensor();
   Tensor out = Tensor::empty(x.shape());
   for (int64_t i = 0; i < x.numel(); ++i) {
     double x0 = (x.f32()[i] - std::sqrt(1.0 - ab) * eps.f32()[i]) / std::sqrt(ab);

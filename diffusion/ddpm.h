@@ -6,6 +6,8 @@
 //   x_{t-1} = mean + sigma_t z,  sigma_t^2 = beta_t (1 - alphabar_{t-1}) / (1 - alphabar_t),  z = 0 at t = 0
 // Without clipping the mean equals 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alphabar_t) eps).
 #pragma once
+#include <functional>
+
 #include "diffusion/schedule.h"
 #include "tensor/random.h"
 
@@ -13,5 +15,8 @@ namespace ld::diffusion {
 
 Tensor ddpm_step(const NoiseSchedule& s, const Tensor& x_t, const Tensor& eps, int64_t t, bool clip_x0,
                  Generator& gen);
+// The same with z ~ N(0, I) of x's shape from noise(), called only when t > 0.
+Tensor ddpm_step(const NoiseSchedule& s, const Tensor& x_t, const Tensor& eps, int64_t t, bool clip_x0,
+                 const std::function<Tensor()>& noise);
 
 }  // namespace ld::diffusion

@@ -157,7 +157,7 @@ TEST_CASE("bad checkpoints, configs and flags give one clear line and a non-zero
   CHECK(r.rc == 1);
   CHECK(r.output.find("channels") != std::string::npos);
   // unknown sampler, NaN guidance
-  r = run("sample --model " + bad + " --prompt x --sampler euler --out " + (f.dir / "x.png").string());
+  r = run("sample --model " + bad + " --prompt x --sampler heun --out " + (f.dir / "x.png").string());
   CHECK(r.rc != 0);
   CHECK(r.output.find("--sampler") != std::string::npos);
 }

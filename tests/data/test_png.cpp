@@ -22,7 +22,8 @@ GenerationParams sample_params() {
   p.steps = 50;
   p.guidance = 3.5;
   p.model_hash = "9f86d081884c";
-  p.extra = {{"LoRA", "nines.safetensors, rank 4"}, {"Size", "28x28"}};
+  p.size = "28x28";
+  p.extra = {{"LoRA", "nines.safetensors, rank 4"}};
   return p;
 }
 
@@ -51,8 +52,9 @@ TEST_CASE("parameters text: A1111 layout and round trip") {
   const GenerationParams p = sample_params();
   const std::string text = format_parameters(p);
   CHECK(text ==
-        "a thick slanted seven\nSteps: 50, Sampler: DDIM, CFG scale: 3.5, Seed: 1234567890123, Model hash: "
-        "9f86d081884c, LoRA: \"nines.safetensors, rank 4\", Size: 28x28");
+        "a thick slanted seven\nSteps: 50, Sampler: DDIM, CFG scale: 3.5, Seed: 1234567890123, Size: 28x28, "
+        "Model "
+        "hash: 9f86d081884c, LoRA: \"nines.safetensors, rank 4\"");
   const GenerationParams q = parse_parameters(text);
   CHECK(q.prompt == p.prompt);
   CHECK(q.seed == p.seed);
@@ -60,7 +62,34 @@ TEST_CASE("parameters text: A1111 layout and round trip") {
   CHECK(q.guidance == 3.5);
   CHECK(q.model_hash == p.model_hash);
   CHECK(q.extra == p.extra);
+  CHECK(q.size == "28x28");
+  CHECK(q.negative_prompt.empty());
   CHECK_THROWS_AS(parse_parameters("no newline"), ld::Error);
+}
+
+TEST_CASE("parameters text: a negative prompt is its own line, also beside an empty prompt, and reads back") {
+  GenerationParams p = sample_params();
+  p.negative_prompt = "a handwritten digit one, thin";
+  p.extra.push_back({"Lora hashes", "nines: 0123456789, sevens: abcdef0123"});
+  const std::string text = format_parameters(p);
+  CHECK(text.find("a thick slanted seven\nNegative prompt: a handwritten digit one, thin\nSteps: 50,") == 0);
+  CHECK(text.find("Lora hashes: \"nines: 0123456789, sevens: abcdef0123\"") != std::string::npos);
+  GenerationParams q = parse_parameters(text);
+  CHECK(q.prompt == p.prompt);
+  CHECK(q.negative_prompt == p.negative_prompt);
+  CHECK(q.extra == p.extra);
+  CHECK(format_parameters(q) == text);
+  p.prompt = "";
+  q = parse_parameters(format_parameters(p));
+  CHECK(q.prompt.empty());
+  CHECK(q.negative_prompt == p.negative_prompt);
+  // through a PNG file's tEXt chunk and back
+  GrayImage g{2, 1, {0, 255}};
+  const auto chunks = read_png_text(encode_png(g, {{"parameters", text}}), "n.png");
+  REQUIRE(chunks.size() == 1);
+  CHECK(parse_parameters(chunks[0].second).negative_prompt == "a handwritten digit one, thin");
+  p.negative_prompt = "two\nlines";
+  CHECK_THROWS_AS(format_parameters(p), ld::Error);
 }
 
 TEST_CASE("a grid PNG written to disk reads back with pixels and metadata") {
