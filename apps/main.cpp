@@ -50,6 +50,12 @@ int main(int argc, char** argv) {
   ld::dist::Communicator& comm = ld::dist::Communicator::world();
   ld::dist::init(argc, argv);
   const std::string who = comm.size() > 1 ? "loradiff (" + comm.who() + ")" : "loradiff";
+  // Process 0 alone prints progress, logs and warnings; the others print only their errors.
+  std::ostream errors(std::cerr.rdbuf());
+  if (!comm.primary()) {
+    std::cout.rdbuf(nullptr);
+    std::cerr.rdbuf(nullptr);
+  }
   // Ctrl-C / SIGTERM quit at once but remove a half-written temporary file first; the long
   // commands switch to stopping at a safe point (tensor/interrupt.h).
   ld::install_interrupt_handler(ld::InterruptMode::QuitNow);
@@ -110,12 +116,11 @@ int main(int argc, char** argv) {
   try {
     rc = run ? run() : 0;
   } catch (const ld::Interrupted& e) {
-    std::cerr << who << ": interrupted: " << e.what() << "\n";
+    errors << who << ": interrupted: " << e.what() << "\n";
     std::cout.flush();
     ld::exit_interrupted();            // by the signal, as an unhandled Ctrl-C: status 130 in a shell
   } catch (const std::exception& e) {  // ld::Error and the rest: one line
-    std::cerr << who << ": error: " << e.what() << "\n";
-    std::cerr.flush();
+    errors << who << ": error: " << e.what() << std::endl;
     ld::dist::abort_all(1);  // the other processes would wait for this one forever
     return 1;
   }

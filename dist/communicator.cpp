@@ -5,8 +5,8 @@
 #include "dist/communicator.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <thread>
 #include <vector>
 
@@ -82,9 +82,11 @@ void wait_all(std::vector<MPI_Request>& reqs, const std::string& what) {
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (waited > limit) {
       const Communicator& c = Communicator::world();
-      std::cerr << "loradiff (" << c.who() << "): error: no answer from the other processes for " << limit
-                << " s in " << what << " (one stopped or hangs; LORADIFF_MPI_TIMEOUT sets the limit); "
-                << "stopping every process of the run" << std::endl;
+      // (stderr itself: the other processes' std::cerr is silenced, apps/main.cpp)
+      std::fprintf(stderr,
+                   "loradiff (%s): error: no answer from the other processes for %g s in %s (one stopped or "
+                   "hangs; LORADIFF_MPI_TIMEOUT sets the limit); stopping every process of the run\n",
+                   c.who().c_str(), limit, what.c_str());
       MPI_Abort(MPI_COMM_WORLD, 1);
     }
   }
@@ -98,7 +100,7 @@ int init(int& argc, char**& argv) {
   int provided = 0;
   // Only the main thread calls MPI (OpenMP threads never do).
   if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
-    std::cerr << "loradiff: error: MPI_Init failed (started by mpirun, but MPI could not start)\n";
+    std::fprintf(stderr, "loradiff: error: MPI_Init failed (started by mpirun, but MPI could not start)\n");
     std::exit(1);
   }
   g_mpi = true;

@@ -4,13 +4,13 @@
 #include "lora/trainer.h"
 
 #include <algorithm>
-#include <optional>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "autograd/ops.h"
@@ -21,21 +21,22 @@
 #include "diffusion/model_io.h"
 #include "diffusion/resources.h"
 #include "diffusion/sampler.h"
+#include "diffusion/train_step.h"
 #include "diffusion/training_log.h"
 #include "lora/adapter_file.h"
 #include "lora/attach.h"
 #include "nn/adam.h"
 #include "nn/checkpoint.h"
+#include "nn/data_parallel.h"
 #include "nn/lr_schedule.h"
 #include "nn/progress.h"
 #include "nn/rng_state.h"
-#include "nn/train_state.h"
-#include "diffusion/train_step.h"
 #include "nn/safetensors.h"
+#include "nn/train_state.h"
 #include "tensor/excerpt.h"
 #include "tensor/file_io.h"
-#include "tensor/path_guard.h"
 #include "tensor/interrupt.h"
+#include "tensor/path_guard.h"
 
 namespace ld::lora {
 
@@ -77,7 +78,8 @@ bool is_inside(const fs::path& inner, const fs::path& dir) {
 
 // Loss (1) on a whole folder, `repeats` passes, with fixed t and noise (train_step.h's fixed_noise_loss).
 double folder_loss(diffusion::TextToImageModel& model, const diffusion::NoiseSchedule& s,
-                   const data::CaptionedImages& set, const data::Vocabulary& vocab, int64_t batch, int64_t repeats) {
+                   const data::CaptionedImages& set, const data::Vocabulary& vocab, int64_t batch,
+                   int64_t repeats) {
   if (set.size() == 0) return NAN;
   data::LoaderOptions lo;
   lo.batch_size = std::min(batch, set.size());
@@ -121,8 +123,17 @@ void add_new_token(diffusion::TextToImageModel& model, data::Vocabulary& vocab, 
   vocab = data::Vocabulary::from_words(words);
 }
 
-LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
+LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log_primary) {
   validate(o);
+  // Data-parallel (mpirun -np N, docs/distributed.md): each process trains on its shard of every
+  // batch; process 0 alone writes and prints.
+  dist::Communicator& comm = dist::Communicator::world();
+  const bool primary = comm.primary(), parallel = comm.size() > 1;
+  std::ostringstream discarded;
+  std::ostream& log = primary ? log_primary : discarded;
+  if (o.batch < comm.size())
+    fail("--batch: ", o.batch, " samples cannot be split over ", comm.size(),
+         " processes; use --batch >= ", comm.size());
   const fs::path out_dir =
       fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path();
   if (is_inside(out_dir, o.data_dir))
@@ -172,6 +183,8 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   data::LoaderOptions lo;
   lo.batch_size = o.batch;
   lo.seed = o.seed;
+  lo.rank = comm.rank();
+  lo.ranks = comm.size();
   data::DataLoader loader(data::captioned_folder(folder), lm.vocab, lo);
   if (auto w = data::check_folder_captions(folder, lm.vocab, o.data_dir); !w.empty())
     log << "warning: " << w << "\n";
@@ -252,9 +265,10 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   lr_at.warmup_steps = o.warmup;
 
   std::error_code ec;
-  fs::create_directories(fs::path(log_dir) / "samples", ec);
-  if (ec) fail("--log-dir: cannot create folder '", log_dir, "': ", ec.message());
-  {
+  std::optional<FolderLock> lock;  // one loradiff run per folder (process 0 of a parallel run holds it)
+  if (primary) {
+    fs::create_directories(fs::path(log_dir) / "samples", ec);
+    if (ec) fail("--log-dir: cannot create folder '", log_dir, "': ", ec.message());
     std::vector<std::string> stale =
         remove_stale_temp_files(out_dir.string(), fs::path(o.out).filename().string() + ".tmp-");
     for (const std::string& dir : {log_dir, (fs::path(log_dir) / "samples").string()})
@@ -262,12 +276,14 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     for (const std::string& f : stale)
       log << "removed " << f
           << " (left by a run killed while writing it; the file it was replacing is intact)\n";
+    lock.emplace(log_dir, "--log-dir");
+    if (o.overwrite && !o.resume)
+      for (const char* f : {"train_state.safetensors", "loss.csv", "loss.png"})
+        if (fs::remove(fs::path(log_dir) / f, ec))
+          log << "--overwrite: removed " << (fs::path(log_dir) / f).string() << "\n";
   }
-  const FolderLock lock(log_dir, "--log-dir");  // one process per run folder, until we return
-  if (o.overwrite && !o.resume)
-    for (const char* f : {"train_state.safetensors", "loss.csv", "loss.png"})
-      if (fs::remove(fs::path(log_dir) / f, ec))
-        log << "--overwrite: removed " << (fs::path(log_dir) / f).string() << "\n";
+  float ready = 1;  // the others wait until process 0 has prepared the folder
+  comm.broadcast(&ready, 1, "the start of the run");
   diffusion::TrainingLog tlog((fs::path(log_dir) / "loss.csv").string());
 
   // What a resumed run must share with the saved one: everything that decides its updates.
@@ -299,18 +315,22 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     const nn::ResumeState st(state_path, "loradiff-lora-train-state", "start a new run without --resume");
     if (o.new_token.empty() && st.has("setup") && !st.saved_setup_value("new_token").is_null())
       fail("--resume: the run in '", log_dir, "' was trained with --new-token ",
-           excerpt(st.saved_setup_value("new_token").dump()), "; give the same --new-token (and --init-token)");
+           excerpt(st.saved_setup_value("new_token").dump()),
+           "; give the same --new-token (and --init-token)");
     if (auto key = st.setup_mismatch(setup_now))
       fail("--resume: the run in '", log_dir, "' was trained with ", *key, " = ",
-           st.has("setup") && st.json("setup").contains(*key) ? excerpt(st.saved_setup_value(*key).dump()) : "(none)",
+           st.has("setup") && st.json("setup").contains(*key) ? excerpt(st.saved_setup_value(*key).dump())
+                                                              : "(none)",
            ", this command has ", excerpt(setup_now.at(*key).dump()),
            "; resume with the same base, data and options, or start a new run without --resume");
-    if (!st.has("setup")) fail("--resume: '", state_path, "' has no 'setup' metadata; start a new run without --resume");
+    if (!st.has("setup"))
+      fail("--resume: '", state_path, "' has no 'setup' metadata; start a new run without --resume");
     const nn::StateDict saved_params = st.take("param.");
     for (auto& [name, p] : trainable) {
       auto it = saved_params.find(name);
       if (it == saved_params.end() || it->second.shape() != p.value().shape())
-        fail("--resume: '", state_path, "' lacks trainable parameter '", name, "' ", shape_str(p.value().shape()));
+        fail("--resume: '", state_path, "' lacks trainable parameter '", name, "' ",
+             shape_str(p.value().shape()));
       Tensor value = p.value();  // shares the parameter's storage
       value.copy_(it->second);
     }
@@ -323,11 +343,17 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     loader.restore(ls);
     if (reg_loader) reg_loader->restore(data::LoaderState::from_json(st.text("reg_loader")));
     step = st.step();
-    tlog.truncate_after(step);
+    if (primary) tlog.truncate_after(step);
     res.resumed_from = step;
     log << "resuming " << state_path << " at step " << step << "\n";
-  } else if (!tlog.rows().empty()) {
+  } else if (primary && !tlog.rows().empty()) {
     tlog.truncate_after(-1);  // a new run replaces an old log
+  }
+  if (parallel) {  // every process starts from process 0's trainable weights
+    nn::broadcast_parameters(params, comm);
+    log << "data-parallel: " << comm.size() << " processes, " << o.batch << " samples per step split "
+        << shard_of(o.batch, 0, comm.size()).count << ".."
+        << shard_of(o.batch, comm.size() - 1, comm.size()).count << " per process\n";
   }
   auto sample_grid = [&]() {
     std::vector<std::string> captions;
@@ -392,7 +418,8 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   // The resume state, then the adapter: each file is written atomically, so a kill at any
   // moment leaves a complete pair (or the previous state with a newer adapter).
   auto save_state = [&](double last_loss) {
-    diffusion::check_finite_parameters(trainable, step, "training", "; the last good adapter and state are kept");
+    diffusion::check_finite_parameters(trainable, step, "training",
+                                       "; the last good adapter and state are kept");
     const nlohmann::json rng = nn::rng_state(gen, model);
     nn::StateDict all;
     for (auto& [name, p] : trainable) all.emplace("param." + name, p.value());
@@ -412,14 +439,14 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
   // Ctrl-C before the first step of a new run (these evaluations included): nothing worth
   // saving yet, so ld::Interrupted goes up and no adapter is written.
   res.heldout_before = NAN;
-  if (val.size() > 0 && step == 0) {
+  if (primary && val.size() > 0 && step == 0) {
     res.heldout_before = heldout();
     tlog.add({0, NAN, NAN, NAN, res.heldout_before, 0});
     log << "held-out loss before training: " << res.heldout_before << "\n";
   }
   for (const auto& row : tlog.rows())  // a resumed run reports the loss its log starts with
     if (row.step == 0 && std::isfinite(row.heldout_loss)) res.heldout_before = row.heldout_loss;
-  if (o.sample_every > 0 && step == 0) sample_grid();
+  if (primary && o.sample_every > 0 && step == 0) sample_grid();
   if (step == 0) throw_if_interrupted();
 
   if (step >= o.steps)
@@ -434,8 +461,9 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
                                 .gen = gen,
                                 .ema = nullptr,
                                 .what = "training",
-                                .kept = ""};
-  nn::ProgressBar bar(o.progress ? &std::cerr : nullptr, o.steps, o.full ? "full" : "lora");
+                                .kept = "",
+                                .comm = &comm};
+  nn::ProgressBar bar(o.progress && primary ? &std::cerr : nullptr, o.steps, o.full ? "full" : "lora");
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<double> step_ms;
   double last_loss = NAN;
@@ -454,25 +482,36 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log) {
     if (step == std::max<int64_t>(res.resumed_from, 0) + 1) res.first_loss = lv;
     last_loss = lv;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (o.log_every > 0 && (step % o.log_every == 0 || step == o.steps))
+    if (primary && o.log_every > 0 && (step % o.log_every == 0 || step == o.steps))
       tlog.add({step, lv, opt.lr, gnorm, NAN, secs});
     // Ctrl-C during a held-out evaluation or a sample grid abandons it; the steps done are saved.
     double h = NAN;
-    if (val.size() > 0 && ((o.eval_every > 0 && step % o.eval_every == 0) || step == o.steps) &&
+    if (primary && val.size() > 0 && ((o.eval_every > 0 && step % o.eval_every == 0) || step == o.steps) &&
         run_unless_interrupted([&] { h = heldout(); }))
       tlog.add({step, NAN, NAN, NAN, h, secs});
     bar.update(step, lv);
-    if (o.sample_every > 0 && step % o.sample_every == 0) run_unless_interrupted(sample_grid);
-    const bool stop = interrupt_requested() || (o.stop_requested && o.stop_requested->load());
-    if (o.save_every > 0 && step % o.save_every == 0 && step < o.steps && !stop) save_state(last_loss);
+    if (primary && o.sample_every > 0 && step % o.sample_every == 0) run_unless_interrupted(sample_grid);
+    // In a parallel run the processes stop at the step where any of them was asked to (sr.stop).
+    const bool stop =
+        parallel ? sr.stop : interrupt_requested() || (o.stop_requested && o.stop_requested->load());
+    if (primary && o.save_every > 0 && step % o.save_every == 0 && step < o.steps && !stop)
+      save_state(last_loss);
     if (stop) {
       res.interrupted = true;
       break;
     }
   }
   bar.finish();
-  save_state(last_loss);
-  tlog.plot((fs::path(log_dir) / "loss.png").string());
+  if (primary) {
+    save_state(last_loss);
+    tlog.plot((fs::path(log_dir) / "loss.png").string());
+  }
+  if (parallel)
+    log << "all-reduce: " << comm.stats.calls << " calls, " << std::setprecision(3)
+        << 1e3 * comm.stats.seconds / std::max<int64_t>(1, comm.stats.calls) << " ms and "
+        << static_cast<double>(comm.stats.bytes) / std::max<int64_t>(1, comm.stats.calls) / 1e6
+        << " MB per step on process 0\n"
+        << std::setprecision(6);
   res.steps = step;
   res.last_loss = last_loss;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
