@@ -17,10 +17,11 @@
 #include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
 
-// `train` and `lora train` split each batch over the processes of `mpirun -np N` (docs/distributed.md).
+// `train`, `lora train` and `compress` (its fine-tuning) split each batch over the processes of
+// `mpirun -np N` (docs/distributed.md).
 static bool runs_data_parallel(const CLI::App& app) {
   for (const CLI::App* c : app.get_subcommands()) {
-    if (c->get_name() == "train") return true;
+    if (c->get_name() == "train" || c->get_name() == "compress") return true;
     if (c->get_name() == "lora")
       for (const CLI::App* sub : c->get_subcommands())
         if (sub->get_name() == "train") return true;
@@ -107,7 +108,8 @@ int main(int argc, char** argv) {
   if (comm.size() > 1 && !runs_data_parallel(app)) {
     // N copies of any other command would write the same files N times
     if (comm.primary())
-      std::cerr << "loradiff: error: only `train` and `lora train` run as several processes (mpirun -np "
+      std::cerr << "loradiff: error: only `train`, `lora train` and `compress` run as several processes "
+                   "(mpirun -np "
                 << comm.size() << "); start this command without mpirun\n";
     ld::dist::finalize();
     return 2;

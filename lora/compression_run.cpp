@@ -19,10 +19,12 @@
 #include "diffusion/model_io.h"
 #include "diffusion/resources.h"
 #include "diffusion/sampler.h"
+#include "diffusion/train_step.h"
+#include "dist/communicator.h"
 #include "lora/compress.h"
 #include "nn/adam.h"
+#include "nn/data_parallel.h"
 #include "nn/ema.h"
-#include "diffusion/train_step.h"
 #include "nn/low_rank_conv2d.h"
 #include "nn/low_rank_layout.h"
 #include "nn/low_rank_linear.h"
@@ -82,7 +84,8 @@ nlohmann::json number_or_null(double v) {
 // Loss (1) on the first n test digits (simple captions) with fixed t and noise (train_step.h's
 // fixed_noise_loss): the same numbers for the same weights, so models compare pairwise.
 double heldout_loss(diffusion::TextToImageModel& model, const diffusion::NoiseSchedule& s,
-                    const data::CaptionedImages& test, const data::Vocabulary& vocab, int64_t n, int64_t batch) {
+                    const data::CaptionedImages& test, const data::Vocabulary& vocab, int64_t n,
+                    int64_t batch) {
   n = std::min(n, test.size());
   if (n == 0) return NAN;
   data::LoaderOptions lo;
@@ -265,7 +268,15 @@ FinetuneResult finetune(diffusion::TextToImageModel& model, const data::Captione
   data::LoaderOptions lo;
   lo.batch_size = std::min(o.batch, train.size());
   lo.seed = o.seed + 1;
+  // data-parallel (mpirun -np N, docs/distributed.md): this process's shard of every batch
+  dist::Communicator& comm = dist::Communicator::world();
+  lo.rank = comm.rank();
+  lo.ranks = comm.size();
+  if (lo.batch_size < comm.size())
+    fail("--batch: ", lo.batch_size, " samples cannot be split over ", comm.size(),
+         " processes; use --batch >= ", comm.size());
   data::DataLoader loader(train, vocab, lo);
+  nn::broadcast_parameters(params, comm);  // every process starts from process 0's weights
   nn::AdamOptions ao = nn::adamw_defaults();
   ao.weight_decay = o.weight_decay;
   nn::AdamW opt(trainable, static_cast<float>(o.lr), ao);
@@ -286,19 +297,22 @@ FinetuneResult finetune(diffusion::TextToImageModel& model, const data::Captione
                                 .gen = gen,
                                 .ema = ema.get(),
                                 .what = "fine-tuning",
-                                .kept = ""};
-  nn::ProgressBar bar(o.progress ? &std::cerr : nullptr, o.finetune_steps, "fine-tune");
+                                .kept = "",
+                                .comm = &comm};
+  nn::ProgressBar bar(o.progress && comm.primary() ? &std::cerr : nullptr, o.finetune_steps, "fine-tune");
   std::vector<double> step_ms, losses;
   const auto t0 = Clock::now();
   while (r.steps < o.finetune_steps) {
     const auto s0 = Clock::now();
     opt.lr = static_cast<float>(lr_at.at(r.steps));
-    const double lv = diffusion::train_step(ts, loader.next(), r.steps).loss;
+    const diffusion::StepResult sr = diffusion::train_step(ts, loader.next(), r.steps);
+    const double lv = sr.loss;
     step_ms.push_back(1e3 * seconds_since(s0));
     losses.push_back(lv);
     ++r.steps;
     bar.update(r.steps, lv);
-    if (interrupt_requested() || (o.stop_requested && o.stop_requested->load())) {
+    // in a parallel run the processes stop at the step where any of them was asked to (sr.stop)
+    if (comm.size() > 1 ? sr.stop : interrupt_requested() || (o.stop_requested && o.stop_requested->load())) {
       r.interrupted = true;
       break;
     }
@@ -414,7 +428,7 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
     const double h = heldout();
     hj["compressed"] = number_or_null(h);
     if (heldout_n > 0) log << "held-out loss (1) after compression: " << h << "\n";
-    if (o.bench_reps > 0) {
+    if (o.bench_reps > 0 && dist::Communicator::world().primary()) {
       diffusion::LoadedModel dense = diffusion::load_model(o.model);
       data::LoaderOptions lo;
       lo.batch_size = std::min<int64_t>(o.bench_batch, train.size());
@@ -461,7 +475,8 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
   j["model_params_after"] = model.num_parameters();
   if (o.out.empty()) {  // --method none without fine-tuning: a report of the model as it is
     j["seconds"] = seconds_since(t_start);
-    if (!o.json_out.empty()) write_file_atomic(o.json_out, j.dump(2) + "\n");
+    if (!o.json_out.empty() && dist::Communicator::world().primary())
+      write_file_atomic(o.json_out, j.dump(2) + "\n");
     return j;
   }
 
@@ -473,13 +488,15 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
     summary["params_before"] = rep.params_before;
     summary["params_after"] = rep.params_after;
   }
+  if (!dist::Communicator::world().primary()) return j;  // process 0 alone writes
   diffusion::save_model(o.out, model, lm.vocab,
                         {{"compressed_from", input_hash}, {"compression", summary.dump()}});
   j["out_weights"] = diffusion::weights_hash(model.state_dict());
   j["seconds"] = seconds_since(t_start);
   log << "wrote " << o.out << " (" << j["low_rank_layers"] << " low-rank layers, " << j["model_params_after"]
       << " parameters; loads with `loradiff sample` / `loradiff eval`)\n";
-  if (!o.json_out.empty()) write_file_atomic(o.json_out, j.dump(2) + "\n");
+  if (!o.json_out.empty() && dist::Communicator::world().primary())
+    write_file_atomic(o.json_out, j.dump(2) + "\n");
   return j;
 }
 

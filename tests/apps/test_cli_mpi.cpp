@@ -238,8 +238,28 @@ TEST_CASE("lora train on 2 processes trains the one-process adapter") {
   for (size_t i = 0; i < a.size(); ++i) CHECK(std::abs(a[i] - b[i]) <= 1e-5 * std::abs(a[i]));
 }
 
+TEST_CASE("compress fine-tunes on 2 processes as on one") {
+  test::TempDir tmp("cli-mpi-compress");
+  test::write_bar_mnist(tmp.path);
+  test::write_tiny_models(tmp.path);
+  const std::string args =
+      " compress --model " + (tmp.path / "model.safetensors").string() +
+      " --method svd --energy 0.6 --calib-samples 0 --heldout-samples 0 --finetune-steps 10" +
+      " --batch 5 --lr 1e-3 --no-progress --data " + (tmp.path / "mnist").string() + " --out ";
+  auto r = test::run_cli(args + (tmp.path / "one.safetensors").string(), "LORADIFF_NUM_THREADS=1");
+  REQUIRE_MESSAGE(r.rc == 0, r.output);
+  r = run_shell(mpirun(2) + " " + LORADIFF_BINARY + args + (tmp.path / "two.safetensors").string());
+  REQUIRE_MESSAGE(r.rc == 0, r.output);
+  const Distance d = weight_distance(tmp.path / "one.safetensors", tmp.path / "two.safetensors", "");
+  MESSAGE("compress, 2 processes: relative weight difference ", d.whole, " (all), ", d.worst_tensor,
+          " (worst tensor, ", d.worst_name, ")");
+  CHECK(d.whole <= 1e-5);
+  CHECK(d.worst_tensor <= 1e-4);
+}
+
 TEST_CASE(
-    "only train and lora train run as several processes; a batch smaller than the processes is refused") {
+    "only train, lora train and compress run as several processes; a batch smaller than the processes is "
+    "refused") {
   test::TempDir tmp("cli-mpi-3");
   test::write_bar_mnist(tmp.path);
   test::write_tiny_models(tmp.path);
@@ -248,7 +268,8 @@ TEST_CASE(
       run_shell(mpirun(2) + bin + " sample --model " + (tmp.path / "model.safetensors").string() +
                 " --prompt 'a handwritten digit one' --n 1 --steps 2 --out " + (tmp.path / "s.png").string());
   CHECK(r.rc == 2);
-  CHECK(r.output.find("only `train` and `lora train` run as several processes") != std::string::npos);
+  CHECK(r.output.find("only `train`, `lora train` and `compress` run as several processes") !=
+        std::string::npos);
   CHECK_FALSE(fs::exists(tmp.path / "s.png"));
   r = run_shell(mpirun(3) + bin + " train --config mnist-t2i-tiny --steps 2 --batch 2 --data " +
                 (tmp.path / "mnist").string() + " --out " + (tmp.path / "b").string());
