@@ -7,7 +7,8 @@
 #   "a handwritten digit sks": the base alone (sks is an unknown word there, mapped to <unk>) and with
 #   the adapter at weight 1.
 # Results: OUT_DIR/sks_base.json, OUT_DIR/sks_lora.json (eval; prompt_accuracy = share judged nine),
-# OUT_DIR/sks_lora-log/loss.csv. Knobs (environment): LORA_STEPS (400), EVAL_N (50), SAMPLE_STEPS (50),
+# OUT_DIR/sks_lora-log/loss.csv. Knobs (environment): LORA_STEPS (400), RANK (4; alpha = rank),
+# LORA_ARGS (more `lora train` options, e.g. --text-encoder), EVAL_N (50), SAMPLE_STEPS (50),
 # PAIRS (20), MNIST_DIR (data/mnist), LORADIFF (the binary). A smoke run on a tiny model and MNIST folder:
 # LORA_STEPS=2 EVAL_N=4 SAMPLE_STEPS=2 PAIRS=4 MNIST_DIR=tiny_mnist.
 set -euo pipefail
@@ -27,7 +28,7 @@ if [ ! -d "$OUT/sks" ]; then
   mv "$OUT/sks.tmp" "$OUT/sks"
 fi
 $bin lora train --base "$BASE" --data "$OUT/sks" --out "$OUT/sks_lora.safetensors" --new-token sks \
-  --rank 4 --alpha 4 --steps "$STEPS" --batch "$(( STEPS < 8 ? 4 : 8 ))" --lr 1e-3 --no-progress --overwrite
+  --rank "${RANK:-4}" --alpha "${RANK:-4}" ${LORA_ARGS:-} --steps "$STEPS" --batch "$(( STEPS < 8 ? 4 : 8 ))" --lr 1e-3 --no-progress --overwrite
 $bin eval --model "$BASE" --classifier "$CLS" --data "$DATA" --digits 9 --prompt "a handwritten digit sks" \
   --n-per-digit "$N" --batch "$N" --steps "$SAMPLE_STEPS" --json "$OUT/sks_base.json" --overwrite
 $bin eval --model "$BASE" --classifier "$CLS" --data "$DATA" --digits 9 --prompt "a handwritten digit sks" \
