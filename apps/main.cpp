@@ -66,7 +66,9 @@ int main(int argc, char** argv) {
     return std::string("loradiff ") + LORADIFF_VERSION + "\nBLAS: " + ld::blas_summary() +
            "\nSIMD: " + ld::simd_description() + " (element-wise loops)" +
            "\nkernels: " + ld::kernels_name(ld::kernels()) +
-           "\nthreads: " + std::to_string(ld::num_threads());
+           "\nthreads: " + std::to_string(ld::num_threads()) +
+           (ld::dist::built_with_mpi() ? "\nMPI: yes (mpirun -np N loradiff train | lora train | compress)"
+                                       : "\nMPI: no (built without it)");
   });
   app.require_subcommand(1);
   app.footer(
