@@ -129,9 +129,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
   const bool primary = comm.primary(), parallel = comm.size() > 1;
   std::ostringstream discarded;
   std::ostream& log = primary ? log_primary : discarded;
-  if (o.batch < comm.size())
-    fail("--batch: ", o.batch, " samples cannot be split over ", comm.size(),
-         " processes; use --batch >= ", comm.size());
+  comm.check_batch(o.batch);
   // A bad config or data folder is reported before anything is created on disk.
   ModelConfig cfg = load_config(o.config);
   if (!fs::is_directory(o.data_dir))
@@ -353,11 +351,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
     }
   }
   bar.finish();
-  if (parallel)
-    log << "all-reduce: " << comm.stats.calls << " calls, " << std::setprecision(3)
-        << 1e3 * comm.stats.seconds / std::max<int64_t>(1, comm.stats.calls) << " ms and "
-        << static_cast<double>(comm.stats.bytes) / std::max<int64_t>(1, comm.stats.calls) / 1e6
-        << " MB per step on process 0\n";
+  if (parallel) log << comm.summary() << "\n";
   result.end_step = step;
   result.last_loss = last_loss;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

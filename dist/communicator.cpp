@@ -4,6 +4,7 @@
 // spins), and a peer that never answers is noticed (the watchdog of timeout_seconds()).
 #include "dist/communicator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,8 @@
 #include "tensor/error.h"
 
 #ifdef LORADIFF_HAVE_MPI
+#define OMPI_SKIP_MPICXX 1  // the C API only (no deprecated C++ bindings)
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
 
@@ -35,6 +38,21 @@ double Communicator::timeout_seconds() {
   if (end == v || *end || !(s > 0))
     fail("LORADIFF_MPI_TIMEOUT: '", v, "' is not a positive number of seconds");
   return s;
+}
+
+void Communicator::check_batch(int64_t batch, const std::string& option) const {
+  if (batch < size_)
+    fail(option, ": ", batch, " samples cannot be split over ", size_, " processes; use ", option,
+         " >= ", size_);
+}
+
+std::string Communicator::summary() const {
+  const double calls = static_cast<double>(std::max<int64_t>(1, stats.calls));
+  char line[160];
+  std::snprintf(line, sizeof line, "all-reduce: %lld calls, %.3g ms and %.3g MB per step on process 0",
+                static_cast<long long>(stats.calls), 1e3 * stats.seconds / calls,
+                static_cast<double>(stats.bytes) / calls / 1e6);
+  return line;
 }
 
 bool built_with_mpi() {
@@ -119,33 +137,37 @@ void abort_all(int exit_code) {
   if (g_mpi && Communicator::world().size() > 1) MPI_Abort(MPI_COMM_WORLD, exit_code);
 }
 
-void Communicator::allreduce_sum(float* data, int64_t n, const std::string& what) {
-  if (size_ == 1 || n == 0) return;
+namespace {
+
+// Issues `issue(pointer, count, request)` for every bucket of data[0, n), then waits for them all.
+template <class Issue>
+double bucketed(float* data, int64_t n, int64_t bucket, const std::string& what, Issue&& issue) {
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<MPI_Request> reqs;
   for (int64_t i = 0; i < n; i += bucket) {
-    const int count = static_cast<int>(std::min(bucket, n - i));
     reqs.emplace_back();
-    check(MPI_Iallreduce(MPI_IN_PLACE, data + i, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &reqs.back()),
-          what);
+    check(issue(data + i, static_cast<int>(std::min(bucket, n - i)), &reqs.back()), what);
   }
   wait_all(reqs, what);
-  stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+void Communicator::allreduce_sum(float* data, int64_t n, const std::string& what) {
+  if (size_ == 1 || n == 0) return;
+  stats.seconds += bucketed(data, n, bucket, what, [](float* p, int count, MPI_Request* r) {
+    return MPI_Iallreduce(MPI_IN_PLACE, p, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, r);
+  });
   stats.bytes += n * static_cast<int64_t>(sizeof(float));
   ++stats.calls;
 }
 
 void Communicator::broadcast(float* data, int64_t n, const std::string& what) {
   if (size_ == 1 || n == 0) return;
-  const auto t0 = std::chrono::steady_clock::now();
-  std::vector<MPI_Request> reqs;
-  for (int64_t i = 0; i < n; i += bucket) {
-    const int count = static_cast<int>(std::min(bucket, n - i));
-    reqs.emplace_back();
-    check(MPI_Ibcast(data + i, count, MPI_FLOAT, 0, MPI_COMM_WORLD, &reqs.back()), what);
-  }
-  wait_all(reqs, what);
-  stats.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stats.seconds += bucketed(data, n, bucket, what, [](float* p, int count, MPI_Request* r) {
+    return MPI_Ibcast(p, count, MPI_FLOAT, 0, MPI_COMM_WORLD, r);
+  });
 }
 
 #else  // built without MPI: always one process

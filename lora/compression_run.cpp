@@ -272,9 +272,7 @@ FinetuneResult finetune(diffusion::TextToImageModel& model, const data::Captione
   dist::Communicator& comm = dist::Communicator::world();
   lo.rank = comm.rank();
   lo.ranks = comm.size();
-  if (lo.batch_size < comm.size())
-    fail("--batch: ", lo.batch_size, " samples cannot be split over ", comm.size(),
-         " processes; use --batch >= ", comm.size());
+  comm.check_batch(lo.batch_size);
   data::DataLoader loader(train, vocab, lo);
   nn::broadcast_parameters(params, comm);  // every process starts from process 0's weights
   nn::AdamOptions ao = nn::adamw_defaults();

@@ -131,9 +131,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log_primary)
   const bool primary = comm.primary(), parallel = comm.size() > 1;
   std::ostringstream discarded;
   std::ostream& log = primary ? log_primary : discarded;
-  if (o.batch < comm.size())
-    fail("--batch: ", o.batch, " samples cannot be split over ", comm.size(),
-         " processes; use --batch >= ", comm.size());
+  comm.check_batch(o.batch);
   const fs::path out_dir =
       fs::path(o.out).parent_path().empty() ? fs::path(".") : fs::path(o.out).parent_path();
   if (is_inside(out_dir, o.data_dir))
@@ -506,12 +504,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log_primary)
     save_state(last_loss);
     tlog.plot((fs::path(log_dir) / "loss.png").string());
   }
-  if (parallel)
-    log << "all-reduce: " << comm.stats.calls << " calls, " << std::setprecision(3)
-        << 1e3 * comm.stats.seconds / std::max<int64_t>(1, comm.stats.calls) << " ms and "
-        << static_cast<double>(comm.stats.bytes) / std::max<int64_t>(1, comm.stats.calls) / 1e6
-        << " MB per step on process 0\n"
-        << std::setprecision(6);
+  if (parallel) log << comm.summary() << "\n";
   res.steps = step;
   res.last_loss = last_loss;
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
