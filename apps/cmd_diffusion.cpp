@@ -25,6 +25,7 @@
 #include "diffusion/trace.h"
 #include "diffusion/trainer.h"
 #include "lora/adapter_file.h"
+#include "lora/adapter_formats.h"
 #include "tensor/index.h"
 #include "tensor/interrupt.h"
 
@@ -226,10 +227,7 @@ void register_sample(CLI::App& app, Runner& run) {
                                            ? r.name + spec.substr(path.size())
                                            : str_cat(r.name, ":", r.weight)});
         if (i < lora_files.size())
-          lora_hashes += (lora_hashes.empty() ? "" : ", ") + r.name + ": " + diffusion::file_hash10(
-                                    std::filesystem::is_directory(lora_files[i].path)  // a PEFT folder
-                                        ? (std::filesystem::path(lora_files[i].path) / "adapter_model.safetensors").string()
-                                        : lora_files[i].path);
+          lora_hashes += (lora_hashes.empty() ? "" : ", ") + r.name + ": " + diffusion::file_hash10(lora::peft_weights_file(lora_files[i].path));
       }
       const diffusion::ModelConfig& cfg = lm.model->config;
       const int64_t n_images = a->n * static_cast<int64_t>(a->prompts.size());
