@@ -13,6 +13,7 @@
 #include "lora/attach.h"
 #include "lora/svd.h"
 #include "tensor/elementwise.h"
+#include "tests/lora/lora_fixture.h"
 #include "tests/temp_dir.h"
 
 using namespace ld;
@@ -21,10 +22,7 @@ using namespace ld::lora;
 namespace {
 
 using ld::test::TempDir;
-
-std::unique_ptr<diffusion::TextToImageModel> tiny_model() {
-  return diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 1);
-}
+using ld::test::tiny_model;
 
 // A random adapter of rank r, alpha on `targets`.
 Adapter random_adapter(int64_t r, float alpha, const std::vector<std::string>& targets, uint64_t seed) {
@@ -35,9 +33,7 @@ Adapter random_adapter(int64_t r, float alpha, const std::vector<std::string>& t
   c.targets = targets;
   c.seed = seed;
   attach_lora(*model, c, "x");
-  Generator gen(seed + 100);
-  for (auto& [_, l] : lora_layers(*model))
-    l->adapter(0).B().set_value(mul_scalar(rand_normal(l->adapter(0).B().shape(), gen), 0.3f));
+  ld::test::randomize_up(*model, seed + 100);
   Adapter a = adapter_from_model(*model, "x");
   a.targets = targets;
   return a;
@@ -46,15 +42,7 @@ Adapter random_adapter(int64_t r, float alpha, const std::vector<std::string>& t
 Tensor sample_with(const std::vector<std::string>& specs) {
   auto model = tiny_model();
   load_lora_specs(*model, specs);
-  const diffusion::ModelConfig& cfg = model->config;
-  auto s = diffusion::NoiseSchedule::make(cfg.beta_schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end);
-  diffusion::SampleOptions so;
-  so.steps = 4;
-  so.seed = 5;
-  Tensor ids = Tensor::zeros({2, 16}, DType::I32);
-  ids.i32()[0] = ids.i32()[16] = 1;
-  ids.i32()[1] = 7;
-  return diffusion::sample(*model, s, ids, so);
+  return ld::test::sample_tiny(*model);
 }
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
@@ -107,9 +95,7 @@ TEST_CASE(
     load_lora_specs(*m2, {tmp / "ab.safetensors"});
     Generator gen(3);
     const Tensor x = rand_normal({2, 1, 28, 28}, gen), t = Tensor::from_ints({3, 500}, {2});
-    Tensor ids = Tensor::zeros({2, 16}, DType::I32);
-    ids.i32()[0] = ids.i32()[16] = 1;
-    ids.i32()[1] = 7;
+    const Tensor ids = ld::test::two_prompts();
     ag::NoGrad ng;
     m1->eval();
     m2->eval();
