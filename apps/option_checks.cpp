@@ -133,10 +133,10 @@ struct Choices {
 };
 const Choices kChoices[] = {
     {"data export-mnist", "--split", {"train", "test"}},
-    {"data export-mnist", "--captions", {"simple", "varied"}},
+    {"data export-mnist", "--captions", {"simple", "varied", "ru", "ru-varied", "ru-simple"}},
     {"data check-folder", "--invert", {"auto", "always", "never"}},
     {"classifier eval", "--split", {"train", "test"}},
-    {"train", "--captions", {"simple", "varied"}},
+    {"train", "--captions", {"simple", "varied", "ru", "ru-varied", "ru-simple"}},
     {"sample", "--sampler", {"ddim", "ddpm", "dpmpp-2m", "euler", "euler-a"}},
     {"eval", "--sampler", {"ddim", "ddpm", "dpmpp-2m", "euler", "euler-a"}},
     {"compress", "--method", {"svd", "input", "none"}},
