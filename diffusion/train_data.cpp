@@ -165,6 +165,14 @@ TrainData load_train_data(const TrainOptions& o, const ModelConfig& cfg, bool wa
                                       : std::string("a handwritten digit ") + data::digit_word(d));
     td.sample_label = td.sample_prompts.front() + " .. " + td.sample_prompts.back() + " (one row each)";
     td.vocab = choose_vocab(o, false, mode, td.train, td);
+    if (!o.vocab.empty() && o.vocab != "builtin") {  // a given list may lack template words: say so once
+      data::TokenReport report;
+      for (const auto& choices : td.train.captions)
+        for (const std::string& c : choices) report.add(data::tokenize(td.vocab, c));
+      if (!report.ok())
+        td.notes.push_back("warning: " +
+                           report.warning("MNIST captions (--captions " + o.caption_mode + ")"));
+    }
     return td;
   }
 

@@ -228,7 +228,7 @@ TEST_CASE("train --data FOLDER: bad folders, vocabularies, options and configs a
   // options for the other kind of data
   expect("--exclude-digits 9", "--exclude-digits: only for MNIST data");
   expect("--captions ru", "--captions ru: only for MNIST data");
-  expect("--val-fraction 0.9", "--val-fraction: 0.9 must be in [0, 0.5]");
+  expect("--val-fraction 0.9", "--val-fraction: 0.9");
   expect("--val " + data + " --val-fraction 0.1", "--val and --val-fraction: give one");
   const std::string one = write_caption_folder(tmp.path, "one", 1);
   expect("--batch 1", "--val-fraction: holding out 1 of the 1 images", one);
@@ -263,6 +263,27 @@ TEST_CASE("train --captions ru on MNIST: Russian captions and vocabulary, sample
   INFO(s.output);
   CHECK(s.rc == 0);
   CHECK(s.output.find("unknown") == std::string::npos);
+  // eval prompts the Russian model in Russian (no unknown words); an English prompt is warned about
+  ld::test::write_tiny_models(tmp.path);
+  const std::string eval = "eval --model " + run + "/model.safetensors --classifier " +
+                           (tmp / "classifier.safetensors") + " --data " + (tmp / "mnist") +
+                           " --n-per-digit 2 --digits 7 --steps 2 --batch 2";
+  auto ev = run_cli(eval);
+  INFO(ev.output);
+  CHECK(ev.rc == 0);
+  CHECK(ev.output.find("unknown") == std::string::npos);
+  auto en = run_cli(eval + " --prompt \"a handwritten digit seven\"");
+  CHECK(en.rc == 0);
+  CHECK(en.output.find("unknown words mapped to <unk>: 'a', 'handwritten', 'digit', 'seven'") !=
+        std::string::npos);
+  // a given word list that lacks template words: one warning line
+  write_file_atomic(tmp / "digits.txt", "семь\nцифра\n");
+  auto part = run_cli(train_args(tmp / "mnist", tmp / "run-list") + " --captions ru-simple --vocab " +
+                      (tmp / "digits.txt") + " --steps 1 --eval-every 0 --sample-every 0");
+  INFO(part.output);
+  CHECK(part.rc == 0);
+  CHECK(part.output.find("warning: MNIST captions (--captions ru-simple): 40 of 40 captions have words the "
+                         "vocabulary lacks (mapped to <unk>): 'рукописная' (40x)") != std::string::npos);
   // export-mnist writes Russian caption files too
   auto ex = run_cli("data export-mnist --data " + (tmp / "mnist") +
                     " --digit 7 --n 2 --captions ru-simple --out " + (tmp / "sevens"));
