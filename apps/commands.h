@@ -15,6 +15,7 @@ void register_train(CLI::App& app, Runner& run);
 void register_sample(CLI::App& app, Runner& run);
 void register_lora(CLI::App& app, Runner& run);
 void register_eval(CLI::App& app, Runner& run);
+void register_denoiser_error(CLI::App& app, Runner& run);
 void register_compress(CLI::App& app, Runner& run);
 
 }  // namespace ld::app

@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   ld::app::register_sample(app, run);
   ld::app::register_lora(app, run);
   ld::app::register_eval(app, run);
+  ld::app::register_denoiser_error(app, run);
   ld::app::register_compress(app, run);
   ld::app::add_option_checks(app);  // every numeric option's range, checked while parsing
   // CLI11 answers an unknown command word with "A subcommand is required"; name the word instead.

@@ -274,6 +274,10 @@ const Case kCases[] = {
     {"sample --model {model} --prompt {two-line-prompt} --out {out}.png", "--prompt: control character"},
     // eval
     {"eval --model {model}", "--classifier is required"},
+    {"denoiser-error --model {model} --data {mnist} --t 1000", "--t: 1000 must be between 0 and 999"},
+    {"denoiser-error --model {notes} --data {mnist}", "notes.txt"},
+    {"denoiser-error --model {model} --data {mnist} --json {model}", "--json"},
+    {"denoiser-error --model {model} --data {images}", "t10k-images-idx3-ubyte.gz' does not exist"},
     {"eval --model {model} --classifier {classifier} --data {mnist} --sampler heun", "--sampler"},
     {"eval --model {model} --classifier {missing}", "missing"},
     {"eval --model {model} --classifier {adir}", "adir"},
