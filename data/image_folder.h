@@ -31,6 +31,10 @@ struct FolderOptions {
   int64_t size = 28;  // output images are size x size
   InvertMode invert = InvertMode::Auto;
   int64_t min_images = 1;  // fewer pairs is an error
+  // 1: gray as above. 3: colour planes R, G, B (image.h decode_image_rgb; a gray file gives three equal
+  // planes), each fitted like the gray image and padded with its own border median; never inverted
+  // (`invert` is ignored: dark-on-light detection is for ink on paper, not for colour data).
+  int64_t channels = 1;
 };
 
 struct FolderItem {
@@ -41,7 +45,7 @@ struct FolderItem {
 };
 
 struct ImageFolder {
-  Tensor images;                  // F32 (N, 1, size, size) in [-1, 1], in file-name order
+  Tensor images;                  // F32 (N, channels, size, size) in [-1, 1], in file-name order
   std::vector<FolderItem> items;  // N, same order
 };
 
