@@ -125,6 +125,12 @@ std::vector<std::string> shapes_words() {
           "bottom",  "left",   "right",  "centre",   "of",    "above", "below"};
 }
 
+Vocabulary shapes_vocabulary() {
+  std::vector<std::string> words{"<pad>", "<bos>", "<unk>"};
+  for (const std::string& w : shapes_words()) words.push_back(w);
+  return Vocabulary::from_words(words);
+}
+
 bool ShapeExclusions::any() const {
   for (const auto& row : pair)
     for (bool b : row)

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "data/image.h"
+#include "data/vocab.h"
 #include "tensor/random.h"
 
 namespace ld::data {
@@ -43,6 +44,10 @@ std::array<uint8_t, 3> colour_rgb(ShapeColour c);
 
 // Every word of the grammar (for a model's vocabulary), in a fixed order.
 std::vector<std::string> shapes_words();
+// <pad>, <bos>, <unk>, then shapes_words(): a shapes model's vocabulary. Fixed, so that a model trained
+// with --exclude still has the left-out words' tokens (for a LoRA that teaches them later), as
+// data/vocab.txt keeps "nine" for a model trained without nines.
+Vocabulary shapes_vocabulary();
 
 struct ShapeObject {
   ShapeColour colour = ShapeColour::Red;

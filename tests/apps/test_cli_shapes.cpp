@@ -33,11 +33,7 @@ size_t count_files(const fs::path& dir) {
   return n;
 }
 
-data::Vocabulary shapes_vocab() {
-  std::vector<std::string> words{"<pad>", "<bos>", "<unk>"};
-  for (const auto& w : data::shapes_words()) words.push_back(w);
-  return data::Vocabulary::from_words(words);
-}
+data::Vocabulary shapes_vocab() { return data::shapes_vocabulary(); }
 
 }  // namespace
 

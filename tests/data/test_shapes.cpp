@@ -87,6 +87,10 @@ TEST_CASE("every caption parses back to its scene's attributes; shapes lie insid
   for (int64_t i = 0; i < 200; ++i)
     for (const std::string& w : split_words(scene_caption(make_shape_scene(2, i, opt))))
       CHECK(words.count(w) == 1);
+  // shapes_vocabulary() knows every word of every caption
+  const Vocabulary vocab = shapes_vocabulary();
+  CHECK(vocab.size() == 3 + static_cast<int64_t>(grammar.size()));
+  for (int64_t i = 0; i < 200; ++i) CHECK(tokenize(vocab, scene_caption(make_shape_scene(2, i, opt))).ok());
 }
 
 TEST_CASE("--exclude leaves out shapes and colour-shape pairs, and names unknown words") {

@@ -21,11 +21,7 @@ using namespace ld::diffusion;
 
 namespace {
 
-data::Vocabulary shapes_vocab() {
-  std::vector<std::string> words{"<pad>", "<bos>", "<unk>"};
-  for (const auto& w : data::shapes_words()) words.push_back(w);
-  return data::Vocabulary::from_words(words);
-}
+data::Vocabulary shapes_vocab() { return data::shapes_vocabulary(); }
 
 }  // namespace
 
