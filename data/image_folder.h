@@ -5,7 +5,8 @@
 //     nine_01.png   nine_01.txt   ("a handwritten digit nine")
 //     nine_02.jpg   nine_02.txt
 //
-// Images: .png .jpg .jpeg .bmp (any letter case). Each is decoded to gray (image.h), checked
+// Images: .png .jpg .jpeg .bmp (any letter case). Each is decoded to gray (image.h; or to RGB
+// planes with FolderOptions::channels 3, see there), checked
 // for polarity, fitted into size x size with its aspect kept (area/bilinear resampling,
 // padding with the background level) and scaled to [-1, 1]. Dark ink on light paper is
 // detected from the image border and inverted to MNIST's white on black, unless the
