@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "data/image_folder.h"
+#include "data/loader.h"
 #include "data/png.h"
 #include "data/shapes.h"
 #include "tensor/error.h"
@@ -54,4 +55,26 @@ TEST_CASE("a colour folder loads as (N, 3, H, W) and round-trips to the same byt
   opt.channels = 2;
   CHECK_THROWS_WITH_AS(read_image_folder(tmp / "gray", opt),
                        doctest::Contains("2 channels asked for, expected 1 (gray) or 3 (RGB)"), Error);
+}
+
+TEST_CASE("the batch loader carries colour images whole: (B, 3, H, W), each the folder's image") {
+  ld::test::TempDir tmp("rgb-loader");
+  write_shapes_folder(tmp / "s", 5, 2, ShapesOptions{0.5, {}});
+  FolderOptions opt;
+  opt.size = 32;
+  opt.channels = 3;
+  const ImageFolder f = read_image_folder(tmp / "s", opt);
+  LoaderOptions lo;
+  lo.batch_size = 2;
+  lo.seed = 4;
+  DataLoader loader(captioned_folder(f), shapes_vocabulary(), lo);
+  CHECK(loader.warnings().empty());
+  for (int k = 0; k < 4; ++k) {
+    const Batch b = loader.next();
+    REQUIRE(b.images.shape() == Shape{2, 3, 32, 32});
+    for (int64_t j = 0; j < 2; ++j) {
+      CHECK(b.images.select(0, j).to_vector() == f.images.select(0, b.indices[j]).to_vector());
+      CHECK(b.captions[j] == f.items[b.indices[j]].caption);
+    }
+  }
 }
