@@ -56,14 +56,16 @@ int export_mnist(const ExportArgs& a) {
   fs::create_directories(a.out);
   for (int64_t k = 0; k < a.n; ++k) {
     const int64_t i = matching[perm[k]];
-    const int t =
-        mode == data::CaptionMode::Simple ? 0 : static_cast<int>(gen.next_int(data::kNumCaptionTemplates));
+    const bool simple = mode == data::CaptionMode::Simple || mode == data::CaptionMode::RuSimple;
+    const int t = simple ? 0 : static_cast<int>(gen.next_int(data::kNumCaptionTemplates));
     const std::string stem = str_cat(data::digit_word(a.digit), "_", a.split, "_", i);
     data::GrayImage img{digits.cols, digits.rows,
                         std::vector<uint8_t>(digits.image(i), digits.image(i) + digits.image_size())};
     data::write_png((fs::path(a.out) / (stem + ".png")).string(), img);
     write_file_atomic((fs::path(a.out) / (stem + ".txt")).string(),
-                      data::digit_caption(a.digit, attrs[i], t) + "\n");
+                      (data::is_russian(mode) ? data::digit_caption_ru(a.digit, attrs[i], t)
+                                              : data::digit_caption(a.digit, attrs[i], t)) +
+                          "\n");
   }
   std::cout << "export-mnist: wrote " << a.n << " image/caption pairs of digit " << a.digit << " (" << a.split
             << " split) to '" << a.out << "'\n";
@@ -171,7 +173,8 @@ void register_data(CLI::App& app, Runner& run) {
   e->add_option("--split", ex->split, "train or test")->capture_default_str();
   e->add_option("--seed", ex->seed, "which digits are picked")->capture_default_str();
   e->add_option("--captions", ex->captions,
-                "simple ('a handwritten digit nine') or varied (attribute templates)")
+                "simple ('a handwritten digit nine'), varied (attribute templates), ru-simple "
+                "('рукописная цифра девять') or ru (Russian attribute templates)")
       ->capture_default_str();
   e->callback([&run, ex] {
     run = [ex] {

@@ -87,10 +87,16 @@ void check_same_setup(const data::GenerationParams& png, const data::GenerationP
 
 void register_train(CLI::App& app, Runner& run) {
   auto o = std::make_shared<diffusion::TrainOptions>();
-  auto* cmd = app.add_subcommand("train", "train the text-to-image diffusion model on MNIST (loss (1))");
+  auto* cmd = app.add_subcommand("train", "train the text-to-image diffusion model (loss (1)) on MNIST or a captioned folder");
   cmd->add_option("--config", o->config, "model config: mnist-t2i (reference), mnist-t2i-small, mnist-t2i-tiny, shapes-t2i (32x32 colour; -small, -tiny), or a .json file")
       ->capture_default_str();
-  cmd->add_option("--data", o->data_dir, "MNIST folder (from `loradiff data fetch-mnist`)")->capture_default_str();
+  cmd->add_option("--data", o->data_dir, "MNIST folder (from `loradiff data fetch-mnist`), or a folder of images with same-name .txt captions")->capture_default_str();
+  cmd->add_option("--val", o->val_dir, "held-out folder of captioned images (folder --data only)");
+  cmd->add_option("--val-fraction", o->val_fraction, "part of a folder --data held out, drawn by --seed (default 0.05, at least 1 image; 0 = none)");
+  cmd->add_option("--vocab", o->vocab, "builtin (data/vocab.txt; default for MNIST), auto (built from the training captions; default for a folder) or a word-list file");
+  cmd->add_option("--vocab-min-count", o->vocab_min_count, "--vocab auto: drop words seen fewer times")->capture_default_str();
+  cmd->add_option("--vocab-size", o->vocab_size, "--vocab auto: at most this many entries (3 reserved and the spares included)")->capture_default_str();
+  cmd->add_option("--vocab-spare", o->vocab_spare, "--vocab auto: reserved <spare_k> rows at the end")->capture_default_str();
   cmd->add_option("--out", o->out_dir, "run folder, e.g. runs/mnist")->required();
   cmd->add_option("--steps", o->steps, "total optimizer steps")->capture_default_str();
   cmd->add_option("--batch", o->batch, "batch size")->capture_default_str();
@@ -101,7 +107,7 @@ void register_train(CLI::App& app, Runner& run) {
   cmd->add_option("--ema", o->ema_decay, "EMA decay of the sampling weights")->capture_default_str();
   cmd->add_option("--exclude-digits", o->exclude_digits, "digits left out of training, e.g. 9")->delimiter(',');
   cmd->add_option("--seed", o->seed, "seed of initialisation, data order and noise")->capture_default_str();
-  cmd->add_option("--captions", o->caption_mode, "simple (only 'a handwritten digit <word>') or varied")
+  cmd->add_option("--captions", o->caption_mode, "MNIST captions: simple (only 'a handwritten digit <word>'), varied, ru (Russian templates) or ru-simple ('рукописная цифра <word>')")
       ->capture_default_str();
   cmd->add_option("--max-train-samples", o->max_train_samples, "use only the first N training digits (0 = all)");
   cmd->add_option("--log-every", o->log_every, "steps between loss.csv rows")->capture_default_str();
@@ -519,6 +525,13 @@ void register_eval(CLI::App& app, Runner& run) {
       eo.sample.before_step = lora::adapter_step_schedule(*lm.model, lora_reports);
       eo.prompt = a->prompt;
       if (!eo.prompt.empty()) data::check_prompt(eo.prompt, "--prompt");
+      // the prompts are tokenized with the checkpoint's vocabulary: say which words it lacks
+      for (int d : eo.digits) {
+        const std::string p = eo.prompt.empty() ? diffusion::digit_prompt(lm.vocab, d) : eo.prompt;
+        if (const data::Tokens t = data::tokenize(lm.vocab, p); !t.ok())
+          std::cerr << "loradiff: warning: " << t.warning(p) << "\n";
+        if (!eo.prompt.empty()) break;
+      }
       Tensor labels = Tensor::from_ints(real.labels, {real.size()});
       auto t0 = std::chrono::steady_clock::now();
       diffusion::EvalResult r =

@@ -73,6 +73,10 @@ const Range kRanges[] = {
     {"train", "--eval-every", 0, kBig},
     {"train", "--eval-batches", 1, 1000000},
     {"train", "--sample-steps", 1, 100000},
+    {"train", "--val-fraction", 0, 0.5},
+    {"train", "--vocab-min-count", 1, kBig},
+    {"train", "--vocab-size", 4, 1 << 20},
+    {"train", "--vocab-spare", 0, 1024},
     {"sample", "--n", 1, kBig},
     {"sample", "--steps", 1, 100000},
     {"sample", "--guidance", 0, 1000},
@@ -139,10 +143,10 @@ struct Choices {
 };
 const Choices kChoices[] = {
     {"data export-mnist", "--split", {"train", "test"}},
-    {"data export-mnist", "--captions", {"simple", "varied"}},
+    {"data export-mnist", "--captions", {"simple", "varied", "ru", "ru-varied", "ru-simple"}},
     {"data check-folder", "--invert", {"auto", "always", "never"}},
     {"classifier eval", "--split", {"train", "test"}},
-    {"train", "--captions", {"simple", "varied"}},
+    {"train", "--captions", {"simple", "varied", "ru", "ru-varied", "ru-simple"}},
     {"sample", "--sampler", {"ddim", "ddpm", "dpmpp-2m", "euler", "euler-a"}},
     {"eval", "--sampler", {"ddim", "ddpm", "dpmpp-2m", "euler", "euler-a"}},
     {"eval", "--dataset", {"mnist", "shapes"}},

@@ -148,4 +148,65 @@ std::vector<std::string> caption_template_words() {
   return words;
 }
 
+const char* digit_word_ru(int digit) {
+  static const char* kWords[10] = {"ноль", "один",  "два",  "три",    "четыре",
+                                   "пять", "шесть", "семь", "восемь", "девять"};
+  if (digit < 0 || digit > 9) fail("digit_word_ru: ", digit, " is not a digit 0..9");
+  return kWords[digit];
+}
+
+// Join the non-empty parts with spaces (Russian needs no a/an rule).
+static std::string join_words(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& p : parts)
+    if (!p.empty()) out += (out.empty() ? "" : " ") + p;
+  return out;
+}
+
+std::string digit_caption_ru(int label, const DigitAttributes& a, int index) {
+  const std::string d = std::string("цифра ") + digit_word_ru(label);
+  const std::string thick = a.thickness == Thickness::Thin    ? "тонкая"
+                            : a.thickness == Thickness::Thick ? "толстая"
+                                                              : "";
+  const std::string size = a.size == DigitSize::Small   ? "маленькая"
+                           : a.size == DigitSize::Large ? "большая"
+                                                        : "";
+  const bool upright = a.slant == Slant::Upright;
+  const std::string direction = a.slant == Slant::Left ? "с наклоном влево" : "с наклоном вправо";
+  switch (index) {
+    case 0:
+      return "рукописная " + d;
+    case 1:
+      return join_words({thick, upright ? "прямая" : "наклонная", d});
+    case 2:
+      return d + (thick.empty() ? "" : ", " + thick) + (size.empty() ? "" : ", " + size);
+    case 3:
+      return upright ? join_words({size, "прямая", d}) : join_words({size, d, direction});
+    case 4:
+      return upright ? join_words({size, thick, "прямая", d}) : join_words({size, thick, d, direction});
+    case 5:
+      return d + ", написанная от руки";
+    default:
+      fail("digit_caption_ru: template ", index, ", expected 0..", kNumCaptionTemplates - 1);
+  }
+}
+
+std::vector<std::string> caption_template_words_ru() {
+  std::vector<std::string> words;
+  for (int d = 0; d < 10; ++d) words.push_back(digit_word_ru(d));
+  for (const char* w : {"рукописная", "цифра", "написанная", "от", "руки", "тонкая", "толстая", "маленькая",
+                        "большая", "прямая", "наклонная", "с", "наклоном", "вправо", "влево"})
+    words.push_back(w);
+  return words;
+}
+
+const Vocabulary& russian_caption_vocabulary() {
+  static const Vocabulary v = [] {
+    std::vector<std::string> words = {"<pad>", "<bos>", "<unk>"};
+    for (const std::string& w : caption_template_words_ru()) words.push_back(w);
+    return Vocabulary::from_words(words);
+  }();
+  return v;
+}
+
 }  // namespace ld::data

@@ -16,6 +16,14 @@
 //   3 a large seven slanted right     (size if any; slant with direction)
 //   4 a small thin upright seven      (all three)
 //   5 the number seven
+// Russian templates (--captions ru, ru-simple; the article's language), the same attributes with
+// the adjectives agreeing with the feminine «цифра»; template 0 is «рукописная цифра <word>»:
+//   0 рукописная цифра семь
+//   1 толстая наклонная цифра семь       (thickness if any; «наклонная» or «прямая»)
+//   2 цифра семь, тонкая, маленькая      (thickness and size, each if any)
+//   3 большая цифра семь с наклоном вправо   (size if any; upright: «большая прямая цифра семь»)
+//   4 маленькая тонкая прямая цифра семь (all three; slanted: «... цифра семь с наклоном влево»)
+//   5 цифра семь, написанная от руки
 #pragma once
 #include <array>
 #include <cstdint>
@@ -23,6 +31,7 @@
 #include <vector>
 
 #include "data/mnist.h"
+#include "data/vocab.h"
 
 namespace ld::data {
 
@@ -74,5 +83,15 @@ const char* size_word(DigitSize s);       // "small", "", "large"
 std::string digit_caption(int label, const DigitAttributes& a, int index);
 // Every word any template can produce, in no particular order (the vocabulary must hold them).
 std::vector<std::string> caption_template_words();
+
+const char* digit_word_ru(int digit);  // 0 -> "ноль" .. 9 -> "девять"
+// Russian template `index` (0 .. kNumCaptionTemplates-1) for this digit.
+std::string digit_caption_ru(int label, const DigitAttributes& a, int index);
+// Every word the Russian templates can produce: the ten digit words first, then the others.
+std::vector<std::string> caption_template_words_ru();
+// The vocabulary of `train --captions ru`: <pad> <bos> <unk> + caption_template_words_ru(), in that
+// fixed order. A separate list, not appended to data/vocab.txt, so the built-in English vocabulary
+// (and every model trained with it, models/) keeps its 27 ids and its token table's shape.
+const Vocabulary& russian_caption_vocabulary();
 
 }  // namespace ld::data

@@ -182,7 +182,7 @@ std::string check_folder_captions(const ImageFolder& folder, const Vocabulary& v
       fail("'", item.caption_path, "': caption '", printable(item.caption),
            "' has no word the model's vocabulary ", "knows (",
            unknown.empty() ? "no words" : "unknown: " + unknown,
-           "), so it would train as the empty caption; the vocabulary is data/vocab.txt");
+           "), so it would train as the empty caption");
     }
     report.add(t);
   }

@@ -15,8 +15,12 @@ namespace ld::data {
 CaptionMode parse_caption_mode(const std::string& name) {
   if (name == "simple") return CaptionMode::Simple;
   if (name == "varied") return CaptionMode::Varied;
-  fail("caption mode '", name, "', expected simple or varied");
+  if (name == "ru" || name == "ru-varied") return CaptionMode::RuVaried;
+  if (name == "ru-simple") return CaptionMode::RuSimple;
+  fail("caption mode '", name, "', expected simple, varied, ru (Russian, varied) or ru-simple");
 }
+
+bool is_russian(CaptionMode mode) { return mode == CaptionMode::RuSimple || mode == CaptionMode::RuVaried; }
 
 CaptionedImages captioned_mnist(const Digits& digits, CaptionMode mode) {
   CaptionedImages out;
@@ -27,11 +31,13 @@ CaptionedImages captioned_mnist(const Digits& digits, CaptionMode mode) {
   const std::vector<DigitAttributes> attrs = digit_attributes(digits);
   out.labels.resize(static_cast<size_t>(n));
   out.captions.resize(static_cast<size_t>(n));
-  const int templates = mode == CaptionMode::Simple ? 1 : kNumCaptionTemplates;
+  const int templates =
+      mode == CaptionMode::Simple || mode == CaptionMode::RuSimple ? 1 : kNumCaptionTemplates;
   for (int64_t i = 0; i < n; ++i) {
     out.labels[i] = digits.labels[i];
     for (int t = 0; t < templates; ++t)
-      out.captions[i].push_back(digit_caption(digits.labels[i], attrs[i], t));
+      out.captions[i].push_back(is_russian(mode) ? digit_caption_ru(digits.labels[i], attrs[i], t)
+                                                 : digit_caption(digits.labels[i], attrs[i], t));
   }
   return out;
 }

@@ -27,10 +27,14 @@ struct CaptionedImages {
 };
 
 enum class CaptionMode {
-  Simple,  // only template 0: "a handwritten digit seven"
-  Varied,  // all templates of captions.h; the loader picks one per sample per epoch
+  Simple,    // only template 0: "a handwritten digit seven"
+  Varied,    // all templates of captions.h; the loader picks one per sample per epoch
+  RuSimple,  // only Russian template 0: "рукописная цифра семь"
+  RuVaried,  // all Russian templates (captions.h)
 };
-CaptionMode parse_caption_mode(const std::string& name);  // "simple", "varied"
+CaptionMode parse_caption_mode(
+    const std::string& name);  // "simple", "varied", "ru" (= ru-varied), "ru-simple"
+bool is_russian(CaptionMode mode);
 
 // MNIST digits with captions from their measured attributes (captions.h).
 CaptionedImages captioned_mnist(const Digits& digits, CaptionMode mode = CaptionMode::Varied);

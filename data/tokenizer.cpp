@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "data/unicode_case.h"
 #include "data/utf8.h"
 #include "tensor/error.h"
 
@@ -81,8 +82,8 @@ std::vector<std::string> split_words(std::string_view text, std::vector<std::str
     const CodePoint cp = decode_utf8(text, i);
     switch (classify(cp.value, cp.valid)) {
       case CharClass::Word:
-        if (cp.value >= 'A' && cp.value <= 'Z')
-          cur.push_back(static_cast<char>(cp.value - 'A' + 'a'));
+        if (const char32_t lower = to_lower(cp.value); lower != cp.value)
+          cur.append(encode_utf8(lower));
         else
           cur.append(text.substr(i, static_cast<size_t>(cp.length)));
         break;

@@ -2,7 +2,8 @@
 //
 //   "A thick, slanted Seven!" -> words [a, thick, slanted, seven]
 //                             -> [<bos>, a, thick, slanted, seven, <pad> x 11]
-// Words: the text (UTF-8) is lower-cased (ASCII) and split at every character that is not a
+// Words: the text (UTF-8) is lower-cased (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic:
+// data/unicode_case.h) and split at every character that is not a
 // letter, digit or apostrophe (so punctuation and hyphens separate words). <bos> always
 // comes first, at most kMaxCaptionWords words follow, the rest is <pad>. A word not in
 // the vocabulary becomes <unk>; the result lists such words so callers can warn.

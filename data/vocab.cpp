@@ -1,6 +1,7 @@
 // data/vocab.cpp: loading and checking vocabularies (format in vocab.h).
 #include "data/vocab.h"
 
+#include "data/tokenizer.h"
 #include "tensor/error.h"
 #include "tensor/excerpt.h"
 #include "tensor/file_io.h"
@@ -16,11 +17,18 @@ const Vocabulary& Vocabulary::builtin() {
 
 Vocabulary Vocabulary::load(const std::string& path) { return parse(read_file(path), path); }
 
-// A word is lower-case letters, digits and apostrophes: what the tokenizer can produce.
+// A word is what the tokenizer can produce: one word, already lower-cased, of letters (any
+// script), digits and apostrophes. A word it can never produce would be a dead row.
 static bool valid_word(const std::string& w) {
-  if (w.empty()) return false;
-  for (char c : w)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '\'')) return false;
+  if (is_spare_slot(w)) return true;
+  const std::vector<std::string> split = split_words(w);
+  return split.size() == 1 && split[0] == w;
+}
+
+bool is_spare_slot(const std::string& w) {
+  if (w.size() < 9 || w.rfind("<spare_", 0) != 0 || w.back() != '>') return false;
+  for (size_t i = 7; i + 1 < w.size(); ++i)
+    if (w[i] < '0' || w[i] > '9') return false;
   return true;
 }
 
@@ -38,7 +46,8 @@ static Vocabulary build(const std::vector<std::string>& words, const std::string
            "' (id ", i, ")");
     if (i >= 3 && !valid_word(words[i]))
       fail("vocabulary ", name, ": ", where, " '", excerpt(words[i]),
-           "' is not a tokenizer word (lower-case letters, digits, apostrophes)");
+           "' is not one word as the tokenizer gives it (lower-case letters of any script, digits, "
+           "apostrophes)");
     if (auto [it, fresh] = seen.emplace(words[i], where); !fresh)
       fail("vocabulary ", name, ": ", where, " repeats '", excerpt(words[i]), "' (first at ", it->second,
            ")");

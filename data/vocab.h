@@ -5,6 +5,8 @@
 // caption templates produce, all ten digit words included (so a model trained without
 // nines still has a "nine" token for a LoRA adapter to learn). It is compiled into the
 // library (Vocabulary::builtin()), so the binary needs no data files to tokenize.
+// Words may be of any script (UTF-8), lower-cased as the tokenizer does; entries named
+// <spare_0>, <spare_1>, ... are reserved rows no caption ever maps to (data/vocab_build.h).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -16,6 +18,9 @@ namespace ld::data {
 inline constexpr int32_t kPadId = 0;
 inline constexpr int32_t kBosId = 1;
 inline constexpr int32_t kUnkId = 2;
+
+// "<spare_0>", "<spare_1>", ...: a reserved row of a built vocabulary (vocab_build.h).
+bool is_spare_slot(const std::string& word);
 
 class Vocabulary {
  public:

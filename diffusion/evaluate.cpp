@@ -39,6 +39,12 @@ static Tensor real_subset(const Tensor& images, const Tensor& labels, const std:
   return concat(picked, 0);
 }
 
+std::string digit_prompt(const data::Vocabulary& vocab, int digit) {
+  if (!vocab.contains(data::digit_word(digit)) && vocab.contains(data::digit_word_ru(digit)))
+    return std::string("рукописная цифра ") + data::digit_word_ru(digit);  // a --captions ru model
+  return std::string("a handwritten digit ") + data::digit_word(digit);
+}
+
 EvalResult evaluate(TextToImageModel& model, const data::Vocabulary& vocab, nn::MnistClassifier& classifier,
                     const Tensor& real_images, const Tensor& real_labels, const EvalOptions& o,
                     const std::function<void(int64_t, int64_t)>& progress) {
@@ -54,8 +60,7 @@ EvalResult evaluate(TextToImageModel& model, const data::Vocabulary& vocab, nn::
   for (size_t di = 0; di < o.digits.size(); ++di) {
     const int d = o.digits[di];
     if (d < 0 || d > 9) fail("--digits: ", d, " is not a digit 0-9");
-    const std::string prompt =
-        o.prompt.empty() ? std::string("a handwritten digit ") + data::digit_word(d) : o.prompt;
+    const std::string prompt = o.prompt.empty() ? digit_prompt(vocab, d) : o.prompt;
     std::array<int64_t, 10> counts{};
     for (int64_t b0 = 0; b0 < o.n_per_digit; b0 += o.batch) {
       throw_if_interrupted();  // the sampler checks every step too

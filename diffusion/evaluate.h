@@ -28,6 +28,10 @@ struct EvalOptions {
   std::string prompt;
 };
 
+// "a handwritten digit seven"; «рукописная цифра семь» for a model whose vocabulary has the Russian
+// digit words and not the English ones (trained with --captions ru).
+std::string digit_prompt(const data::Vocabulary& vocab, int digit);
+
 struct EvalResult {
   std::vector<int> digits;
   std::vector<double> accuracy_per_digit;

@@ -84,13 +84,11 @@ void check_train_memory(const ModelConfig& cfg, int64_t batch, int64_t dataset_i
   check_memory(need, str_cat(option, " ", batch), f.str());
 }
 
-void check_train_request(const TrainOptions& o, const ModelConfig& cfg, const data::Digits& train) {
+void check_train_request(const TrainOptions& o, const ModelConfig& cfg, int64_t dataset_images) {
   if (o.sample_every > 0 && o.sample_steps > cfg.timesteps)
     fail("--sample-steps: ", o.sample_steps, " is more than the ", cfg.timesteps, " timesteps of --config ",
          o.config, " (the first sample grid would fail after --sample-every steps)");
-  check_train_memory(cfg, o.batch, o.max_train_samples > 0 ? o.max_train_samples : 60000);
-  check_image_shape(cfg, train.rows, train.cols, 1, "'" + o.data_dir + "' (--data)",
-                    "--config '" + o.config + "'");
+  check_train_memory(cfg, o.batch, dataset_images);
 }
 
 void check_sample_memory(const ModelConfig& cfg, int64_t total_images, int64_t batch, bool guided,

@@ -26,9 +26,10 @@ void check_train_memory(const ModelConfig& cfg, int64_t batch, int64_t dataset_i
                         const std::string& option = "--batch");
 
 // Everything about a `train` request that can be checked before a file is written: the sample
-// grids' DDIM steps against the config's timesteps, memory (check_train_memory), and the shape of the
-// training digits (already read) against the config (check_image_shape).
-void check_train_request(const TrainOptions& o, const ModelConfig& cfg, const data::Digits& train);
+// grids' DDIM steps against the config's timesteps and memory (check_train_memory) for a data set of
+// `dataset_images` images. (The data's shape is checked against the config where it is read,
+// diffusion/train_data.cpp.)
+void check_train_request(const TrainOptions& o, const ModelConfig& cfg, int64_t dataset_images);
 
 // `sample` / `eval`: every generated image is kept (x2 for the final concatenation, plus the
 // grid for sample) while sampling runs in batches (x2 with guidance: conditional and

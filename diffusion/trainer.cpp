@@ -22,6 +22,7 @@
 #include "diffusion/model_io.h"
 #include "diffusion/resources.h"
 #include "diffusion/sampler.h"
+#include "diffusion/train_data.h"
 #include "diffusion/train_step.h"
 #include "diffusion/training_log.h"
 #include "nn/adam.h"
@@ -61,15 +62,16 @@ void validate(const TrainOptions& o) {
 // What a resumed run must share with the state it continues (everything that decides its batches,
 // noise and averaging), by the option that sets it. --steps, --lr, --warmup, --clip, --weight-decay and
 // the --*-every cadences may change on resume (docs/reliability.md).
-nlohmann::json run_setup(const TrainOptions& o, const data::Digits& digits) {
-  std::string bytes(digits.pixels.begin(), digits.pixels.end());
-  bytes.append(digits.labels.begin(), digits.labels.end());
-  return {{"--batch", o.batch},
-          {"--seed", o.seed},
-          {"--captions", o.caption_mode},
-          {"--ema", o.ema_decay},
-          {"--exclude-digits", o.exclude_digits},
-          {"--data", data::sha256_hex(bytes)}};  // the training digits themselves, not the folder's name
+nlohmann::json run_setup(const TrainOptions& o, const TrainData& td) {
+  nlohmann::json s = {{"--batch", o.batch},
+                      {"--seed", o.seed},
+                      {"--captions", o.caption_mode},
+                      {"--ema", o.ema_decay},
+                      {"--exclude-digits", o.exclude_digits},
+                      {"--data", td.data_hash}};  // the training data themselves, not the folder's name
+  // only when not data/vocab.txt, so runs saved before --vocab existed still resume
+  if (!td.builtin_vocab) s["--vocab"] = data::sha256_hex(td.vocab.text()).substr(0, 16);
+  return s;
 }
 
 // The --out folder before anything is written: which run's files it holds, and whether this command
@@ -99,13 +101,6 @@ void claim_run_folder(const TrainOptions& o, const std::string& state_path, cons
          "choose another folder (or --overwrite to replace it)");
 }
 
-// The sample-grid prompts: one row per digit.
-std::vector<std::string> digit_prompts() {
-  std::vector<std::string> p;
-  for (int d = 0; d < 10; ++d) p.push_back(std::string("a handwritten digit ") + data::digit_word(d));
-  return p;
-}
-
 // Held-out loss (1) on fixed batches of the test split (train_step.h's fixed_noise_loss).
 double heldout_loss(TextToImageModel& model, const NoiseSchedule& s, const data::CaptionedImages& test,
                     const data::Vocabulary& vocab, const TrainOptions& o) {
@@ -132,35 +127,28 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
   comm.check_batch(o.batch);
   // A bad config or data folder is reported before anything is created on disk.
   ModelConfig cfg = load_config(o.config);
-  if (!fs::is_directory(o.data_dir))
-    fail("--data: '", o.data_dir, "' is not a folder (run `loradiff data fetch-mnist --out ", o.data_dir,
-         "`)");
-  // The training digits, read once, before anything is written: their shape is checked against the
-  // config and their count against --batch below.
-  data::Digits train_digits = data::load_mnist(o.data_dir, data::Split::Train);
-  if (o.max_train_samples > 0 && o.max_train_samples < train_digits.count()) {
-    data::Digits sub;
-    sub.rows = train_digits.rows;
-    sub.cols = train_digits.cols;
-    for (int64_t i = 0; i < o.max_train_samples; ++i)
-      sub.append(train_digits.image(i), train_digits.labels[i]);
-    train_digits = std::move(sub);
-  }
+  // The training data (MNIST or a captioned folder), its vocabulary and sample prompts, read once,
+  // before anything is written: their shape is checked against the config, their count against --batch.
+  TrainData td = load_train_data(o, cfg, primary && o.eval_every > 0 && o.eval_batches > 0);
   const std::string state_path = (fs::path(o.out_dir) / "train_state.safetensors").string();
   const std::string model_path = (fs::path(o.out_dir) / "model.safetensors").string();
   const std::string csv_path = (fs::path(o.out_dir) / "loss.csv").string();
-  check_outputs_distinct(
-      {{"--data", o.data_dir}, {"--config", fs::is_regular_file(o.config) ? o.config : ""}},
-      {{"--out", o.out_dir}});
+  check_outputs_distinct({{"--data", o.data_dir},
+                          {"--val", o.val_dir},
+                          {"--config", fs::is_regular_file(o.config) ? o.config : ""}},
+                         {{"--out", o.out_dir}});
   check_output_folder({"--out", o.out_dir});
   claim_run_folder(o, state_path, model_path);
-  check_train_request(o, cfg, train_digits);  // sizes, memory, the digits' shape: before anything is written
+  // sizes and memory, before anything is written (MNIST: as for the whole set, as before folders)
+  check_train_request(o, cfg, td.mnist && o.max_train_samples <= 0 ? 60000 : td.train.size());
   int64_t kept = 0;
-  for (uint8_t l : train_digits.labels)
+  for (int32_t l : td.train.labels)
     kept += std::find(o.exclude_digits.begin(), o.exclude_digits.end(), l) == o.exclude_digits.end();
   if (kept < o.batch)
-    fail("--batch: ", o.batch, " is larger than the ", kept, " training digits in '", o.data_dir, "'",
+    fail("--batch: ", o.batch, " is larger than the ", kept,
+         td.mnist ? " training digits" : " training images", " in '", o.data_dir, "'",
          o.exclude_digits.empty() ? "" : " left after --exclude-digits");
+  for (const std::string& note : td.notes) log << note << "\n";
   std::error_code ec;
   std::optional<FolderLock> lock;  // one loradiff run per folder (process 0 of a parallel run holds it)
   if (primary) {
@@ -189,21 +177,17 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
   comm.broadcast(&resume_flag, 1, "the start of the run");
   const bool have_state = resume_flag > 0;
 
-  // --- data loader over the training digits (read above), test split for the held-out loss
-  const data::Vocabulary& vocab = data::Vocabulary::builtin();
-  const data::CaptionMode mode = data::parse_caption_mode(o.caption_mode);
+  // --- data loader over the training set (read above); the held-out set for the held-out loss
+  const data::Vocabulary& vocab = td.vocab;
   data::LoaderOptions lo;
   lo.batch_size = o.batch;
   lo.seed = o.seed;
   lo.exclude_digits = o.exclude_digits;
   lo.rank = comm.rank();
   lo.ranks = comm.size();
-  data::DataLoader loader(data::captioned_mnist(train_digits, mode), vocab, lo);
-  const nlohmann::json setup = run_setup(o, train_digits);
-  data::CaptionedImages test_set;
-  if (primary && o.eval_every > 0 && o.eval_batches > 0)
-    test_set =
-        data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Test), data::CaptionMode::Simple);
+  data::DataLoader loader(std::move(td.train), vocab, lo);
+  const nlohmann::json setup = run_setup(o, td);
+  const data::CaptionedImages& test_set = td.heldout;
 
   // --- model, optimizer, EMA, the loss's generator
   auto model = build_model(cfg, vocab, o.seed);
@@ -227,8 +211,13 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
     const nn::ResumeState st(state_path, "loradiff-train-state", "start a new run in another --out folder");
     if (auto option = st.setup_mismatch(setup))
       fail("--resume: the run in '", o.out_dir, "' was made with ", *option, " ",
-           *option == "--data" ? "giving other digits" : st.saved_setup_value(*option).dump(),
-           ", this command has ", *option == "--data" ? "'" + o.data_dir + "'" : setup.at(*option).dump(),
+           *option == "--data"    ? "giving other training data"
+           : *option == "--vocab" ? "another vocabulary"
+                                  : st.saved_setup_value(*option).dump(),
+           ", this command has ",
+           *option == "--data"    ? "'" + o.data_dir + "'"
+           : *option == "--vocab" ? "another (--vocab, --vocab-min-count, --vocab-size, --vocab-spare)"
+                                  : setup.at(*option).dump(),
            "; resume with the same options (only --steps, --lr, --warmup, --clip, --weight-decay and the "
            "--*-every "
            "cadences may change)");
@@ -283,7 +272,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
     auto ema_model = build_model(cfg, vocab, 0);
     ema.copy_to(*ema_model);
     std::vector<std::string> prompts;
-    for (auto& p : digit_prompts())
+    for (auto& p : td.sample_prompts)  // MNIST: one row per digit; a folder: held-out captions
       for (int64_t c = 0; c < o.sample_cols; ++c) prompts.push_back(p);
     SampleOptions so;
     so.steps = o.sample_steps;
@@ -292,13 +281,13 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
     std::ostringstream name;
     name << "step_" << std::setw(7) << std::setfill('0') << step << ".png";
     data::GenerationParams gp;
-    gp.prompt = "a handwritten digit zero .. nine (one row each)";
+    gp.prompt = td.sample_label;
     gp.steps = so.steps;
     gp.guidance = so.guidance;
     gp.seed = so.seed;
     gp.model_hash = weights_hash(ema_model->state_dict());
-    data::write_png_grid((fs::path(o.out_dir) / "samples" / name.str()).string(), imgs, 10, o.sample_cols, 2,
-                         gp);
+    data::write_png_grid((fs::path(o.out_dir) / "samples" / name.str()).string(), imgs,
+                         static_cast<int64_t>(td.sample_prompts.size()), o.sample_cols, 2, gp);
   };
 
   // One step: loss (1) -> backward -> clip -> AdamW -> EMA, shared with every trainer (train_step.h).

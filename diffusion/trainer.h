@@ -1,5 +1,6 @@
 // diffusion/trainer.h: training the text-to-image model with loss (1) (`loradiff train`).
 //
+// Data: MNIST IDX files or a folder of captioned images (diffusion/train_data.h).
 // Each step: a batch of (x_0, caption) from the loader, loss (1) at random t with
 // caption dropout (diffusion/loss.h), backward, global-norm gradient clipping,
 // AdamW with linear warm-up, then an EMA update of the weights (sampling uses the
@@ -35,8 +36,13 @@ struct TrainOptions {
   double ema_decay = 0.999;
   std::vector<int> exclude_digits;
   uint64_t seed = 0;
-  std::string caption_mode = "varied";  // "simple": only "a handwritten digit <word>"
-  int64_t max_train_samples = 0;        // 0 = all (tests use a few)
+  std::string caption_mode = "varied";  // "simple": only "a handwritten digit <word>"; "ru", "ru-simple"
+  // --data may also be a folder of images + same-name .txt captions (diffusion/train_data.h):
+  std::string val_dir;       // --val: its held-out folder
+  double val_fraction = -1;  // --val-fraction: part of it held out; -1 = kDefaultValFraction (0.05)
+  std::string vocab;  // --vocab: builtin, auto or a word-list file; "" = builtin (MNIST), auto (folder)
+  int64_t vocab_min_count = 1, vocab_size = 4096, vocab_spare = 8;  // --vocab auto (data/vocab_build.h)
+  int64_t max_train_samples = 0;  // 0 = all (tests use a few)
   int64_t log_every = 10, checkpoint_every = 500, sample_every = 1000, eval_every = 500;
   int64_t eval_batches = 4;   // held-out batches per evaluation
   int64_t sample_steps = 50;  // DDIM steps for the sample grids

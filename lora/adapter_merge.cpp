@@ -114,15 +114,20 @@ AdapterMergeResult merge_adapters(const std::vector<WeightedAdapter>& in, int64_
       for (auto [i, k] : occ) {
         const AdapterLayer& l = in[i].adapter.layers[k];
         // the run-time scale, as LoRAAdapter::scale() computes it
-        float f = in[i].spec.weight_for(name) * in[i].adapter.alpha / static_cast<float>(l.rank());
-        if (R != largest) f *= static_cast<float>(R) / out.alpha;
+        const float f = in[i].spec.weight_for(name) * in[i].adapter.alpha / static_cast<float>(l.rank());
         As.push_back(l.A);
         Bs.push_back(mul_scalar(l.B, f));
+      }
+      if (R < largest) {  // zero ranks up to alpha', so that this layer's scale is 1 too
+        Shape a = As[0].shape(), b = Bs[0].shape();
+        a[0] = b[1] = largest - R;
+        As.push_back(Tensor::zeros(a));
+        Bs.push_back(Tensor::zeros(b));
       }
       AdapterLayer m{name, As.size() == 1 ? As[0].clone() : concat(As, 0),
                      Bs.size() == 1 ? Bs[0].contiguous() : concat(Bs, 1)};
       out.layers.push_back(m);
-      res.layers.push_back({name, R, 0.0, 0.0, 1.0});
+      res.layers.push_back({name, largest, 0.0, 0.0, 1.0});
     }
     return res;
   }

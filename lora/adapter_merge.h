@@ -3,12 +3,12 @@
 // Applied together at weights w_i, adapters change a layer's weight by Eq. (LoRA),
 //   W' = W + sum_i w_i (alpha_i / r_i) B_i A_i.
 // Exactly, by concatenated ranks (R = sum_i r_i in the layer):
-//   B' = [f_1 B_1 | f_2 B_2 | ...]  (out, R),   A' = [A_1; A_2; ...]  (R, fan_in),
-//   f_i = w_i alpha_i / r_i (the adapter's run-time scale) times R / alpha',
-// with alpha' the largest R of any layer, so (alpha' / R) B' A' = sum_i w_i (alpha_i / r_i) B_i A_i and,
-// where a layer's R is alpha' (the usual case), f_i is exactly the run-time scale. Not bit for bit the
-// same numbers as the adapters applied together: the scale is folded into B before the product and the
-// products are summed in one GEMM instead of one per adapter (float rounding only).
+//   B' = [s_1 B_1 | s_2 B_2 | ... | 0]  (out, R'),   A' = [A_1; A_2; ...; 0]  (R', fan_in),
+//   s_i = w_i alpha_i / r_i (the adapter's run-time scale, per block), alpha' = R' = the largest R of
+// any layer (a layer with a smaller R gets zero ranks up to R'), so every layer's scale alpha' / R' is
+// exactly 1 and B' A' = sum_i w_i (alpha_i / r_i) B_i A_i. The adapters applied together compute the
+// very same product (lora_linear.cpp, lora_conv2d.cpp fold each scale into B and concatenate the
+// ranks), so the merged file at weight 1 samples bit for bit like them.
 // Or at rank r, by SVD of the summed update D (lora/svd.h, Eckart-Young): the top r triplets,
 // split as extract/resize do with alpha' = r; ||D - D_r||_F = sqrt(sum_{k >= r} S_k^2), the tail.
 // Per-block weights of a spec (`:down=a,...`) apply per layer; a step range cannot be merged.

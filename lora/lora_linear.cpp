@@ -2,6 +2,8 @@
 #include "lora/lora_linear.h"
 
 #include "autograd/ops.h"
+#include "tensor/elementwise.h"
+#include "tensor/index.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
 
@@ -26,9 +28,12 @@ struct FusedLoRASaved {
 void fused_lora_linear_backward(ag::Node& self, const FusedLoRASaved& saved);
 
 // Fig. 1 as one op, for x (..., in) read as X (M, in), s_i = w_i alpha_i / r_i:
-//   W   = W0 + sum_i s_i B_i A_i                      (out, in): the adapters merged on the fly
+//   W   = W0 + [s_1 B_1 | s_2 B_2 | ...] [A_1; A_2; ...]   (out, in): the adapters merged on the fly
 //   Y   = X W^T + 1 b^T                               = X W0^T + b + sum_i s_i (X A_i^T) B_i^T
 // Its backward is fused_lora_linear_backward, right below.
+// The adapters enter as ONE product of their concatenated ranks, each scale folded into its B:
+// exactly the product an exact `lora merge --out-lora` file holds (lora/adapter_merge.h, scale 1),
+// so the merged file and the adapters applied together give the same W bit for bit.
 // Building W costs out*in*r per adapter, nothing next to the M*out*in GEMM, and leaves the
 // forward exactly as costly as the base layer's; the composed form (two ag::linear, a scale and
 // an add per adapter) reads and writes extra (M, out) and (M, in) tensors. `loradiff bench lora`
@@ -36,7 +41,12 @@ void fused_lora_linear_backward(ag::Node& self, const FusedLoRASaved& saved);
 Var fused_lora_linear(const Var& x, const Var& w, const Var& b, const std::vector<Term>& terms) {
   const int64_t in = w.value().size(1), out = w.value().size(0), M = x.value().numel() / in;
   Tensor W = w.value().clone();
-  for (const Term& t : terms) gemm(t.B.value(), t.A.value(), W, t.s, 1.0f);
+  std::vector<Tensor> As, sBs;
+  for (const Term& t : terms) {
+    As.push_back(t.A.value());
+    sBs.push_back(mul_scalar(t.B.value(), t.s));
+  }
+  gemm(sBs.size() == 1 ? sBs[0] : concat(sBs, 1), As.size() == 1 ? As[0] : concat(As, 0), W, 1.0f, 1.0f);
   const Tensor X = x.value().reshape({M, in});
   Tensor Y = Tensor::empty({M, out});
   if (b.defined()) {

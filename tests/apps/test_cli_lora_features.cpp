@@ -132,6 +132,12 @@ TEST_CASE("lora merge --out-lora: exact and rank-r") {
   INFO(r.output);
   REQUIRE(r.rc == 0);
   CHECK(has(r.output, "rank 4, alpha 4, exact"));
+  // the exact merge samples bit for bit like the two adapters applied together
+  REQUIRE(run(sample_args(tmp, "together.png", "--lora " + a + ":0.5 --lora " + a + ":0.25:te=0")).rc == 0);
+  REQUIRE(run(sample_args(tmp, "merged.png", "--lora " + (tmp / "aa.safetensors"))).rc == 0);
+  REQUIRE(run(sample_args(tmp, "base.png", "")).rc == 0);
+  CHECK(pixels(tmp / "together.png") == pixels(tmp / "merged.png"));
+  CHECK(pixels(tmp / "together.png") != pixels(tmp / "base.png"));
   r = run("lora merge --out-lora " + (tmp / "r1.safetensors") + " --rank 1 " + a + ":0.5 " + a + ":0.25");
   REQUIRE(r.rc == 0);
   CHECK(has(r.output, "rank-1 SVD"));
@@ -184,12 +190,13 @@ TEST_CASE("lora train --new-token: the word trains with the adapter and comes wi
   REQUIRE(run(train + " --out " + (tmp / "s.safetensors") + " --steps 4").rc == 0);
   CHECK(lora::read_adapter(tmp / "r.safetensors").new_rows.to_vector() ==
         lora::read_adapter(tmp / "s.safetensors").new_rows.to_vector());
-  r = run("lora train --base " + (tmp / "base.safetensors") + " --data " + (tmp / "sks") + " --batch 2 --out " +
-          (tmp / "r.safetensors") + " --steps 6 --resume --no-progress --new-token zzz");
+  r = run("lora train --base " + (tmp / "base.safetensors") + " --data " + (tmp / "sks") +
+          " --batch 2 --out " + (tmp / "r.safetensors") +
+          " --steps 6 --resume --no-progress --new-token zzz");
   CHECK(r.rc != 0);
   CHECK(has(r.output, "new_token"));
-  r = run("lora train --base " + (tmp / "base.safetensors") + " --data " + (tmp / "sks") + " --batch 2 --out " +
-          (tmp / "r.safetensors") + " --steps 6 --resume --no-progress");
+  r = run("lora train --base " + (tmp / "base.safetensors") + " --data " + (tmp / "sks") +
+          " --batch 2 --out " + (tmp / "r.safetensors") + " --steps 6 --resume --no-progress");
   CHECK(r.rc != 0);
   CHECK(has(r.output, "--new-token"));
   // merged into a checkpoint, the word becomes part of the model's vocabulary

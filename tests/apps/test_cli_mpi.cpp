@@ -278,6 +278,26 @@ TEST_CASE(
   CHECK_FALSE(fs::exists(tmp.path / "b"));
 }
 
+TEST_CASE("train --data FOLDER (captioned images, --vocab auto) on 2 processes trains the one-process run") {
+  test::TempDir tmp("cli-mpi-folder");
+  const fs::path data = tmp.path / "folder";
+  fs::create_directories(data);
+  const char* caps[3] = {"a bar on the left", "полоса справа", "a bar in the middle"};
+  for (int i = 0; i < 15; ++i) {
+    std::vector<uint8_t> img(784, 0);
+    for (int r = 5; r < 23; ++r) img[r * 28 + 4 + 8 * (i % 3)] = 255;
+    const std::string stem = (data / ("b" + std::to_string(10 + i))).string();
+    data::write_png(stem + ".png", data::GrayImage{28, 28, img});
+    write_file_atomic(stem + ".txt", caps[i % 3]);
+  }
+  auto r = test::run_cli(train_args(data, tmp.path / "one", 10), "LORADIFF_NUM_THREADS=1");
+  REQUIRE_MESSAGE(r.rc == 0, r.output);
+  r = run_shell(mpirun(2) + " " + LORADIFF_BINARY + train_args(data, tmp.path / "two", 10));
+  REQUIRE_MESSAGE(r.rc == 0, r.output);
+  CHECK(r.output.find("data-parallel: 2 processes") != std::string::npos);
+  check_same_run(tmp.path / "one", tmp.path / "two", "a captioned folder on 2 processes");
+}
+
 #else
 
 TEST_CASE("data-parallel training (MPI)") {

@@ -82,7 +82,7 @@ TEST_CASE("vocabulary files are checked line by line") {
   CHECK_THROWS_WITH_AS(Vocabulary::parse("<bos>\n<pad>\n<unk>\n", "v.txt"), doctest::Contains("line 1"),
                        ld::Error);
   CHECK_THROWS_WITH_AS(Vocabulary::parse("<pad>\n<bos>\n<unk>\nSeven\n", "v.txt"),
-                       doctest::Contains("not a tokenizer word"), ld::Error);
+                       doctest::Contains("not one word as the tokenizer gives it"), ld::Error);
   CHECK_THROWS_WITH_AS(Vocabulary::parse("<pad>\n<bos>\n<unk>\n\nx\n", "v.txt"),
                        doctest::Contains("line 4 is empty"), ld::Error);
   const Vocabulary v = Vocabulary::from_words({"<pad>", "<bos>", "<unk>", "cat"});

@@ -13,6 +13,7 @@
 #include "lora/adapter_file.h"
 #include "lora/attach.h"
 #include "nn/safetensors.h"
+#include "tests/lora/lora_fixture.h"
 #include "tests/temp_dir.h"
 
 using namespace ld;
@@ -22,10 +23,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using ld::test::TempDir;
-
-std::unique_ptr<diffusion::TextToImageModel> tiny_model(uint64_t seed) {
-  return diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), seed);
-}
+using ld::test::tiny_model;
 
 Tensor eps(diffusion::TextToImageModel& m, uint64_t seed) {
   Generator gen(seed);

@@ -14,6 +14,7 @@
 #include "lora/adapter_formats.h"
 #include "lora/attach.h"
 #include "tensor/elementwise.h"
+#include "tests/lora/lora_fixture.h"
 #include "tests/temp_dir.h"
 
 using namespace ld;
@@ -23,10 +24,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using ld::test::TempDir;
-
-std::unique_ptr<diffusion::TextToImageModel> tiny_model() {
-  return diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 1);
-}
+using ld::test::tiny_model;
 
 Adapter make_adapter() {
   auto model = tiny_model();
@@ -37,9 +35,7 @@ Adapter make_adapter() {
   c.targets.push_back("unet.mid.res1.conv1");  // a conv layer: 4-D A and B
   for (const auto& t : text_encoder_targets()) c.targets.push_back(t);
   attach_lora(*model, c, "x");
-  Generator gen(4);
-  for (auto& [_, l] : lora_layers(*model))
-    l->adapter(0).B().set_value(mul_scalar(rand_normal(l->adapter(0).B().shape(), gen), 0.3f));
+  ld::test::randomize_up(*model, 4);
   Adapter a = adapter_from_model(*model, "x");
   a.targets = c.targets;
   a.base_config = model->config.to_json().dump();
@@ -69,15 +65,7 @@ void check_same(const Adapter& x, const Adapter& y) {
 Tensor sample_with(const std::string& spec) {
   auto model = tiny_model();
   load_lora_specs(*model, {spec});
-  const diffusion::ModelConfig& cfg = model->config;
-  auto s = diffusion::NoiseSchedule::make(cfg.beta_schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end);
-  diffusion::SampleOptions so;
-  so.steps = 3;
-  so.seed = 5;
-  Tensor ids = Tensor::zeros({2, 16}, DType::I32);
-  ids.i32()[0] = ids.i32()[16] = 1;
-  ids.i32()[1] = 7;
-  return diffusion::sample(*model, s, ids, so);
+  return ld::test::sample_tiny(*model, 3);
 }
 
 }  // namespace

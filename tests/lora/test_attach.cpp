@@ -8,15 +8,13 @@
 #include "diffusion/model_io.h"
 #include "lora/attach.h"
 #include "lora/lora_linear.h"
+#include "tests/lora/lora_fixture.h"
 
 using namespace ld;
 using namespace ld::lora;
+using ld::test::tiny_model;
 
 namespace {
-
-std::unique_ptr<diffusion::TextToImageModel> tiny_model(uint64_t seed) {
-  return diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), seed);
-}
 
 struct Inputs {
   Tensor x, t, ids;

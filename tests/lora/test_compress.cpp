@@ -13,9 +13,9 @@
 #include "data/mnist.h"
 #include "diffusion/model_io.h"
 #include "lora/compress.h"
+#include "nn/attention.h"
 #include "nn/low_rank_conv2d.h"
 #include "nn/low_rank_layout.h"
-#include "nn/attention.h"
 #include "nn/low_rank_linear.h"
 #include "nn/sequential.h"
 #include "tensor/conv.h"
@@ -23,9 +23,11 @@
 #include "tensor/index.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
+#include "tests/lora/lora_fixture.h"
 
 using namespace ld;
 using namespace ld::lora;
+using ld::test::tiny_model;
 namespace fs = std::filesystem;
 
 namespace {
@@ -36,10 +38,6 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
   double m = 0;
   for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(double(x[i]) - y[i]));
   return m;
-}
-
-std::unique_ptr<diffusion::TextToImageModel> tiny_model(uint64_t seed) {
-  return diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), seed);
 }
 
 // 40 "digits": a bar whose column depends on the label.
@@ -96,7 +94,8 @@ TEST_CASE("InputRecorder: S = sum x x^T of Linear rows and Conv2d patches, <pad>
   CHECK(max_abs_diff(m.second_moment(), mul_scalar(matmul(col, col.transpose(0, 1)), 1.0f / 50)) < 1e-5);
   const Tensor mu = mul_scalar(sum(col, {1}), 1.0f / 50);  // (18)
   CHECK(max_abs_diff(m.mean(), mu) < 1e-5);
-  CHECK(max_abs_diff(m.covariance(), sub(m.second_moment(), matmul(mu.view({18, 1}), mu.view({1, 18})))) < 1e-5);
+  CHECK(max_abs_diff(m.covariance(), sub(m.second_moment(), matmul(mu.view({18, 1}), mu.view({1, 18})))) <
+        1e-5);
 
   // a Linear reading text tokens: rows whose mask is 0 are not counted
   auto text = std::make_shared<nn::Sequential>();

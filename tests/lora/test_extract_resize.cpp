@@ -13,15 +13,13 @@
 #include "lora/svd.h"
 #include "tensor/elementwise.h"
 #include "tensor/matmul.h"
+#include "tests/lora/lora_fixture.h"
 
 using namespace ld;
 using namespace ld::lora;
+using ld::test::tiny_model;
 
 namespace {
-
-std::unique_ptr<diffusion::TextToImageModel> tiny_model(uint64_t seed) {
-  return diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), seed);
-}
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   std::vector<float> x = a.to_vector(), y = b.to_vector();

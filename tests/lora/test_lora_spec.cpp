@@ -12,6 +12,7 @@
 #include "lora/adapter_file.h"
 #include "lora/attach.h"
 #include "tensor/elementwise.h"
+#include "tests/lora/lora_fixture.h"
 #include "tests/temp_dir.h"
 
 using namespace ld;
@@ -20,10 +21,8 @@ using namespace ld::lora;
 namespace {
 
 using ld::test::TempDir;
-
-std::unique_ptr<diffusion::TextToImageModel> tiny_model() {
-  return diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 1);
-}
+using ld::test::tiny_model;
+using ld::test::two_prompts;
 
 // An adapter with random B on the UNet attention and the text encoder, saved to `path`.
 void write_adapter(const std::string& path) {
@@ -34,40 +33,25 @@ void write_adapter(const std::string& path) {
   c.targets = default_targets();
   for (const auto& t : text_encoder_targets()) c.targets.push_back(t);
   attach_lora(*model, c, "mine");
-  Generator gen(9);
-  for (auto& [_, l] : lora_layers(*model))
-    l->adapter(0).B().set_value(mul_scalar(rand_normal(l->adapter(0).B().shape(), gen), 0.3f));
+  ld::test::randomize_up(*model, 9);
   Adapter a = adapter_from_model(*model, "mine");
   a.targets = c.targets;
   save_adapter(path, a);
-}
-
-Tensor ids2() {
-  Tensor ids = Tensor::zeros({2, 16}, DType::I32);
-  ids.i32()[0] = ids.i32()[16] = 1;
-  ids.i32()[1] = 7;
-  ids.i32()[17] = 9;
-  return ids;
 }
 
 // A short DDIM run of the tiny model with the specs loaded (and their step schedule hooked).
 Tensor sample_with(const std::vector<std::string>& specs, bool hook = true) {
   auto model = tiny_model();
   const auto reports = load_lora_specs(*model, specs);
-  const diffusion::ModelConfig& cfg = model->config;
-  auto s = diffusion::NoiseSchedule::make(cfg.beta_schedule, cfg.timesteps, cfg.beta_start, cfg.beta_end);
-  diffusion::SampleOptions so;
-  so.steps = 4;
-  so.seed = 5;
-  if (hook) so.before_step = adapter_step_schedule(*model, reports);
-  return diffusion::sample(*model, s, ids2(), so);
+  return ld::test::sample_tiny(*model, 4, hook ? adapter_step_schedule(*model, reports) : nullptr);
 }
 
 Tensor eps_of(diffusion::TextToImageModel& m) {
   Generator gen(3);
   ag::NoGrad ng;
   m.eval();
-  return m.forward(Var(rand_normal({2, 1, 28, 28}, gen)), Tensor::from_ints({3, 500}, {2}), ids2()).value();
+  return m.forward(Var(rand_normal({2, 1, 28, 28}, gen)), Tensor::from_ints({3, 500}, {2}), two_prompts())
+      .value();
 }
 
 bool same_bits(const Tensor& a, const Tensor& b) {

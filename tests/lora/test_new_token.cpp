@@ -14,6 +14,7 @@
 #include "lora/attach.h"
 #include "lora/trainer.h"
 #include "tensor/elementwise.h"
+#include "tests/lora/lora_fixture.h"
 #include "tests/temp_dir.h"
 
 using namespace ld;
@@ -22,10 +23,7 @@ using namespace ld::lora;
 namespace {
 
 using ld::test::TempDir;
-
-std::unique_ptr<diffusion::TextToImageModel> tiny_model() {
-  return diffusion::build_model(diffusion::load_config("mnist-t2i-tiny"), data::Vocabulary::builtin(), 1);
-}
+using ld::test::tiny_model;
 
 Tensor eps_of(diffusion::TextToImageModel& m, const data::Vocabulary& vocab, const std::string& prompt) {
   Generator gen(3);
@@ -47,9 +45,8 @@ void write_sks_adapter(const std::string& path) {
   c.targets = default_targets();
   for (const auto& t : text_encoder_targets()) c.targets.push_back(t);
   attach_lora(*model, c, "x");
-  Generator gen(4);
-  for (auto& [_, l] : lora_layers(*model))
-    l->adapter(0).B().set_value(mul_scalar(rand_normal(l->adapter(0).B().shape(), gen), 0.3f));
+  ld::test::randomize_up(*model, 4);
+  Generator gen(5);
   Adapter a = adapter_from_model(*model, "x");
   a.targets = c.targets;
   a.new_words = {"sks"};
