@@ -93,7 +93,7 @@ void register_train(CLI::App& app, Runner& run) {
   cmd->add_option("--data", o->data_dir, "MNIST folder (from `loradiff data fetch-mnist`), or a folder of images with same-name .txt captions")->capture_default_str();
   cmd->add_option("--val", o->val_dir, "held-out folder of captioned images (folder --data only)");
   cmd->add_option("--val-fraction", o->val_fraction, "part of a folder --data held out, drawn by --seed (default 0.05, at least 1 image; 0 = none)");
-  cmd->add_option("--vocab", o->vocab, "builtin (data/vocab.txt; default for MNIST), auto (built from the training captions; default for a folder) or a word-list file");
+  cmd->add_option("--vocab", o->vocab, "builtin (data/vocab.txt; default for MNIST), auto (built from the training captions; default for a folder), shapes (the `data make-shapes` grammar) or a word-list file");
   cmd->add_option("--vocab-min-count", o->vocab_min_count, "--vocab auto: drop words seen fewer times")->capture_default_str();
   cmd->add_option("--vocab-size", o->vocab_size, "--vocab auto: at most this many entries (3 reserved and the spares included)")->capture_default_str();
   cmd->add_option("--vocab-spare", o->vocab_spare, "--vocab auto: reserved <spare_k> rows at the end")->capture_default_str();

@@ -208,3 +208,38 @@ TEST_CASE("a 3-channel model samples RGB PNGs; eval --dataset shapes judges them
   CHECK(has(r.output, "--exclude 'hexagon'"));
   CHECK(one_error_line(r.output));
 }
+
+TEST_CASE(
+    "end to end: make-shapes -> train --data (colour, --vocab shapes) -> eval --dataset shapes -> lora "
+    "train") {
+  ld::test::TempDir tmp("cli-shapes-e2e");
+  Result r = run("data make-shapes --n 24 --seed 1 --exclude triangle --out " + (tmp / "data"));
+  REQUIRE(r.rc == 0);
+  r = run("train --data " + (tmp / "data") + " --config shapes-t2i-tiny --vocab shapes --steps 2 --batch 4 " +
+          "--sample-every 2 --sample-steps 2 --no-progress --out " + (tmp / "run"));
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  // the run's sample grid is colour
+  bool rgb_grid = false;
+  for (const auto& e : fs::recursive_directory_iterator(tmp.path / "run"))
+    if (e.path().extension() == ".png")
+      rgb_grid |= static_cast<uint8_t>(read_file(e.path().string())[25]) == 2;
+  CHECK(rgb_grid);
+  const diffusion::LoadedModel lm = diffusion::load_model(tmp / "run/model.safetensors");
+  CHECK(lm.model->config.image_channels == 3);
+  CHECK(lm.vocab.contains("triangle"));  // --vocab shapes keeps the left-out word's token
+  r = run("eval --dataset shapes --model " + (tmp / "run/model.safetensors") +
+          " --n-prompts 6 --steps 2 --exclude triangle --json " + (tmp / "e.json"));
+  INFO(r.output);
+  REQUIRE(r.rc == 0);
+  CHECK(nlohmann::json::parse(read_file(tmp / "e.json"))["all"]["n"] == 6);
+  // a LoRA on the left-out shape, from a folder of triangles only
+  REQUIRE(run("data make-shapes --n 4 --two-shape-fraction 0 --exclude circle,square,cross --out " +
+              (tmp / "tri"))
+              .rc == 0);
+  r = run("lora train --base " + (tmp / "run/model.safetensors") + " --data " + (tmp / "tri") + " --out " +
+          (tmp / "tri.safetensors") + " --rank 2 --steps 1 --batch 2 --no-progress");
+  INFO(r.output);
+  CHECK(r.rc == 0);
+  CHECK(fs::exists(tmp.path / "tri.safetensors"));
+}
