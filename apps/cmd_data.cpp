@@ -14,6 +14,7 @@
 #include "data/shapes.h"
 #include "data/tokenizer.h"
 #include "data/utf8.h"
+#include "data/vocab_build.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 #include "tensor/path_guard.h"
@@ -96,7 +97,8 @@ int info(const std::string& dir) {
   return 0;
 }
 
-int check_folder(const std::string& dir, const data::FolderOptions& opt, const std::string& preview) {
+int check_folder(const std::string& dir, const data::FolderOptions& opt, const std::string& preview,
+                 const std::string& vocab_name) {
   // the preview never lands in (or replaces something in) the folder it shows
   if (!preview.empty()) {
     const auto parent = std::filesystem::path(preview).parent_path();
@@ -104,6 +106,10 @@ int check_folder(const std::string& dir, const data::FolderOptions& opt, const s
       fail("--preview '", preview, "' lies inside the folder '", dir, "' it previews; write it elsewhere");
   }
   check_output_file({"--preview", preview}, FileKind::Png);
+  // the captions' words against the vocabulary a model would use: builtin, shapes or a word-list file
+  const data::Vocabulary vocab = vocab_name == "builtin"  ? data::Vocabulary::builtin()
+                                 : vocab_name == "shapes" ? data::shapes_vocabulary()
+                                                          : data::load_vocabulary_list(vocab_name);
   const data::ImageFolder folder = data::read_image_folder(dir, opt);
   int64_t inverted = 0;
   for (const auto& item : folder.items) inverted += item.inverted;
@@ -111,7 +117,7 @@ int check_folder(const std::string& dir, const data::FolderOptions& opt, const s
             << inverted << " inverted (dark on light), resized to " << opt.size << "x" << opt.size
             << (opt.channels == 3 ? ", RGB" : "") << "\n";
   for (const auto& item : folder.items) {
-    const data::Tokens t = data::tokenize(data::Vocabulary::builtin(), item.caption);
+    const data::Tokens t = data::tokenize(vocab, item.caption);
     if (!t.ok()) std::cout << "warning: " << item.caption_path << ": " << t.warning(item.caption) << "\n";
   }
   if (!preview.empty()) {
@@ -227,6 +233,7 @@ void register_data(CLI::App& app, Runner& run) {
   auto fopt = std::make_shared<data::FolderOptions>();
   auto invert = std::make_shared<std::string>("auto");
   auto preview = std::make_shared<std::string>();
+  auto check_vocab = std::make_shared<std::string>("builtin");
   auto* c = cmd->add_subcommand("check-folder",
                                 "read an image + caption folder as LoRA training would, report problems");
   c->add_option("dir", *folder, "the folder")->required();
@@ -240,12 +247,15 @@ void register_data(CLI::App& app, Runner& run) {
                 "1 (gray, as LoRA training of the digit models reads it) or 3 (RGB)")
       ->capture_default_str();
   c->add_option("--preview", *preview, "write the prepared images as a PNG grid here");
-  c->callback([&run, folder, fopt, invert, preview] {
-    run = [folder, fopt, invert, preview] {
+  c->add_option("--vocab", *check_vocab,
+                "vocabulary the captions are checked against: builtin (data/vocab.txt), shapes, or a word-list file")
+      ->capture_default_str();
+  c->callback([&run, folder, fopt, invert, preview, check_vocab] {
+    run = [folder, fopt, invert, preview, check_vocab] {
       fopt->invert = data::parse_invert_mode(*invert);
       if (fopt->channels != 1 && fopt->channels != 3)
         fail("--channels: ", fopt->channels, " must be 1 (gray) or 3 (RGB)");
-      return check_folder(*folder, *fopt, *preview);
+      return check_folder(*folder, *fopt, *preview, *check_vocab);
     };
   });
 

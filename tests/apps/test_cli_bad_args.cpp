@@ -153,6 +153,7 @@ const Case kCases[] = {
     {"data make-shapes --out {out} --seed -1", "--seed"},
     {"data make-shapes --n 2", "--out is required"},
     {"data check-folder {missing} --channels 2", "--channels"},
+    {"data check-folder {images} --vocab {missing}", "missing"},
     {"data check-folder {missing}", "missing"},
     {"data check-folder {notes}", "notes.txt"},
     {"data check-folder {images} --invert sideways", "'sideways'"},

@@ -93,7 +93,10 @@ TEST_CASE("data make-shapes writes a deterministic RGB image + caption folder wi
   CHECK(r.rc == 0);
   CHECK(has(r.output, "12 image/caption pairs, 0 inverted (dark on light), resized to 32x32, RGB"));
   CHECK(static_cast<uint8_t>(read_file(tmp / "p.png")[25]) == 2);
-  CHECK(run("data check-folder " + (tmp / "a") + " --size 32").rc == 0);
+  CHECK(has(r.output, "warning: "));  // the digit vocabulary lacks the shapes words
+  r = run("data check-folder " + (tmp / "a") + " --size 32 --vocab shapes");
+  CHECK(r.rc == 0);
+  CHECK_FALSE(has(r.output, "warning"));
 }
 
 TEST_CASE("data make-shapes refuses bad options and a non-empty --out in one line, writing nothing") {
