@@ -11,8 +11,10 @@
 #include "data/mnist.h"
 #include "data/mnist_fetch.h"
 #include "data/png.h"
+#include "data/shapes.h"
 #include "data/tokenizer.h"
 #include "data/utf8.h"
+#include "data/vocab_build.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 #include "tensor/path_guard.h"
@@ -95,7 +97,8 @@ int info(const std::string& dir) {
   return 0;
 }
 
-int check_folder(const std::string& dir, const data::FolderOptions& opt, const std::string& preview) {
+int check_folder(const std::string& dir, const data::FolderOptions& opt, const std::string& preview,
+                 const std::string& vocab_name) {
   // the preview never lands in (or replaces something in) the folder it shows
   if (!preview.empty()) {
     const auto parent = std::filesystem::path(preview).parent_path();
@@ -103,13 +106,18 @@ int check_folder(const std::string& dir, const data::FolderOptions& opt, const s
       fail("--preview '", preview, "' lies inside the folder '", dir, "' it previews; write it elsewhere");
   }
   check_output_file({"--preview", preview}, FileKind::Png);
+  // the captions' words against the vocabulary a model would use: builtin, shapes or a word-list file
+  const data::Vocabulary vocab = vocab_name == "builtin"  ? data::Vocabulary::builtin()
+                                 : vocab_name == "shapes" ? data::shapes_vocabulary()
+                                                          : data::load_vocabulary_list(vocab_name);
   const data::ImageFolder folder = data::read_image_folder(dir, opt);
   int64_t inverted = 0;
   for (const auto& item : folder.items) inverted += item.inverted;
   std::cout << "check-folder: '" << dir << "': " << folder.items.size() << " image/caption pairs, "
-            << inverted << " inverted (dark on light), resized to " << opt.size << "x" << opt.size << "\n";
+            << inverted << " inverted (dark on light), resized to " << opt.size << "x" << opt.size
+            << (opt.channels == 3 ? ", RGB" : "") << "\n";
   for (const auto& item : folder.items) {
-    const data::Tokens t = data::tokenize(data::Vocabulary::builtin(), item.caption);
+    const data::Tokens t = data::tokenize(vocab, item.caption);
     if (!t.ok()) std::cout << "warning: " << item.caption_path << ": " << t.warning(item.caption) << "\n";
   }
   if (!preview.empty()) {
@@ -182,6 +190,40 @@ void register_data(CLI::App& app, Runner& run) {
     };
   });
 
+  struct ShapesArgs {
+    int64_t n = 1000;
+    std::string out;
+    uint64_t seed = 0;
+    double two_shape_fraction = 0.25;
+    std::vector<std::string> exclude;
+  };
+  auto sh = std::make_shared<ShapesArgs>();
+  auto* ms = cmd->add_subcommand(
+      "make-shapes", "write a generated 32x32 colour shapes data set (image + caption folder, docs/data.md)");
+  ms->add_option("--n", sh->n, "how many image/caption pairs")->capture_default_str();
+  ms->add_option("--out", sh->out, "new (or empty) output folder")->required();
+  ms->add_option("--seed", sh->seed, "the data set: the same seed gives the same files")
+      ->capture_default_str();
+  ms->add_option("--two-shape-fraction", sh->two_shape_fraction, "share of two-shape images")
+      ->capture_default_str();
+  ms->add_option("--exclude", sh->exclude,
+                 "leave out a shape or a colour-shape pair, e.g. triangle or \"red circle\" (repeatable, or "
+                 "comma-separated)")
+      ->delimiter(',');
+  ms->callback([&run, sh] {
+    run = [sh] {
+      data::ShapesOptions opt;
+      opt.two_shape_fraction = sh->two_shape_fraction;
+      opt.exclude = data::parse_shape_exclusions(sh->exclude, "--exclude");
+      check_output_folder({"--out", sh->out});
+      const int64_t two = data::write_shapes_folder(sh->out, sh->n, sh->seed, opt);
+      std::cout << "make-shapes: wrote " << sh->n << " image/caption pairs (" << two
+                << " with two shapes) to '" << sh->out << "', seed " << sh->seed << "; options in "
+                << data::kShapesManifest << "\n";
+      return 0;
+    };
+  });
+
   auto data_dir = std::make_shared<std::string>("data/mnist");
   auto* i = cmd->add_subcommand("info", "class counts and caption attribute shares of an MNIST data folder");
   i->add_option("--data", *data_dir, "MNIST data folder")->capture_default_str();
@@ -191,6 +233,7 @@ void register_data(CLI::App& app, Runner& run) {
   auto fopt = std::make_shared<data::FolderOptions>();
   auto invert = std::make_shared<std::string>("auto");
   auto preview = std::make_shared<std::string>();
+  auto check_vocab = std::make_shared<std::string>("builtin");
   auto* c = cmd->add_subcommand("check-folder",
                                 "read an image + caption folder as LoRA training would, report problems");
   c->add_option("dir", *folder, "the folder")->required();
@@ -200,11 +243,19 @@ void register_data(CLI::App& app, Runner& run) {
   c->add_option("--min", fopt->min_images, "fewest image/caption pairs accepted")
       ->capture_default_str()
       ->check(CLI::Range(0, 1000000));
+  c->add_option("--channels", fopt->channels,
+                "1 (gray, as LoRA training of the digit models reads it) or 3 (RGB)")
+      ->capture_default_str();
   c->add_option("--preview", *preview, "write the prepared images as a PNG grid here");
-  c->callback([&run, folder, fopt, invert, preview] {
-    run = [folder, fopt, invert, preview] {
+  c->add_option("--vocab", *check_vocab,
+                "vocabulary the captions are checked against: builtin (data/vocab.txt), shapes, or a word-list file")
+      ->capture_default_str();
+  c->callback([&run, folder, fopt, invert, preview, check_vocab] {
+    run = [folder, fopt, invert, preview, check_vocab] {
       fopt->invert = data::parse_invert_mode(*invert);
-      return check_folder(*folder, *fopt, *preview);
+      if (fopt->channels != 1 && fopt->channels != 3)
+        fail("--channels: ", fopt->channels, " must be 1 (gray) or 3 (RGB)");
+      return check_folder(*folder, *fopt, *preview, *check_vocab);
     };
   });
 

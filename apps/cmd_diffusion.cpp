@@ -22,6 +22,7 @@
 #include "diffusion/resources.h"
 #include "tensor/file_io.h"
 #include "diffusion/sampler.h"
+#include "diffusion/shapes_eval.h"
 #include "diffusion/trace.h"
 #include "diffusion/trainer.h"
 #include "lora/adapter_file.h"
@@ -87,12 +88,12 @@ void check_same_setup(const data::GenerationParams& png, const data::GenerationP
 void register_train(CLI::App& app, Runner& run) {
   auto o = std::make_shared<diffusion::TrainOptions>();
   auto* cmd = app.add_subcommand("train", "train the text-to-image diffusion model (loss (1)) on MNIST or a captioned folder");
-  cmd->add_option("--config", o->config, "model config: mnist-t2i (reference), mnist-t2i-small, mnist-t2i-tiny, or a .json file")
+  cmd->add_option("--config", o->config, "model config: mnist-t2i (reference), mnist-t2i-small, mnist-t2i-tiny, shapes-t2i (32x32 colour; -small, -tiny), or a .json file")
       ->capture_default_str();
   cmd->add_option("--data", o->data_dir, "MNIST folder (from `loradiff data fetch-mnist`), or a folder of images with same-name .txt captions")->capture_default_str();
   cmd->add_option("--val", o->val_dir, "held-out folder of captioned images (folder --data only)");
   cmd->add_option("--val-fraction", o->val_fraction, "part of a folder --data held out, drawn by --seed (default 0.05, at least 1 image; 0 = none)");
-  cmd->add_option("--vocab", o->vocab, "builtin (data/vocab.txt; default for MNIST), auto (built from the training captions; default for a folder) or a word-list file");
+  cmd->add_option("--vocab", o->vocab, "builtin (data/vocab.txt; default for MNIST), auto (built from the training captions; default for a folder), shapes (the `data make-shapes` grammar) or a word-list file");
   cmd->add_option("--vocab-min-count", o->vocab_min_count, "--vocab auto: drop words seen fewer times")->capture_default_str();
   cmd->add_option("--vocab-size", o->vocab_size, "--vocab auto: at most this many entries (3 reserved and the spares included)")->capture_default_str();
   cmd->add_option("--vocab-spare", o->vocab_spare, "--vocab auto: reserved <spare_k> rows at the end")->capture_default_str();
@@ -352,6 +353,88 @@ void register_sample(CLI::App& app, Runner& run) {
 
 namespace ld::app {
 
+namespace {
+
+// `eval --dataset shapes`: captions from --prompts or the grammar, one image each, judged by rule.
+template <class Args>
+int eval_shapes(const Args& a) {
+  const data::ShapeExclusions exclude = data::parse_shape_exclusions(a.exclude, "--exclude");
+  auto inputs = std::vector<PathArg>{{"--model", a.model}} + lora_inputs(a.loras);
+  if (!a.prompts_file.empty()) inputs.push_back({"--prompts", a.prompts_file});
+  check_outputs_distinct(inputs, {{"--json", a.json_out}});
+  check_output_file({"--json", a.json_out}, FileKind::Json, a.overwrite);
+  std::vector<std::string> prompts;
+  if (!a.prompts_file.empty()) {
+    const std::string text = read_file(a.prompts_file);
+    data::check_utf8(text, "--prompts '" + a.prompts_file + "'");
+    size_t line_no = 0;
+    for (size_t pos = 0; pos < text.size();) {
+      size_t end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      std::string line = text.substr(pos, end - pos);
+      pos = end + 1;
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      try {
+        data::parse_shapes_caption(line);
+      } catch (const Error& e) {
+        fail("--prompts '", a.prompts_file, "' line ", line_no, ": ", e.what());
+      }
+      prompts.push_back(line);
+    }
+    if (prompts.empty()) fail("--prompts '", a.prompts_file, "': no caption (expected one per line)");
+  } else {
+    prompts = diffusion::shapes_eval_prompts(a.seed, a.n_prompts, a.two_shape_fraction);
+  }
+  diffusion::LoadedModel lm = diffusion::load_model(a.model);
+  nlohmann::json lora_used = nlohmann::json::array();
+  const auto lora_reports = lora::load_lora_specs(*lm.model, a.loras, &lm.vocab);
+  for (const auto& r : lora_reports) {
+    for (const auto& w : r.warnings) std::cerr << "loradiff: warning: " << w << "\n";
+    lora_used.push_back(str_cat(r.name, ":", r.weight));
+  }
+  diffusion::check_sample_memory(lm.model->config, static_cast<int64_t>(prompts.size()), a.batch,
+                                 a.guidance != 1.0f, "--n-prompts", str_cat(prompts.size(), " prompts"));
+  data::TokenReport tokens;  // words the model does not know: one warning line, not one per prompt
+  for (const auto& p : prompts) tokens.add(data::tokenize(lm.vocab, p));
+  if (!tokens.ok()) std::cerr << "loradiff: warning: " << tokens.warning("--dataset shapes prompts") << "\n";
+  diffusion::ShapesEvalOptions eo;
+  eo.batch = a.batch;
+  eo.exclude = exclude;
+  eo.sample.sampler = a.sampler;
+  eo.sample.steps = a.steps;
+  eo.sample.guidance = a.guidance;
+  eo.sample.seed = a.seed;
+  eo.sample.source = diffusion::model_source(a.model, a.loras);
+  eo.sample.before_step = lora::adapter_step_schedule(*lm.model, lora_reports);
+  const auto t0 = std::chrono::steady_clock::now();
+  const diffusion::ShapesEvalResult r =
+      diffusion::evaluate_shapes(*lm.model, lm.vocab, prompts, eo, [](int64_t done, int64_t total) {
+        std::cerr << "\reval: generated " << done << "/" << total << std::flush;
+      });
+  std::cerr << "\n";
+  nlohmann::json j = r.to_json();
+  j["model"] = a.model;
+  j["lora"] = lora_used;
+  j["prompts"] = a.prompts_file.empty()
+                     ? nlohmann::json(str_cat("drawn: ", prompts.size(), ", seed ", a.seed))
+                     : nlohmann::json(a.prompts_file);
+  j["exclude"] = exclude.names();
+  j["sampler"] = a.sampler;
+  j["steps"] = a.steps;
+  j["guidance"] = a.guidance;
+  j["seed"] = a.seed;
+  j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!a.json_out.empty()) write_file_atomic(a.json_out, j.dump(2) + "\n");
+  nlohmann::json summary = j;  // stdout: the scores; the per-image list only in --json
+  summary.erase("images");
+  std::cout << summary.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
 void register_eval(CLI::App& app, Runner& run) {
   struct Args {
     std::string model, classifier, data_dir = "data/mnist", json_out, sampler = "ddim";
@@ -362,11 +445,31 @@ void register_eval(CLI::App& app, Runner& run) {
     std::vector<std::string> loras;
     std::string prompt;
     bool overwrite = false;
+    std::string dataset = "mnist", prompts_file;  // --dataset shapes
+    int64_t n_prompts = 100;
+    double two_shape_fraction = 0;
+    std::vector<std::string> exclude;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("eval", "prompt accuracy and Frechet distance of generated digits (JSON)");
+  auto* cmd = app.add_subcommand(
+      "eval", "prompt accuracy and Frechet distance of generated digits, or rule-judged shapes (JSON)");
   cmd->add_option("--model", a->model, "checkpoint to evaluate")->required();
-  cmd->add_option("--classifier", a->classifier, "the judge (`loradiff classifier train`)")->required();
+  cmd->add_option("--classifier", a->classifier,
+                  "the judge of digits (`loradiff classifier train`); mnist only");
+  cmd->add_option(
+         "--dataset", a->dataset,
+         "mnist (digits judged by --classifier) or shapes (`data make-shapes` captions judged by rule)")
+      ->capture_default_str();
+  cmd->add_option("--prompts", a->prompts_file,
+                  "shapes: captions to draw, one per line (else --n-prompts drawn with --seed)");
+  cmd->add_option("--n-prompts", a->n_prompts, "shapes: captions drawn from the grammar (one image each)")
+      ->capture_default_str();
+  cmd->add_option("--two-shape-fraction", a->two_shape_fraction, "shapes: share of two-shape captions drawn")
+      ->capture_default_str();
+  cmd->add_option(
+         "--exclude", a->exclude,
+         "shapes: the shapes or colour-shape pairs left out of training (their captions are scored apart)")
+      ->delimiter(',');
   cmd->add_option("--data", a->data_dir, "MNIST folder: its test split is the real reference")->capture_default_str();
   cmd->add_option("--n-per-digit", a->n, "images generated per digit prompt")->capture_default_str();
   cmd->add_option("--digits", a->digits, "digits to prompt, e.g. 0,1,2")->delimiter(',');
@@ -385,6 +488,11 @@ void register_eval(CLI::App& app, Runner& run) {
     run = [a] {
       install_interrupt_handler();  // Ctrl-C: stop between sampler steps, write nothing
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
+      if (a->dataset == "shapes") return eval_shapes(*a);
+      if (a->classifier.empty())
+        fail(
+            "--classifier is required with --dataset mnist (the judge of the digits: `loradiff classifier "
+            "train`)");
       const auto inputs =
           std::vector<PathArg>{{"--model", a->model}, {"--classifier", a->classifier}, {"--data", a->data_dir}} +
           lora_inputs(a->loras);

@@ -42,8 +42,12 @@ const Range kRanges[] = {
     {"data export-mnist", "--digit", 0, 9},
     {"data export-mnist", "--n", 1, 100000},
     {"data export-mnist", "--seed", 0, 18446744073709551615.0},
+    {"data make-shapes", "--n", 1, 100000},
+    {"data make-shapes", "--seed", 0, 18446744073709551615.0},
+    {"data make-shapes", "--two-shape-fraction", 0, 1},
     {"data check-folder", "--size", 1, 4096},
     {"data check-folder", "--min", 0, 1000000},
+    {"data check-folder", "--channels", 1, 3},
     {"classifier train", "--epochs", 1, 1000},
     {"classifier train", "--steps", 0, 10000000},
     {"classifier train", "--batch-size", 1, 4096},
@@ -91,6 +95,8 @@ const Range kRanges[] = {
     {"denoiser-error", "--t", 0, 1000000},
     {"denoiser-error", "--guidance", 0, 1000},
     {"denoiser-error", "--seed", 0, 18446744073709551615.0},
+    {"eval", "--n-prompts", 1, kBig},
+    {"eval", "--two-shape-fraction", 0, 1},
     {"lora train", "--rank", 1, 4096},
     {"lora train", "--alpha", 0, 1e6, true},
     {"lora train", "--dropout", 0, 1, false, true},
@@ -147,6 +153,7 @@ const Choices kChoices[] = {
     {"train", "--captions", {"simple", "varied", "ru", "ru-varied", "ru-simple"}},
     {"sample", "--sampler", {"ddim", "ddpm", "dpmpp-2m", "euler", "euler-a"}},
     {"eval", "--sampler", {"ddim", "ddpm", "dpmpp-2m", "euler", "euler-a"}},
+    {"eval", "--dataset", {"mnist", "shapes"}},
     {"compress", "--method", {"svd", "input", "none"}},
     {"compress", "--captions", {"simple", "varied"}},
 };
@@ -309,6 +316,16 @@ std::vector<std::string> ignored_option_warnings(CLI::App& app) {
   } else if (path == "eval") {
     if (given("--sampler") && value("--sampler") == "ddpm")
       ignored("--steps", "with --sampler ddpm (DDPM takes every one of the model's timesteps)");
+    if (given("--dataset") && value("--dataset") == "shapes") {
+      for (const char* o : {"--classifier", "--data", "--n-per-digit", "--digits", "--prompt"})
+        ignored(o, "with --dataset shapes (captions judged by rule)");
+      if (given("--prompts"))
+        for (const char* o : {"--n-prompts", "--two-shape-fraction"})
+          ignored(o, "with --prompts (the captions are read)");
+    } else {
+      for (const char* o : {"--prompts", "--n-prompts", "--two-shape-fraction", "--exclude"})
+        ignored(o, "without --dataset shapes");
+    }
   } else if (path == "train") {
     if (given("--sample-every") && number("--sample-every") == 0)
       ignored("--sample-steps", "with --sample-every 0 (no sample grids)");

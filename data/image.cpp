@@ -39,6 +39,33 @@ Tensor tensor_from_image(const FloatImage& image) {
   return t;
 }
 
+RgbImage rgb_image_from_tensor(const Tensor& image) {
+  check_defined("rgb_image_from_tensor", image);
+  check_dtype("rgb_image_from_tensor", image, DType::F32);
+  const bool gray = image.dim() == 2 || (image.dim() == 3 && image.size(0) == 1);
+  if (!gray && !(image.dim() == 3 && image.size(0) == 3))
+    fail("rgb_image_from_tensor: shape ", shape_str(image.shape()), ", expected (3,H,W), (1,H,W) or (H,W)");
+  const Tensor c = image.to(Device::CPU).contiguous();
+  RgbImage out;
+  out.height = c.size(-2);
+  out.width = c.size(-1);
+  const int64_t plane = out.width * out.height;
+  out.pixels.resize(static_cast<size_t>(3 * plane));
+  const float* p = c.f32();
+  for (int64_t i = 0; i < plane; ++i)
+    for (int64_t ch = 0; ch < 3; ++ch) out.pixels[3 * i + ch] = pixel_to_byte(p[(gray ? 0 : ch) * plane + i]);
+  return out;
+}
+
+Tensor tensor_from_image(const RgbImage& image) {
+  Tensor t = Tensor::empty({3, image.height, image.width});
+  float* p = t.f32();
+  const int64_t plane = image.width * image.height;
+  for (int64_t i = 0; i < plane; ++i)
+    for (int64_t ch = 0; ch < 3; ++ch) p[ch * plane + i] = image.pixels[3 * i + ch] / 127.5f - 1.0f;
+  return t;
+}
+
 // stb_image 2.27 (the Debian 12 header loradiff builds with) writes past its Huffman-table arrays
 // when a JPEG DHT segment declares more than 256 codes in one table (fixed upstream in 2.28).
 // This walks the segments the way stb_image does and checks every DHT table it would read.
@@ -132,6 +159,24 @@ FloatImage decode_image(const std::string& bytes, const std::string& name) {
   }
   stbi_image_free(rgba);
   return out;
+}
+
+std::vector<FloatImage> decode_image_rgb(const std::string& bytes, const std::string& name) {
+  check_stb_safe(bytes, name);
+  int w = 0, h = 0, channels = 0;
+  stbi_uc* rgba = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
+                                        static_cast<int>(bytes.size()), &w, &h, &channels, 4);
+  if (!rgba)
+    fail("cannot read image '", name, "': ", stbi_failure_reason() ? stbi_failure_reason() : "unknown reason",
+         " (expected a PNG, JPEG or BMP file)");
+  std::vector<FloatImage> planes(3, FloatImage{w, h, std::vector<float>(static_cast<size_t>(w) * h)});
+  for (size_t i = 0; i < planes[0].pixels.size(); ++i) {
+    const stbi_uc* px = rgba + 4 * i;
+    const float alpha = px[3] / 255.0f;
+    for (int ch = 0; ch < 3; ++ch) planes[ch].pixels[i] = alpha * (px[ch] / 255.0f);  // over black
+  }
+  stbi_image_free(rgba);
+  return planes;
 }
 
 namespace {
@@ -233,6 +278,35 @@ GrayImage make_grid(const Tensor& images, int64_t rows, int64_t cols, int64_t up
       for (int64_t x = 0; x < cw; ++x)
         out.pixels[(oy + y) * out.width + ox + x] =
             src ? pixel_to_byte(src[(y / upscale) * w + x / upscale]) : 0;
+  }
+  return out;
+}
+
+RgbImage make_grid_rgb(const Tensor& images, int64_t rows, int64_t cols, int64_t upscale, int64_t gap) {
+  check_defined("make_grid_rgb", images);
+  check_dtype("make_grid_rgb", images, DType::F32);
+  if (!(images.dim() == 4 && images.size(1) == 3))
+    fail("make_grid_rgb: shape ", shape_str(images.shape()), ", expected (N,3,H,W)");
+  const int64_t n = images.size(0), h = images.size(-2), w = images.size(-1);
+  if (rows <= 0 || cols <= 0)
+    fail("make_grid_rgb: ", rows, " x ", cols, " grid, expected positive rows and cols");
+  if (rows * cols < n) fail("make_grid_rgb: ", n, " images do not fit a ", rows, " x ", cols, " grid");
+  if (upscale < 1 || upscale > 64) fail("make_grid_rgb: upscale ", upscale, ", expected 1..64");
+  if (gap < 0) fail("make_grid_rgb: gap ", gap, " must not be negative");
+  const Tensor c = images.to(Device::CPU).contiguous();
+  const int64_t cw = w * upscale, ch = h * upscale, plane = h * w;
+  RgbImage out;
+  out.width = cols * cw + (cols - 1) * gap;
+  out.height = rows * ch + (rows - 1) * gap;
+  out.pixels.assign(static_cast<size_t>(3 * out.width * out.height), kGridGapValue);
+  for (int64_t cell = 0; cell < rows * cols; ++cell) {
+    const int64_t ox = (cell % cols) * (cw + gap), oy = (cell / cols) * (ch + gap);
+    const float* src = cell < n ? c.f32() + cell * 3 * plane : nullptr;
+    for (int64_t y = 0; y < ch; ++y)
+      for (int64_t x = 0; x < cw; ++x)
+        for (int64_t k = 0; k < 3; ++k)
+          out.at(ox + x, oy + y)[k] =
+              src ? pixel_to_byte(src[k * plane + (y / upscale) * w + x / upscale]) : 0;
   }
   return out;
 }

@@ -21,6 +21,15 @@ struct GrayImage {
   uint8_t at(int64_t x, int64_t y) const { return pixels[static_cast<size_t>(y * width + x)]; }
 };
 
+// 8 bits per channel, RGB interleaved (3 bytes a pixel), row-major, (0, 0, 0) = black: colour data
+// sets (data/shapes.h) and samples of models with image_channels 3.
+struct RgbImage {
+  int64_t width = 0, height = 0;
+  std::vector<uint8_t> pixels;  // 3 * width * height
+  const uint8_t* at(int64_t x, int64_t y) const { return &pixels[3 * static_cast<size_t>(y * width + x)]; }
+  uint8_t* at(int64_t x, int64_t y) { return &pixels[3 * static_cast<size_t>(y * width + x)]; }
+};
+
 // Float pixels in [0, 1], row-major, 0 = black; the working form while preparing images.
 struct FloatImage {
   int64_t width = 0, height = 0;
@@ -45,11 +54,18 @@ GrayImage image_from_tensor(const Tensor& image);
 // 8 bits -> F32 (1, H, W) in [-1, 1].
 Tensor tensor_from_image(const GrayImage& image);
 Tensor tensor_from_image(const FloatImage& image);  // [0, 1] -> [-1, 1]
+// (3, H, W) F32 in [-1, 1] -> RGB by pixel_to_byte; (H, W) or (1, H, W) gray is replicated.
+RgbImage rgb_image_from_tensor(const Tensor& image);
+// RGB -> F32 (3, H, W) in [-1, 1] (channel planes, like the model's images).
+Tensor tensor_from_image(const RgbImage& image);
 
 // Decode PNG / JPEG / BMP (stb_image, built with only these three decoders) to gray in [0, 1]: colour becomes
 // luma 0.299 R + 0.587 G + 0.114 B, transparency is composited over white (a scan or a
 // drawing with a transparent background is dark ink on white paper). `name` is used in errors.
 FloatImage decode_image(const std::string& bytes, const std::string& name);
+// Decode to three planes R, G, B in [0, 1] (gray files give three equal planes); transparency is
+// composited over black, the background of colour data sets (data/shapes.h).
+std::vector<FloatImage> decode_image_rgb(const std::string& bytes, const std::string& name);
 // Throws (naming `name`) for bytes that would trip a known bug of the stb_image version loradiff
 // builds with (Debian 12: 2.27): a JPEG Huffman table of more than 256 codes, a PNG chunk longer
 // than the file; and for a header claiming more than kMaxImagePixels. decode_image and
@@ -68,6 +84,9 @@ FloatImage fit_square(const FloatImage& image, int64_t size, float pad);
 // neighbour), cells separated by `gap` lines of kGridGapValue (none around the outside).
 inline constexpr uint8_t kGridGapValue = 128;
 GrayImage make_grid(const Tensor& images, int64_t rows, int64_t cols, int64_t upscale = 1, int64_t gap = 1);
+// The same for (N, 3, H, W) colour images (gap lines gray kGridGapValue in all three channels).
+RgbImage make_grid_rgb(const Tensor& images, int64_t rows, int64_t cols, int64_t upscale = 1,
+                       int64_t gap = 1);
 // The usual near-square layout for n images: cols = ceil(sqrt(n)), rows = ceil(n / cols).
 void grid_shape(int64_t n, int64_t& rows, int64_t& cols);
 

@@ -69,6 +69,8 @@ static std::string clean_caption(std::string text) {
 
 ImageFolder read_image_folder(const std::string& dir, const FolderOptions& opt) {
   if (opt.size <= 0) fail("image folder '", dir, "': image size ", opt.size, " must be positive");
+  if (opt.channels != 1 && opt.channels != 3)
+    fail("image folder '", dir, "': ", opt.channels, " channels asked for, expected 1 (gray) or 3 (RGB)");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail("image folder '", dir, "': not a folder");
   // stem -> image paths / caption path, sorted by stem so the order is the same on every machine
@@ -106,7 +108,7 @@ ImageFolder read_image_folder(const std::string& dir, const FolderOptions& opt) 
                                  ".png, .jpg, .jpeg or .bmp)"));
 
   ImageFolder out;
-  std::vector<float> pixels;  // N x size x size in [0,1]
+  std::vector<float> pixels;  // N x channels x size x size in [0,1]
   for (const auto& [stem, paths] : images) {
     if (!captions.count(stem) || paths.size() > 1) continue;
     FolderItem item;
@@ -124,6 +126,18 @@ ImageFolder read_image_folder(const std::string& dir, const FolderOptions& opt) 
         problems.push_back("'" + item.caption_path + "': caption '" + printable(item.caption) +
                            "' has no words (only punctuation, symbols or emoji), so it would train as the "
                            "empty caption");
+        continue;
+      }
+      if (opt.channels == 3) {
+        const std::vector<FloatImage> planes = decode_image_rgb(read_file(item.image_path), item.image_path);
+        item.original_width = planes[0].width;
+        item.original_height = planes[0].height;
+        for (const FloatImage& plane : planes) {
+          const FloatImage fitted =
+              fit_square(plane, opt.size, border_median(plane.pixels, plane.width, plane.height));
+          pixels.insert(pixels.end(), fitted.pixels.begin(), fitted.pixels.end());
+        }
+        out.items.push_back(std::move(item));
         continue;
       }
       FloatImage img = decode_image(read_file(item.image_path), item.image_path);
@@ -150,7 +164,7 @@ ImageFolder read_image_folder(const std::string& dir, const FolderOptions& opt) 
     for (const std::string& p : problems) msg += "\n  " + p;
     fail(msg);
   }
-  out.images = Tensor::empty({n, 1, opt.size, opt.size});
+  out.images = Tensor::empty({n, opt.channels, opt.size, opt.size});
   float* dst = out.images.f32();
   for (size_t i = 0; i < pixels.size(); ++i) dst[i] = 2.0f * pixels[i] - 1.0f;
   return out;

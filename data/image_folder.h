@@ -5,7 +5,8 @@
 //     nine_01.png   nine_01.txt   ("a handwritten digit nine")
 //     nine_02.jpg   nine_02.txt
 //
-// Images: .png .jpg .jpeg .bmp (any letter case). Each is decoded to gray (image.h), checked
+// Images: .png .jpg .jpeg .bmp (any letter case). Each is decoded to gray (image.h; or to RGB
+// planes with FolderOptions::channels 3, see there), checked
 // for polarity, fitted into size x size with its aspect kept (area/bilinear resampling,
 // padding with the background level) and scaled to [-1, 1]. Dark ink on light paper is
 // detected from the image border and inverted to MNIST's white on black, unless the
@@ -31,6 +32,10 @@ struct FolderOptions {
   int64_t size = 28;  // output images are size x size
   InvertMode invert = InvertMode::Auto;
   int64_t min_images = 1;  // fewer pairs is an error
+  // 1: gray as above. 3: colour planes R, G, B (image.h decode_image_rgb; a gray file gives three equal
+  // planes), each fitted like the gray image and padded with its own border median; never inverted
+  // (`invert` is ignored: dark-on-light detection is for ink on paper, not for colour data).
+  int64_t channels = 1;
 };
 
 struct FolderItem {
@@ -41,7 +46,7 @@ struct FolderItem {
 };
 
 struct ImageFolder {
-  Tensor images;                  // F32 (N, 1, size, size) in [-1, 1], in file-name order
+  Tensor images;                  // F32 (N, channels, size, size) in [-1, 1], in file-name order
   std::vector<FolderItem> items;  // N, same order
 };
 

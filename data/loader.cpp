@@ -81,9 +81,9 @@ DataLoader::DataLoader(CaptionedImages data, const Vocabulary& vocab, LoaderOpti
     : data_(std::move(data)), options_(std::move(options)), gen_(options_.seed) {
   const int64_t n = data_.size();
   check_dtype("DataLoader", data_.images, DType::F32, "images");
-  if (data_.images.dim() != 4 || data_.images.size(0) != n || data_.images.size(1) != 1)
+  if (data_.images.dim() != 4 || data_.images.size(0) != n || data_.images.size(1) < 1)
     fail("DataLoader: images ", shape_str(data_.images.shape()), " for ", n, " labels, expected (", n,
-         ",1,H,W)");
+         ",C,H,W)");
   if (static_cast<int64_t>(data_.captions.size()) != n)
     fail("DataLoader: ", data_.captions.size(), " caption lists for ", n, " images");
   if (options_.batch_size <= 0) fail("DataLoader: batch size ", options_.batch_size, " must be positive");
@@ -142,16 +142,17 @@ Batch DataLoader::next() {
   out.shard =
       options_.ranks > 1 ? shard_of(whole, options_.rank, options_.ranks) : BatchShard{whole, 0, whole};
   const int64_t count = out.shard.count, start = position_ + out.shard.first;
-  const int64_t h = data_.images.size(2), w = data_.images.size(3);
+  const int64_t ch = data_.images.size(1), h = data_.images.size(2), w = data_.images.size(3);
+  const int64_t per = ch * h * w;  // floats per image
   out.epoch = epoch_;
-  out.images = Tensor::empty({count, 1, h, w});
+  out.images = Tensor::empty({count, ch, h, w});
   out.tokens = Tensor::empty({count, kContextLength}, DType::I32);
   out.labels = Tensor::empty({count}, DType::I32);
   const float* src = data_.images.f32();
   for (int64_t k = 0; k < count; ++k) {
     const int64_t i = order_[start + k];
     const int32_t c = choice_[start + k];
-    std::memcpy(out.images.f32() + k * h * w, src + i * h * w, sizeof(float) * h * w);
+    std::memcpy(out.images.f32() + k * per, src + i * per, sizeof(float) * per);
     std::memcpy(out.tokens.i32() + k * kContextLength, token_ids_[i].data() + c * kContextLength,
                 sizeof(int32_t) * kContextLength);
     out.labels.i32()[k] = data_.labels[i];

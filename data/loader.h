@@ -20,7 +20,7 @@ namespace ld::data {
 
 // Images with one or more caption choices each.
 struct CaptionedImages {
-  Tensor images;                                   // F32 (N, 1, H, W) in [-1, 1]
+  Tensor images;                                   // F32 (N, C, H, W) in [-1, 1] (C = 1 gray, 3 RGB)
   std::vector<int32_t> labels;                     // N; -1 where unknown (a user's folder)
   std::vector<std::vector<std::string>> captions;  // N lists, each non-empty
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
@@ -53,7 +53,7 @@ struct LoaderOptions {
 };
 
 struct Batch {
-  Tensor images;                      // F32 (B, 1, H, W) in [-1, 1]
+  Tensor images;                      // F32 (B, C, H, W) in [-1, 1]
   Tensor tokens;                      // I32 (B, 16): <bos>, words, <pad>
   Tensor labels;                      // I32 (B); -1 where unknown
   std::vector<std::string> captions;  // B, the text behind `tokens`

@@ -194,18 +194,20 @@ void check_grid_size(int64_t images, int64_t height, int64_t width, int64_t upsc
          kMaxPngPixels / 1000000, " million a PNG written here can hold; ask for fewer images");
 }
 
-std::string encode_png(const GrayImage& image, const PngTextChunks& text) {
-  if (image.width * image.height > kMaxPngPixels)
-    fail("encode_png: a ", image.width, "x", image.height, " image is larger than the ", kMaxPngPixels,
+namespace {
+
+// stb_image_write's PNG of `comp` interleaved 8-bit channels, with text chunks after IHDR.
+std::string encode_png_pixels(int64_t width, int64_t height, int comp, const std::vector<uint8_t>& pixels,
+                              const PngTextChunks& text) {
+  if (width * height > kMaxPngPixels)
+    fail("encode_png: a ", width, "x", height, " image is larger than the ", kMaxPngPixels,
          " pixels a PNG written here can hold");
-  if (image.width <= 0 || image.height <= 0 ||
-      static_cast<int64_t>(image.pixels.size()) != image.width * image.height)
-    fail("encode_png: image is ", image.width, "x", image.height, " with ", image.pixels.size(), " pixels");
+  if (width <= 0 || height <= 0 || static_cast<int64_t>(pixels.size()) != width * height * comp)
+    fail("encode_png: image is ", width, "x", height, " with ", pixels.size() / comp, " pixels");
   std::string png;
-  if (!stbi_write_png_to_func(append_to_string, &png, static_cast<int>(image.width),
-                              static_cast<int>(image.height), 1, image.pixels.data(),
-                              static_cast<int>(image.width)))
-    fail("encode_png: stb_image_write failed for a ", image.width, "x", image.height, " image");
+  if (!stbi_write_png_to_func(append_to_string, &png, static_cast<int>(width), static_cast<int>(height), comp,
+                              pixels.data(), static_cast<int>(width * comp)))
+    fail("encode_png: stb_image_write failed for a ", width, "x", height, " image");
   // Signature (8) + IHDR chunk (4 + 4 + 13 + 4 = 25): text chunks go right after.
   if (png.size() < 33 || png.compare(0, 8, kSignature) != 0 || png.compare(12, 4, "IHDR") != 0)
     fail("encode_png: unexpected output from stb_image_write (no IHDR first)");
@@ -213,6 +215,29 @@ std::string encode_png(const GrayImage& image, const PngTextChunks& text) {
   for (const auto& [keyword, value] : text) chunks += text_chunk(keyword, value);
   png.insert(33, chunks);
   return png;
+}
+
+}  // namespace
+
+std::string encode_png(const GrayImage& image, const PngTextChunks& text) {
+  return encode_png_pixels(image.width, image.height, 1, image.pixels, text);
+}
+
+std::string encode_png(const RgbImage& image, const PngTextChunks& text) {
+  return encode_png_pixels(image.width, image.height, 3, image.pixels, text);
+}
+
+RgbImage decode_png_rgb(const std::string& bytes, const std::string& name) {
+  check_stb_safe(bytes, name);
+  int w = 0, h = 0, channels = 0;
+  stbi_uc* p = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
+                                     static_cast<int>(bytes.size()), &w, &h, &channels, 3);
+  if (!p)
+    fail("cannot decode image '", name,
+         "': ", stbi_failure_reason() ? stbi_failure_reason() : "unknown reason");
+  RgbImage img{w, h, std::vector<uint8_t>(p, p + static_cast<size_t>(w) * h * 3)};
+  stbi_image_free(p);
+  return img;
 }
 
 GrayImage decode_png(const std::string& bytes, const std::string& name) {
@@ -277,13 +302,26 @@ void write_png(const std::string& path, const GrayImage& image,
   write_file_atomic(path, encode_png(image, text));
 }
 
+void write_png(const std::string& path, const RgbImage& image,
+               const std::optional<GenerationParams>& params) {
+  PngTextChunks text;
+  if (params) text.emplace_back("parameters", format_parameters(*params));
+  write_file_atomic(path, encode_png(image, text));
+}
+
 void write_png(const std::string& path, const Tensor& image, const std::optional<GenerationParams>& params) {
-  write_png(path, image_from_tensor(image), params);
+  if (image.defined() && image.dim() == 3 && image.size(0) == 3)
+    write_png(path, rgb_image_from_tensor(image), params);
+  else
+    write_png(path, image_from_tensor(image), params);
 }
 
 void write_png_grid(const std::string& path, const Tensor& images, int64_t rows, int64_t cols,
                     int64_t upscale, const std::optional<GenerationParams>& params) {
-  write_png(path, make_grid(images, rows, cols, upscale), params);
+  if (images.defined() && images.dim() == 4 && images.size(1) == 3)
+    write_png(path, make_grid_rgb(images, rows, cols, upscale), params);
+  else
+    write_png(path, make_grid(images, rows, cols, upscale), params);
 }
 
 std::optional<GenerationParams> read_png_parameters(const std::string& path) {

@@ -54,14 +54,21 @@ void check_grid_size(int64_t images, int64_t height, int64_t width, int64_t upsc
 
 // 8-bit grayscale PNG bytes with the given text chunks after IHDR.
 std::string encode_png(const GrayImage& image, const PngTextChunks& text = {});
+// 8-bit RGB PNG bytes, the same way.
+std::string encode_png(const RgbImage& image, const PngTextChunks& text = {});
+// Decode to 8-bit RGB (gray is replicated). `name` is used in errors.
+RgbImage decode_png_rgb(const std::string& bytes, const std::string& name);
 // Decode to 8-bit gray (colour is converted to luma by stb_image). `name` is used in errors.
 GrayImage decode_png(const std::string& bytes, const std::string& name);
 // Every tEXt and iTXt chunk of a PNG, checking the signature, the chunk structure and every
 // chunk's CRC; errors name the file and the chunk.
 PngTextChunks read_png_text(const std::string& bytes, const std::string& name);
 
-// Atomic writes (tensor/file_io.h). Tensors are (1,H,W) or (H,W) in [-1,1]; grids as make_grid.
+// Atomic writes (tensor/file_io.h). Tensors are (1,H,W) or (H,W) in [-1,1], or (3,H,W) written as RGB;
+// grids as make_grid, or make_grid_rgb for (N,3,H,W).
 void write_png(const std::string& path, const GrayImage& image,
+               const std::optional<GenerationParams>& params = std::nullopt);
+void write_png(const std::string& path, const RgbImage& image,
                const std::optional<GenerationParams>& params = std::nullopt);
 void write_png(const std::string& path, const Tensor& image,
                const std::optional<GenerationParams>& params = std::nullopt);

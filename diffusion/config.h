@@ -39,7 +39,8 @@ struct ModelConfig {
 void check_image_shape(const ModelConfig& cfg, int64_t height, int64_t width, int64_t channels,
                        const std::string& data_source, const std::string& config_source);
 
-// A built-in name (mnist-t2i, mnist-t2i-small, mnist-t2i-tiny) or a path to a JSON file.
+// A built-in name (mnist-t2i, mnist-t2i-small, mnist-t2i-tiny, shapes-t2i, shapes-t2i-small,
+// shapes-t2i-tiny) or a path to a JSON file.
 ModelConfig load_config(const std::string& name_or_path);
 std::vector<std::string> builtin_config_names();
 

@@ -19,13 +19,25 @@ const std::vector<std::pair<std::string, std::string>> kNames = {
     {"ddim", "DDIM"}, {"ddpm", "DDPM"}, {"dpmpp-2m", "DPM++ 2M"}, {"euler", "Euler"}, {"euler-a", "Euler a"}};
 
 Tensor load_gray(const std::string& path, int64_t size, int64_t channels, const std::string& option) {
-  if (channels != 1)
-    fail(option, ": the model makes ", channels, "-channel images; only gray (1) is supported");
+  if (channels != 1 && channels != 3)
+    fail(option, ": the model makes ", channels, "-channel images; only gray (1) and RGB (3) are supported");
   std::string bytes;
   try {
     bytes = read_file(path);
   } catch (const Error& e) {
     fail(option, ": ", e.what());
+  }
+  if (channels == 3) {  // a colour model: RGB (a gray file gives three equal planes)
+    data::RgbImage c;
+    try {
+      c = data::decode_png_rgb(bytes, path);
+    } catch (const Error& e) {
+      fail(option, ": ", e.what());
+    }
+    if (c.width != size || c.height != size)
+      fail(option, ": '", path, "' is ", c.width, "x", c.height, "; the model makes ", size, "x", size,
+           " images (give one of that size)");
+    return data::tensor_from_image(c).reshape({1, 3, size, size});
   }
   data::GrayImage g;
   try {

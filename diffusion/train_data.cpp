@@ -12,6 +12,7 @@
 #include "data/mnist.h"
 #include "data/sha256.h"
 #include "data/tokenizer.h"
+#include "data/shapes.h"
 #include "data/vocab_build.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
@@ -55,8 +56,8 @@ data::ImageFolder read_folder(const std::string& dir, const std::string& option,
                               const std::string& config_name, std::vector<std::string>& notes) {
   data::FolderOptions fo;
   fo.size = cfg.image_size;  // every image is fitted into the config's size, as for `lora train`
-  // Colour: read_image_folder gives grey (1 channel) today. Once it takes a channel count, pass
-  // cfg.image_channels here (the one place), and the check below then passes for colour configs.
+  // a colour config reads RGB planes (grey files give three equal planes); any other count is refused below
+  fo.channels = cfg.image_channels == 3 ? 3 : 1;
   data::ImageFolder f;
   try {
     f = data::read_image_folder(dir, fo);
@@ -100,6 +101,7 @@ data::Vocabulary choose_vocab(const TrainOptions& o, bool folder, data::CaptionM
     td.builtin_vocab = true;
     return data::Vocabulary::builtin();
   }
+  if (v == "shapes") return data::shapes_vocabulary();  // the whole grammar, whatever --exclude left out
   if (v == "auto") {
     data::VocabBuildOptions vo;
     vo.min_count = o.vocab_min_count;
@@ -110,7 +112,7 @@ data::Vocabulary choose_vocab(const TrainOptions& o, bool folder, data::CaptionM
     return r.vocab;
   }
   if (!fs::is_regular_file(v))
-    fail("--vocab: '", v, "' is not a file; expected builtin, auto or a word-list file (one word per line)");
+    fail("--vocab: '", v, "' is not a file; expected builtin, auto, shapes or a word-list file (one word per line)");
   return data::load_vocabulary_list(v);
 }
 

@@ -171,6 +171,7 @@ LoRATrainResult train_lora(const LoRATrainOptions& o, std::ostream& log_primary)
   if (!o.new_token.empty()) add_new_token(model, lm.vocab, o.new_token, o.init_token);
   data::FolderOptions fo;
   fo.size = cfg.image_size;
+  fo.channels = cfg.image_channels == 3 ? 3 : 1;  // a colour base reads RGB (grey files: three equal planes)
   const data::ImageFolder folder = data::read_image_folder(o.data_dir, fo);
   const int64_t n = static_cast<int64_t>(folder.items.size());
   diffusion::check_image_shape(cfg, fo.size, fo.size, folder.images.size(1), "'" + o.data_dir + "' (--data)",

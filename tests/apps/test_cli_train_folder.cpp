@@ -218,13 +218,14 @@ TEST_CASE("train --data FOLDER: bad folders, vocabularies, options and configs a
   expect("--vocab " + (tmp / "dup.txt"), "dup.txt': line 3 repeats 'полоса' (first at line 1)");
   expect("--vocab nosuchfile.txt", "--vocab: 'nosuchfile.txt' is not a file");
   expect("--vocab-size 5", "--vocab-size: 5 must be in 12..");
-  // a config whose image_channels differs from the (grey) folder
+  // a config whose image_channels the folder reader cannot give (1 gray, 3 RGB: a colour config reads the
+  // grey folder as three equal planes)
   nlohmann::json cfg =
       nlohmann::json::parse(read_file(std::string(LORADIFF_SOURCE_DIR) + "/configs/mnist-t2i-tiny.json"));
-  cfg["image_channels"] = 3;
+  cfg["image_channels"] = 2;
   write_file_atomic(tmp / "rgb.json", cfg.dump());
   expect("--config " + (tmp / "rgb.json"),
-         "has image_channels 3 but the data '" + data + "' (--data) has 1 channel");
+         "has image_channels 2 but the data '" + data + "' (--data) has 1 channel");
   // options for the other kind of data
   expect("--exclude-digits 9", "--exclude-digits: only for MNIST data");
   expect("--captions ru", "--captions ru: only for MNIST data");
@@ -237,7 +238,7 @@ TEST_CASE("train --data FOLDER: bad folders, vocabularies, options and configs a
   const std::string mnist = tmp / "mnist";
   expect("--val " + data, "is an MNIST folder, whose test split is the held-out set", mnist);
   expect("--config " + (tmp / "rgb.json"),
-         "has image_channels 3 but the data '" + mnist + "' (--data) has 1 channel", mnist);
+         "has image_channels 2 but the data '" + mnist + "' (--data) has 1 channel", mnist);
 }
 
 TEST_CASE("train --captions ru on MNIST: Russian captions and vocabulary, sampled in Russian") {
