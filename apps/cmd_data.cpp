@@ -101,7 +101,13 @@ int info(const std::string& dir) {
 // The vocabulary captions are checked against: a checkpoint's (--model, the words that model really
 // has), else --vocab builtin (data/vocab.txt), shapes, or a word-list file.
 data::Vocabulary pick_vocabulary(const std::string& vocab_name, const std::string& model) {
-  if (!model.empty()) return diffusion::load_model(model).vocab;
+  if (!model.empty()) {
+    try {
+      return diffusion::load_model(model).vocab;
+    } catch (const Error& e) {
+      fail("--model: ", e.what());
+    }
+  }
   return vocab_name == "builtin"  ? data::Vocabulary::builtin()
          : vocab_name == "shapes" ? data::shapes_vocabulary()
                                   : data::load_vocabulary_list(vocab_name);

@@ -192,5 +192,6 @@ TEST_CASE("data tokenize and check-folder use --vocab or a checkpoint's vocabula
   CHECK(r.output.find("excludes") != std::string::npos);
   r = run("data check-folder " + (tmp.path / "s").string() + " --model " + (tmp.path / "words.txt").string());
   CHECK(r.rc != 0);
+  CHECK(r.output.find("--model: ") != std::string::npos);
   CHECK(r.output.find("words.txt") != std::string::npos);
 }
