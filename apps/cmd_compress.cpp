@@ -72,8 +72,8 @@ void register_compress_run(CLI::App& app, Runner& run) {
       "the UNet attention projections and feed-forwards, 'extended' = those plus time_proj and the 1x1 "
       "convs (proj_in, proj_out, skip)");
   cmd->add_option("--data", o->data_dir,
-                  "MNIST folder: training digits for calibration and fine-tuning, test "
-                  "digits for the held-out loss")
+                  "MNIST folder: training digits for calibration and fine-tuning, test digits for the "
+                  "held-out loss; or an image + caption folder (e.g. colour shapes) used for all three")
       ->capture_default_str();
   cmd->add_option(
          "--calib-samples", o->calib_samples,

@@ -15,6 +15,7 @@
 #include "data/tokenizer.h"
 #include "data/utf8.h"
 #include "data/vocab_build.h"
+#include "diffusion/model_io.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 #include "tensor/path_guard.h"
@@ -97,8 +98,23 @@ int info(const std::string& dir) {
   return 0;
 }
 
+// The vocabulary captions are checked against: a checkpoint's (--model, the words that model really
+// has), else --vocab builtin (data/vocab.txt), shapes, or a word-list file.
+data::Vocabulary pick_vocabulary(const std::string& vocab_name, const std::string& model) {
+  if (!model.empty()) {
+    try {
+      return diffusion::load_model(model).vocab;
+    } catch (const Error& e) {
+      fail("--model: ", e.what());
+    }
+  }
+  return vocab_name == "builtin"  ? data::Vocabulary::builtin()
+         : vocab_name == "shapes" ? data::shapes_vocabulary()
+                                  : data::load_vocabulary_list(vocab_name);
+}
+
 int check_folder(const std::string& dir, const data::FolderOptions& opt, const std::string& preview,
-                 const std::string& vocab_name) {
+                 const data::Vocabulary& vocab) {
   // the preview never lands in (or replaces something in) the folder it shows
   if (!preview.empty()) {
     const auto parent = std::filesystem::path(preview).parent_path();
@@ -106,10 +122,6 @@ int check_folder(const std::string& dir, const data::FolderOptions& opt, const s
       fail("--preview '", preview, "' lies inside the folder '", dir, "' it previews; write it elsewhere");
   }
   check_output_file({"--preview", preview}, FileKind::Png);
-  // the captions' words against the vocabulary a model would use: builtin, shapes or a word-list file
-  const data::Vocabulary vocab = vocab_name == "builtin"  ? data::Vocabulary::builtin()
-                                 : vocab_name == "shapes" ? data::shapes_vocabulary()
-                                                          : data::load_vocabulary_list(vocab_name);
   const data::ImageFolder folder = data::read_image_folder(dir, opt);
   int64_t inverted = 0;
   for (const auto& item : folder.items) inverted += item.inverted;
@@ -129,8 +141,7 @@ int check_folder(const std::string& dir, const data::FolderOptions& opt, const s
   return 0;
 }
 
-int tokenize(const std::vector<std::string>& texts) {
-  const data::Vocabulary& vocab = data::Vocabulary::builtin();
+int tokenize(const std::vector<std::string>& texts, const data::Vocabulary& vocab) {
   for (const std::string& text : texts) {
     data::check_utf8(text, "text");
     const data::Tokens t = data::tokenize(vocab, text);
@@ -234,6 +245,7 @@ void register_data(CLI::App& app, Runner& run) {
   auto invert = std::make_shared<std::string>("auto");
   auto preview = std::make_shared<std::string>();
   auto check_vocab = std::make_shared<std::string>("builtin");
+  auto check_model = std::make_shared<std::string>();
   auto* c = cmd->add_subcommand("check-folder",
                                 "read an image + caption folder as LoRA training would, report problems");
   c->add_option("dir", *folder, "the folder")->required();
@@ -247,22 +259,33 @@ void register_data(CLI::App& app, Runner& run) {
                 "1 (gray, as LoRA training of the digit models reads it) or 3 (RGB)")
       ->capture_default_str();
   c->add_option("--preview", *preview, "write the prepared images as a PNG grid here");
-  c->add_option("--vocab", *check_vocab,
-                "vocabulary the captions are checked against: builtin (data/vocab.txt), shapes, or a word-list file")
-      ->capture_default_str();
-  c->callback([&run, folder, fopt, invert, preview, check_vocab] {
-    run = [folder, fopt, invert, preview, check_vocab] {
+  auto* cv = c->add_option("--vocab", *check_vocab,
+                           "vocabulary the captions are checked against: builtin (data/vocab.txt), shapes, "
+                           "or a word-list file")
+                 ->capture_default_str();
+  c->add_option("--model", *check_model, "check against this checkpoint's vocabulary instead of --vocab")
+      ->excludes(cv);
+  c->callback([&run, folder, fopt, invert, preview, check_vocab, check_model] {
+    run = [folder, fopt, invert, preview, check_vocab, check_model] {
       fopt->invert = data::parse_invert_mode(*invert);
       if (fopt->channels != 1 && fopt->channels != 3)
         fail("--channels: ", fopt->channels, " must be 1 (gray) or 3 (RGB)");
-      return check_folder(*folder, *fopt, *preview, *check_vocab);
+      return check_folder(*folder, *fopt, *preview, pick_vocabulary(*check_vocab, *check_model));
     };
   });
 
   auto texts = std::make_shared<std::vector<std::string>>();
-  auto* t = cmd->add_subcommand("tokenize", "show the token ids of captions (built-in vocabulary)");
+  auto tok_vocab = std::make_shared<std::string>("builtin");
+  auto tok_model = std::make_shared<std::string>();
+  auto* t =
+      cmd->add_subcommand("tokenize", "show the token ids of captions (--vocab or a model's vocabulary)");
   t->add_option("text", *texts, "captions")->required();
-  t->callback([&run, texts] { run = [texts] { return tokenize(*texts); }; });
+  auto* tv = t->add_option("--vocab", *tok_vocab, "builtin (data/vocab.txt), shapes, or a word-list file")
+                 ->capture_default_str();
+  t->add_option("--model", *tok_model, "use this checkpoint's vocabulary instead of --vocab")->excludes(tv);
+  t->callback([&run, texts, tok_vocab, tok_model] {
+    run = [texts, tok_vocab, tok_model] { return tokenize(*texts, pick_vocabulary(*tok_vocab, *tok_model)); };
+  });
 }
 
 }  // namespace ld::app

@@ -12,6 +12,7 @@
 
 #include "autograd/ops.h"
 #include "data/captions.h"
+#include "data/image_folder.h"
 #include "data/loader.h"
 #include "data/mnist.h"
 #include "data/tokenizer.h"
@@ -19,6 +20,7 @@
 #include "diffusion/model_io.h"
 #include "diffusion/resources.h"
 #include "diffusion/sampler.h"
+#include "diffusion/train_data.h"
 #include "diffusion/train_step.h"
 #include "dist/communicator.h"
 #include "lora/compress.h"
@@ -374,10 +376,23 @@ nlohmann::json run_compression(const CompressRunOptions& o, std::ostream& log) {
   const bool need_train =
       (o.method != "none" && o.calib_samples > 0) || o.finetune_steps > 0 || o.bench_reps > 0;
   data::CaptionedImages train, test;
-  if (need_train)
+  const bool mnist = diffusion::is_mnist_folder(o.data_dir);  // also a missing or empty folder
+  if (!mnist && (need_train || o.heldout_samples > 0)) {
+    // an image + caption folder (as `train --data` reads it, e.g. colour shapes), fitted to the
+    // model; it has no test split, so the held-out loss is measured on the same images
+    data::FolderOptions fo;
+    fo.size = cfg.image_size;
+    fo.channels = cfg.image_channels == 3 ? 3 : 1;
+    const data::CaptionedImages all = data::captioned_folder(data::read_image_folder(o.data_dir, fo));
+    if (need_train) train = all;
+    if (o.heldout_samples > 0) test = all;
+    log << "data: " << all.size() << " image/caption pairs from " << o.data_dir
+        << " (calibration, fine-tuning and the held-out loss all use them)\n";
+  }
+  if (mnist && need_train)
     train = data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Train),
                                   data::parse_caption_mode(o.caption_mode));
-  if (o.heldout_samples > 0)
+  if (mnist && o.heldout_samples > 0)
     test = data::captioned_mnist(data::load_mnist(o.data_dir, data::Split::Test), data::CaptionMode::Simple);
   for (const data::CaptionedImages* d : {&train, &test})  // MNIST is not resized to the model
     if (d->size() > 0)

@@ -20,7 +20,7 @@ std::atomic<int> g_mode{static_cast<int>(InterruptMode::QuitNow)};
 // A slot is free (0), being filled (1), registered (2) or taken by the handler (3). The handler
 // takes a slot (2 -> 3) before reading its path, and the owner frees it only with 2 -> 0, so
 // the handler never reads a path that is being changed.
-constexpr int kSlots = 8;
+constexpr int kSlots = kMaxTempFiles;
 constexpr size_t kPathBytes = 4096;
 struct Slot {
   std::atomic<int> state{0};

@@ -58,8 +58,9 @@ bool run_unless_interrupted(F&& f) {
 
 // A temporary file the signal handler removes before it exits; the destructor removes it too
 // (every exit path: errors, exceptions) unless keep() was called after it was renamed into
-// place. Register before the file is created. At most 8 at once and paths of up to 4095
-// bytes are registered with the handler; beyond that only the destructor removes the file.
+// place. Register before the file is created. At most kMaxTempFiles at once and paths of up to
+// 4095 bytes are registered with the handler; beyond that only the destructor removes the file.
+inline constexpr int kMaxTempFiles = 64;  // write_files_atomic keeps up to half of them
 class TempFile {
  public:
   explicit TempFile(std::string path);

@@ -14,6 +14,9 @@
 #include "data/image_folder.h"
 #include "data/mnist.h"
 #include "data/png.h"
+#include "data/shapes.h"
+#include "data/tokenizer.h"
+#include "diffusion/model_io.h"
 #include "tensor/file_io.h"
 #include "tests/apps/cli_run.h"
 #include "tests/temp_dir.h"
@@ -142,4 +145,53 @@ TEST_CASE("data command errors: non-empty output, too few digits, missing data, 
   CHECK(r.rc == 0);
   CHECK(r.output.find("1 13 16 17 12 0") != std::string::npos);
   CHECK(r.output.find("unknown words mapped to <unk>: 'purple'") != std::string::npos);
+}
+
+TEST_CASE("data tokenize and check-folder use --vocab or a checkpoint's vocabulary (--model)") {
+  TempDir tmp("cli-data-vocab");
+  // the builtin vocabulary lacks the shapes words; shapes and a shapes model have them
+  Result r = run("data tokenize \"a small red circle\"");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("unknown words mapped to <unk>") != std::string::npos);
+  r = run("data tokenize --vocab shapes \"a small red circle\"");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("unknown words") == std::string::npos);
+  CHECK(r.output.find("a small red circle") != std::string::npos);
+  const Vocabulary vocab = shapes_vocabulary();
+  ld::diffusion::save_model(
+      (tmp.path / "m.safetensors").string(),
+      *ld::diffusion::build_model(ld::diffusion::load_config("shapes-t2i-tiny"), vocab, 0), vocab);
+  r = run("data tokenize --model " + (tmp.path / "m.safetensors").string() + " \"a small red circle\"");
+  INFO(r.output);
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("unknown words") == std::string::npos);
+  // the ids are the checkpoint's (those of the shapes list), not the builtin list's
+  std::string ids;
+  for (int32_t id : tokenize(vocab, "a small red circle").ids) ids += " " + std::to_string(id);
+  CHECK(r.output.find(ids.substr(0, ids.find(" 0 0"))) != std::string::npos);
+  // a word-list file
+  ld::write_file_atomic((tmp.path / "words.txt").string(), "a\nsmall\nred\ncircle\n");
+  r = run("data tokenize --vocab " + (tmp.path / "words.txt").string() + " \"a small red circle\"");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("unknown words") == std::string::npos);
+
+  // check-folder: shapes captions warn against builtin, not against the shapes model's vocabulary
+  REQUIRE(run("data make-shapes --n 3 --out " + (tmp.path / "s").string()).rc == 0);
+  r = run("data check-folder " + (tmp.path / "s").string() + " --size 32 --channels 3");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("warning") != std::string::npos);
+  r = run("data check-folder " + (tmp.path / "s").string() + " --size 32 --channels 3 --model " +
+          (tmp.path / "m.safetensors").string());
+  INFO(r.output);
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("warning") == std::string::npos);
+
+  // --model and --vocab together, and a --model that is no checkpoint: refused
+  r = run("data tokenize --vocab shapes --model " + (tmp.path / "m.safetensors").string() + " \"a\"");
+  CHECK(r.rc != 0);
+  CHECK(r.output.find("excludes") != std::string::npos);
+  r = run("data check-folder " + (tmp.path / "s").string() + " --model " + (tmp.path / "words.txt").string());
+  CHECK(r.rc != 0);
+  CHECK(r.output.find("--model: ") != std::string::npos);
+  CHECK(r.output.find("words.txt") != std::string::npos);
 }

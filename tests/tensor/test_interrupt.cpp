@@ -153,12 +153,12 @@ TEST_CASE("TempFile removes its file on the way out unless kept, and unregisters
   const auto name = [&](int i) { return (tmp.path / "m").string() + std::to_string(i); };
   {
     std::vector<std::unique_ptr<TempFile>> many;
-    for (int i = 0; i < 12; ++i) {
+    for (int i = 0; i < kMaxTempFiles + 4; ++i) {
       many.push_back(std::make_unique<TempFile>(name(i)));
       std::ofstream(many.back()->path()) << i;
     }
-    CHECK(registered_temp_files() == 8);
+    CHECK(registered_temp_files() == kMaxTempFiles);
   }
-  for (int i = 0; i < 12; ++i) CHECK_FALSE(fs::exists(name(i)));
+  for (int i = 0; i < kMaxTempFiles + 4; ++i) CHECK_FALSE(fs::exists(name(i)));
   CHECK(registered_temp_files() == 0);
 }
