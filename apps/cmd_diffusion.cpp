@@ -11,22 +11,22 @@
 #include "apps/guard.h"
 #include "apps/option_checks.h"
 #include "data/image.h"
-#include "data/png.h"
-#include "data/tokenizer.h"
 #include "data/loader.h"
 #include "data/mnist.h"
+#include "data/png.h"
+#include "data/tokenizer.h"
 #include "data/utf8.h"
 #include "diffusion/evaluate.h"
 #include "diffusion/generation_info.h"
 #include "diffusion/model_io.h"
 #include "diffusion/resources.h"
-#include "tensor/file_io.h"
 #include "diffusion/sampler.h"
 #include "diffusion/shapes_eval.h"
 #include "diffusion/trace.h"
 #include "diffusion/trainer.h"
 #include "lora/adapter_file.h"
 #include "lora/adapter_formats.h"
+#include "tensor/file_io.h"
 #include "tensor/index.h"
 #include "tensor/interrupt.h"
 
@@ -44,7 +44,8 @@ data::GenerationParams app_read_parameters(const std::string& path) {
   }
   if (!p)
     fail("--from-png: '", path,
-         "' has no 'parameters' text chunk (expected a PNG written by loradiff sample, e.g. one of --out-dir)");
+         "' has no 'parameters' text chunk (expected a PNG written by loradiff sample, e.g. one of "
+         "--out-dir)");
   return *p;
 }
 
@@ -54,7 +55,8 @@ std::string param_or(const data::GenerationParams& p, const std::string& key, co
   return fallback;
 }
 
-float param_number(const data::GenerationParams& p, const std::string& key, float fallback, const std::string& file) {
+float param_number(const data::GenerationParams& p, const std::string& key, float fallback,
+                   const std::string& file) {
   const std::string v = param_or(p, key, "");
   if (v.empty()) return fallback;
   char* end = nullptr;
@@ -65,11 +67,13 @@ float param_number(const data::GenerationParams& p, const std::string& key, floa
 }
 
 // --from-png: the model, adapters, image size and input images must be the ones the PNG was made with.
-void check_same_setup(const data::GenerationParams& png, const data::GenerationParams& now, const std::string& file) {
-  auto differ = [&](const std::string& what, const std::string& was, const std::string& is, const std::string& hint) {
+void check_same_setup(const data::GenerationParams& png, const data::GenerationParams& now,
+                      const std::string& file) {
+  auto differ = [&](const std::string& what, const std::string& was, const std::string& is,
+                    const std::string& hint) {
     if (was != is)
-      fail("--from-png: '", file, "' was made with ", what, " '", data::printable(was, 60), "', this run has '",
-           data::printable(is, 60), "'", hint);
+      fail("--from-png: '", file, "' was made with ", what, " '", data::printable(was, 60),
+           "', this run has '", data::printable(is, 60), "'", hint);
   };
   differ("Size", png.size, now.size, " (use the model it was made with)");
   differ("Model hash", png.model_hash, now.model_hash, " (give the --model it was made with)");
@@ -87,16 +91,30 @@ void check_same_setup(const data::GenerationParams& png, const data::GenerationP
 
 void register_train(CLI::App& app, Runner& run) {
   auto o = std::make_shared<diffusion::TrainOptions>();
-  auto* cmd = app.add_subcommand("train", "train the text-to-image diffusion model (loss (1)) on MNIST or a captioned folder");
-  cmd->add_option("--config", o->config, "model config: mnist-t2i (reference), mnist-t2i-small, mnist-t2i-tiny, shapes-t2i (32x32 colour; -small, -tiny), or a .json file")
+  auto* cmd = app.add_subcommand(
+      "train", "train the text-to-image diffusion model (loss (1)) on MNIST or a captioned folder");
+  cmd->add_option("--config", o->config,
+                  "model config: mnist-t2i (reference), mnist-t2i-small, mnist-t2i-tiny, shapes-t2i (32x32 "
+                  "colour; -small, -tiny), or a .json file")
       ->capture_default_str();
-  cmd->add_option("--data", o->data_dir, "MNIST folder (from `loradiff data fetch-mnist`), or a folder of images with same-name .txt captions")->capture_default_str();
+  cmd->add_option("--data", o->data_dir,
+                  "MNIST folder (from `loradiff data fetch-mnist`), or a folder of images with same-name "
+                  ".txt captions")
+      ->capture_default_str();
   cmd->add_option("--val", o->val_dir, "held-out folder of captioned images (folder --data only)");
-  cmd->add_option("--val-fraction", o->val_fraction, "part of a folder --data held out, drawn by --seed (default 0.05, at least 1 image; 0 = none)");
-  cmd->add_option("--vocab", o->vocab, "builtin (data/vocab.txt; default for MNIST), auto (built from the training captions; default for a folder), shapes (the `data make-shapes` grammar) or a word-list file");
-  cmd->add_option("--vocab-min-count", o->vocab_min_count, "--vocab auto: drop words seen fewer times")->capture_default_str();
-  cmd->add_option("--vocab-size", o->vocab_size, "--vocab auto: at most this many entries (3 reserved and the spares included)")->capture_default_str();
-  cmd->add_option("--vocab-spare", o->vocab_spare, "--vocab auto: reserved <spare_k> rows at the end")->capture_default_str();
+  cmd->add_option(
+      "--val-fraction", o->val_fraction,
+      "part of a folder --data held out, drawn by --seed (default 0.05, at least 1 image; 0 = none)");
+  cmd->add_option("--vocab", o->vocab,
+                  "builtin (data/vocab.txt; default for MNIST), auto (built from the training captions; "
+                  "default for a folder), shapes (the `data make-shapes` grammar) or a word-list file");
+  cmd->add_option("--vocab-min-count", o->vocab_min_count, "--vocab auto: drop words seen fewer times")
+      ->capture_default_str();
+  cmd->add_option("--vocab-size", o->vocab_size,
+                  "--vocab auto: at most this many entries (3 reserved and the spares included)")
+      ->capture_default_str();
+  cmd->add_option("--vocab-spare", o->vocab_spare, "--vocab auto: reserved <spare_k> rows at the end")
+      ->capture_default_str();
   cmd->add_option("--out", o->out_dir, "run folder, e.g. runs/mnist")->required();
   cmd->add_option("--steps", o->steps, "total optimizer steps")->capture_default_str();
   cmd->add_option("--batch", o->batch, "batch size")->capture_default_str();
@@ -105,20 +123,31 @@ void register_train(CLI::App& app, Runner& run) {
   cmd->add_option("--warmup", o->warmup, "linear warm-up steps")->capture_default_str();
   cmd->add_option("--clip", o->clip, "clip gradients to this global norm (0 = off)")->capture_default_str();
   cmd->add_option("--ema", o->ema_decay, "EMA decay of the sampling weights")->capture_default_str();
-  cmd->add_option("--exclude-digits", o->exclude_digits, "digits left out of training, e.g. 9")->delimiter(',');
+  cmd->add_option("--exclude-digits", o->exclude_digits, "digits left out of training, e.g. 9")
+      ->delimiter(',');
   cmd->add_option("--seed", o->seed, "seed of initialisation, data order and noise")->capture_default_str();
-  cmd->add_option("--captions", o->caption_mode, "MNIST captions: simple (only 'a handwritten digit <word>'), varied, ru (Russian templates) or ru-simple ('рукописная цифра <word>')")
+  cmd->add_option("--captions", o->caption_mode,
+                  "MNIST captions: simple (only 'a handwritten digit <word>'), varied, ru (Russian "
+                  "templates) or ru-simple ('рукописная цифра <word>')")
       ->capture_default_str();
-  cmd->add_option("--max-train-samples", o->max_train_samples, "use only the first N training digits (0 = all)");
+  cmd->add_option("--max-train-samples", o->max_train_samples,
+                  "use only the first N training digits (0 = all)");
   cmd->add_option("--log-every", o->log_every, "steps between loss.csv rows")->capture_default_str();
-  cmd->add_option("--checkpoint-every", o->checkpoint_every, "steps between checkpoints (0 = only at the end and on Ctrl-C)")->capture_default_str();
-  cmd->add_option("--sample-every", o->sample_every, "steps between sample grids (0 = never)")->capture_default_str();
-  cmd->add_option("--eval-every", o->eval_every, "steps between held-out losses (0 = never)")->capture_default_str();
-  cmd->add_option("--eval-batches", o->eval_batches, "held-out batches per evaluation")->capture_default_str();
-  cmd->add_option("--sample-steps", o->sample_steps, "DDIM steps for the sample grids")->capture_default_str();
+  cmd->add_option("--checkpoint-every", o->checkpoint_every,
+                  "steps between checkpoints (0 = only at the end and on Ctrl-C)")
+      ->capture_default_str();
+  cmd->add_option("--sample-every", o->sample_every, "steps between sample grids (0 = never)")
+      ->capture_default_str();
+  cmd->add_option("--eval-every", o->eval_every, "steps between held-out losses (0 = never)")
+      ->capture_default_str();
+  cmd->add_option("--eval-batches", o->eval_batches, "held-out batches per evaluation")
+      ->capture_default_str();
+  cmd->add_option("--sample-steps", o->sample_steps, "DDIM steps for the sample grids")
+      ->capture_default_str();
   cmd->add_flag("--resume", o->resume, "continue the run in --out from its last checkpoint");
-  cmd->add_flag("--overwrite", o->overwrite,
-                "start afresh in an --out folder that holds another run (its state and loss log are removed)");
+  cmd->add_flag(
+      "--overwrite", o->overwrite,
+      "start afresh in an --out folder that holds another run (its state and loss log are removed)");
   auto quiet = std::make_shared<bool>(false);
   cmd->add_flag("--no-progress", *quiet, "no progress bar");
   cmd->callback([&run, o, quiet, cmd] {
@@ -129,8 +158,8 @@ void register_train(CLI::App& app, Runner& run) {
         std::cerr << "loradiff: warning: " << w << "\n";
       install_interrupt_handler();  // Ctrl-C: checkpoint the steps done, then stop
       diffusion::TrainResult r = diffusion::train(*o, std::cout);
-      std::cout << (r.interrupted ? "interrupted" : "trained") << ": steps " << r.start_step << " -> " << r.end_step
-                << ", last loss " << r.last_loss << ", " << r.seconds << " s; checkpoint "
+      std::cout << (r.interrupted ? "interrupted" : "trained") << ": steps " << r.start_step << " -> "
+                << r.end_step << ", last loss " << r.last_loss << ", " << r.seconds << " s; checkpoint "
                 << (std::filesystem::path(o->out_dir) / "model.safetensors").string() << "\n";
       return 0;
     };
@@ -143,45 +172,62 @@ void register_sample(CLI::App& app, Runner& run) {
     std::vector<std::string> prompts, loras;
     std::string negative, init_image, mask, from_png;
     int64_t n = 64, steps = 50, batch = 64;
-    float guidance = 3.0f, eta = 0.0f, strength = 0.75f;
+    float guidance = 2.0f, eta = 0.0f, strength = 0.75f;
     uint64_t seed = 0;
     bool overwrite = false;
     std::string trace;
     int64_t trace_steps = 8;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("sample", "generate digits from a caption (DDIM, DDPM, DPM-Solver++, Euler; classifier-free guidance)");
+  auto* cmd = app.add_subcommand(
+      "sample", "generate digits from a caption (DDIM, DDPM, DPM-Solver++, Euler; classifier-free guidance)");
   cmd->add_option("--model", a->model, "checkpoint (model.safetensors of a run)")->required();
-  cmd->add_option("--prompt", a->prompts, "caption, e.g. \"a handwritten digit seven\" (repeatable; required unless --from-png)");
-  cmd->add_option("--negative-prompt", a->negative,
-                  "caption guidance pushes away from, in place of the empty one: eps = eps_neg + s (eps_c - eps_neg)");
+  cmd->add_option("--prompt", a->prompts,
+                  "caption, e.g. \"a handwritten digit seven\" (repeatable; required unless --from-png)");
+  cmd->add_option(
+      "--negative-prompt", a->negative,
+      "caption guidance pushes away from, in place of the empty one: eps = eps_neg + s (eps_c - eps_neg)");
   cmd->add_option("--n", a->n, "images per prompt")->capture_default_str();
-  cmd->add_option("--sampler", a->sampler, "ddim, ddpm, dpmpp-2m (DPM-Solver++ 2M), euler or euler-a (Euler ancestral)")->capture_default_str();
+  cmd->add_option("--sampler", a->sampler,
+                  "ddim, ddpm, dpmpp-2m (DPM-Solver++ 2M), euler or euler-a (Euler ancestral)")
+      ->capture_default_str();
   cmd->add_option("--steps", a->steps, "sampler steps (DDPM uses all T)")->capture_default_str();
-  cmd->add_option("--guidance", a->guidance, "classifier-free guidance scale s (1 = none)")->capture_default_str();
+  cmd->add_option("--guidance", a->guidance,
+                  "classifier-free guidance scale s (1 = none; larger: the prompt more surely, less varied, "
+                  "see docs/diffusion.md)")
+      ->capture_default_str();
   cmd->add_option("--eta", a->eta, "DDIM eta (0 = deterministic)")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "noise seed: image i of the run uses seed + i (same seed, same images)")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "noise seed: image i of the run uses seed + i (same seed, same images)")
+      ->capture_default_str();
   cmd->add_option("--batch", a->batch, "images per forward batch (memory)")->capture_default_str();
   cmd->add_option("--init-image", a->init_image,
                   "img2img: start from this PNG (the model's size, e.g. 28x28 gray), noised to --strength");
-  cmd->add_option("--strength", a->strength,
-                  "img2img: share of the steps run from the noised --init-image (0 = the image, 1 = from noise)")
+  cmd->add_option(
+         "--strength", a->strength,
+         "img2img: share of the steps run from the noised --init-image (0 = the image, 1 = from noise)")
       ->capture_default_str();
-  cmd->add_option("--mask", a->mask, "inpainting: PNG, white = regenerate, black = keep --init-image's pixels");
-  cmd->add_option("--from-png", a->from_png,
-                  "remake the image a PNG of `sample` describes (its parameters chunk: prompt, seed, sampler, ...)");
+  cmd->add_option("--mask", a->mask,
+                  "inpainting: PNG, white = regenerate, black = keep --init-image's pixels");
+  cmd->add_option(
+      "--from-png", a->from_png,
+      "remake the image a PNG of `sample` describes (its parameters chunk: prompt, seed, sampler, ...)");
   cmd->add_option("--out", a->out, "grid PNG (with generation parameters in a text chunk)")->required();
   cmd->add_option("--out-dir", a->out_dir, "also write one PNG per image here, each with its own parameters");
-  cmd->add_option("--lora", a->loras, "LoRA adapter FILE[:W][:down=a,mid=b,up=c,te=d][:start=s,end=e] beside the base model, e.g. nines.safetensors:0.8 or nines.safetensors:0.8:up=1:start=0.5 (per-block weights, active for a fraction of the steps; repeatable; kohya and PEFT files too)");
+  cmd->add_option("--lora", a->loras,
+                  "LoRA adapter FILE[:W][:down=a,mid=b,up=c,te=d][:start=s,end=e] beside the base model, "
+                  "e.g. nines.safetensors:0.8 or nines.safetensors:0.8:up=1:start=0.5 (per-block weights, "
+                  "active for a fraction of the steps; repeatable; kohya and PEFT files too)");
   cmd->add_flag("--overwrite", a->overwrite, "replace an existing --out file even when it is not a PNG");
-  cmd->add_option("--trace", a->trace,
-                  "also write the denoising trajectory as one PNG: a row per prompt, x_t and the predicted x_0 "
-                  "at --trace-steps steps, then the result (diffusion/trace.h)");
-  cmd->add_option("--trace-steps", a->trace_steps, "steps shown in --trace, evenly spaced")->capture_default_str();
+  cmd->add_option(
+      "--trace", a->trace,
+      "also write the denoising trajectory as one PNG: a row per prompt, x_t and the predicted x_0 "
+      "at --trace-steps steps, then the result (diffusion/trace.h)");
+  cmd->add_option("--trace-steps", a->trace_steps, "steps shown in --trace, evenly spaced")
+      ->capture_default_str();
   cmd->callback([&run, a, cmd] {
     std::vector<std::string> given;  // options --from-png takes from the file
-    for (const char* o : {"--prompt", "--negative-prompt", "--n", "--sampler", "--steps", "--guidance", "--eta",
-                          "--seed", "--strength"})
+    for (const char* o : {"--prompt", "--negative-prompt", "--n", "--sampler", "--steps", "--guidance",
+                          "--eta", "--seed", "--strength"})
       if (cmd->count(o) > 0) given.push_back(o);
     const bool strength_given = cmd->count("--strength") > 0;
     run = [a, given, strength_given] {
@@ -206,7 +252,8 @@ void register_sample(CLI::App& app, Runner& run) {
       if (a->n < 1) fail("--n: ", a->n, " must be >= 1");
       if (a->batch < 1) fail("--batch: ", a->batch, " must be >= 1");
       diffusion::check_sampler(a->sampler);
-      if (!a->mask.empty() && a->init_image.empty()) fail("--mask: inpainting needs --init-image (the pixels to keep)");
+      if (!a->mask.empty() && a->init_image.empty())
+        fail("--mask: inpainting needs --init-image (the pixels to keep)");
       if (strength_given && a->init_image.empty()) fail("--strength: needs --init-image (img2img)");
       for (const auto& p : a->prompts) data::check_prompt(p, "--prompt");  // before the work, not at the PNG
       data::check_prompt(a->negative, "--negative-prompt");
@@ -234,7 +281,8 @@ void register_sample(CLI::App& app, Runner& run) {
                                            ? r.name + spec.substr(path.size())
                                            : str_cat(r.name, ":", r.weight)});
         if (i < lora_files.size())
-          lora_hashes += (lora_hashes.empty() ? "" : ", ") + r.name + ": " + diffusion::file_hash10(lora::peft_weights_file(lora_files[i].path));
+          lora_hashes += (lora_hashes.empty() ? "" : ", ") + r.name + ": " +
+                         diffusion::file_hash10(lora::peft_weights_file(lora_files[i].path));
       }
       const diffusion::ModelConfig& cfg = lm.model->config;
       const int64_t n_images = a->n * static_cast<int64_t>(a->prompts.size());
@@ -248,7 +296,8 @@ void register_sample(CLI::App& app, Runner& run) {
         for (int64_t i = 0; i < a->n; ++i) captions.push_back(p);
       data::TokenBatch tb = data::tokenize_batch(lm.vocab, captions);
       for (size_t i = 0; i < tb.warnings.size(); ++i)
-        if (i == 0 || tb.warnings[i] != tb.warnings[i - 1]) std::cerr << "loradiff: warning: " << tb.warnings[i] << "\n";
+        if (i == 0 || tb.warnings[i] != tb.warnings[i - 1])
+          std::cerr << "loradiff: warning: " << tb.warnings[i] << "\n";
       diffusion::SampleOptions so;
       so.sampler = a->sampler;
       so.steps = a->steps;
@@ -262,10 +311,12 @@ void register_sample(CLI::App& app, Runner& run) {
         so.negative_ids = nb.ids;
       }
       if (!a->init_image.empty()) {
-        so.init = diffusion::load_init_image(a->init_image, cfg.image_size, cfg.image_channels, "--init-image");
+        so.init =
+            diffusion::load_init_image(a->init_image, cfg.image_size, cfg.image_channels, "--init-image");
         so.strength = a->mask.empty() || strength_given || from ? a->strength : 1.0f;
       }
-      if (!a->mask.empty()) so.mask = diffusion::load_mask(a->mask, cfg.image_size, cfg.image_channels, "--mask");
+      if (!a->mask.empty())
+        so.mask = diffusion::load_mask(a->mask, cfg.image_size, cfg.image_channels, "--mask");
       // the infotext of image i (seed + i), A1111 style; the grid carries image 0's
       data::GenerationParams gp;
       gp.negative_prompt = a->negative;
@@ -284,8 +335,8 @@ void register_sample(CLI::App& app, Runner& run) {
       if (so.mask.defined()) gp.extra.push_back({"Mask hash", diffusion::file_hash10(a->mask)});
       if (from) {
         check_same_setup(*from, gp, a->from_png);
-        // one image (an --out-dir PNG, or the grid of a one-image run, drawn 2x): a grid of several holds only
-        // the first image's seed
+        // one image (an --out-dir PNG, or the grid of a one-image run, drawn 2x): a grid of several holds
+        // only the first image's seed
         const data::GrayImage png = data::decode_png(read_file(a->from_png), a->from_png);
         const int64_t S = cfg.image_size;
         if (!((png.width == S && png.height == S) || (png.width == 2 * S && png.height == 2 * S)))
@@ -337,7 +388,8 @@ void register_sample(CLI::App& app, Runner& run) {
         for (int64_t i = 0; i < total; ++i) {
           char name[32];
           std::snprintf(name, sizeof name, "%05ld.png", static_cast<long>(i));
-          data::write_png((std::filesystem::path(a->out_dir) / name).string(), imgs.select(0, i), params_of(i));
+          data::write_png((std::filesystem::path(a->out_dir) / name).string(), imgs.select(0, i),
+                          params_of(i));
         }
       }
       std::cout << "wrote " << a->out << " (" << total << " images";
@@ -405,6 +457,7 @@ int eval_shapes(const Args& a) {
   eo.sample.sampler = a.sampler;
   eo.sample.steps = a.steps;
   eo.sample.guidance = a.guidance;
+  eo.sample.eta = a.eta;
   eo.sample.seed = a.seed;
   eo.sample.source = diffusion::model_source(a.model, a.loras);
   eo.sample.before_step = lora::adapter_step_schedule(*lm.model, lora_reports);
@@ -439,7 +492,7 @@ void register_eval(CLI::App& app, Runner& run) {
   struct Args {
     std::string model, classifier, data_dir = "data/mnist", json_out, sampler = "ddim";
     int64_t n = 100, steps = 50, batch = 100;
-    float guidance = 3.0f;
+    float guidance = 2.0f, eta = 0.0f;
     uint64_t seed = 0;
     std::vector<int> digits{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     std::vector<std::string> loras;
@@ -470,19 +523,27 @@ void register_eval(CLI::App& app, Runner& run) {
          "--exclude", a->exclude,
          "shapes: the shapes or colour-shape pairs left out of training (their captions are scored apart)")
       ->delimiter(',');
-  cmd->add_option("--data", a->data_dir, "MNIST folder: its test split is the real reference")->capture_default_str();
+  cmd->add_option("--data", a->data_dir, "MNIST folder: its test split is the real reference")
+      ->capture_default_str();
   cmd->add_option("--n-per-digit", a->n, "images generated per digit prompt")->capture_default_str();
   cmd->add_option("--digits", a->digits, "digits to prompt, e.g. 0,1,2")->delimiter(',');
-  cmd->add_option("--prompt", a->prompt,
-                  "draw every digit's images from this caption instead, e.g. \"a handwritten digit sks\" with "
-                  "--digits 9: the share judged a nine");
+  cmd->add_option(
+      "--prompt", a->prompt,
+      "draw every digit's images from this caption instead, e.g. \"a handwritten digit sks\" with "
+      "--digits 9: the share judged a nine");
   cmd->add_option("--sampler", a->sampler, "ddim, ddpm, dpmpp-2m, euler or euler-a")->capture_default_str();
   cmd->add_option("--steps", a->steps, "sampler steps (DDPM uses all T)")->capture_default_str();
-  cmd->add_option("--guidance", a->guidance, "classifier-free guidance scale")->capture_default_str();
+  cmd->add_option(
+         "--guidance", a->guidance,
+         "classifier-free guidance scale (docs/results.md: 2 balances prompt accuracy and Frechet distance)")
+      ->capture_default_str();
+  cmd->add_option("--eta", a->eta, "DDIM eta (0 = deterministic)")->capture_default_str();
   cmd->add_option("--seed", a->seed, "noise seed")->capture_default_str();
   cmd->add_option("--batch", a->batch, "images per sampling batch")->capture_default_str();
   cmd->add_option("--json", a->json_out, "also write the JSON result to this file");
-  cmd->add_option("--lora", a->loras, "LoRA adapter FILE[:W][:down=a,mid=b,up=c,te=d][:start=s,end=e] applied to the model (repeatable)");
+  cmd->add_option(
+      "--lora", a->loras,
+      "LoRA adapter FILE[:W][:down=a,mid=b,up=c,te=d][:start=s,end=e] applied to the model (repeatable)");
   cmd->add_flag("--overwrite", a->overwrite, "replace an existing --json file even when it is not JSON");
   cmd->callback([&run, a] {
     run = [a] {
@@ -494,7 +555,8 @@ void register_eval(CLI::App& app, Runner& run) {
             "--classifier is required with --dataset mnist (the judge of the digits: `loradiff classifier "
             "train`)");
       const auto inputs =
-          std::vector<PathArg>{{"--model", a->model}, {"--classifier", a->classifier}, {"--data", a->data_dir}} +
+          std::vector<PathArg>{
+              {"--model", a->model}, {"--classifier", a->classifier}, {"--data", a->data_dir}} +
           lora_inputs(a->loras);
       check_outputs_distinct(inputs, {{"--json", a->json_out}});
       check_output_file({"--json", a->json_out}, FileKind::Json, a->overwrite);
@@ -520,6 +582,7 @@ void register_eval(CLI::App& app, Runner& run) {
       eo.sample.sampler = a->sampler;
       eo.sample.steps = a->steps;
       eo.sample.guidance = a->guidance;
+      eo.sample.eta = a->eta;
       eo.sample.seed = a->seed;
       eo.sample.source = diffusion::model_source(a->model, a->loras);
       eo.sample.before_step = lora::adapter_step_schedule(*lm.model, lora_reports);
@@ -534,8 +597,8 @@ void register_eval(CLI::App& app, Runner& run) {
       }
       Tensor labels = Tensor::from_ints(real.labels, {real.size()});
       auto t0 = std::chrono::steady_clock::now();
-      diffusion::EvalResult r =
-          diffusion::evaluate(*lm.model, lm.vocab, *cls, real.images, labels, eo, [](int64_t done, int64_t total) {
+      diffusion::EvalResult r = diffusion::evaluate(
+          *lm.model, lm.vocab, *cls, real.images, labels, eo, [](int64_t done, int64_t total) {
             std::cerr << "\reval: generated " << done << "/" << total << std::flush;
           });
       std::cerr << "\n";
@@ -547,6 +610,7 @@ void register_eval(CLI::App& app, Runner& run) {
       j["sampler"] = a->sampler;
       j["steps"] = a->steps;
       j["guidance"] = a->guidance;
+      j["eta"] = a->eta;
       j["seed"] = a->seed;
       j["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (!a->json_out.empty()) write_file_atomic(a->json_out, j.dump(2) + "\n");

@@ -89,6 +89,7 @@ const Range kRanges[] = {
     {"eval", "--digits", 0, 9},
     {"eval", "--steps", 1, 100000},
     {"eval", "--guidance", 0, 1000},
+    {"eval", "--eta", 0, 1},
     {"eval", "--seed", 0, 18446744073709551615.0},
     {"eval", "--batch", 1, kBig},
     {"denoiser-error", "--n", 1, 10000},
