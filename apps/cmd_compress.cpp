@@ -15,8 +15,8 @@
 #include "lora/attach.h"
 #include "lora/compress.h"
 #include "lora/compression_run.h"
-#include "tensor/interrupt.h"
 #include "tensor/file_io.h"
+#include "tensor/interrupt.h"
 
 namespace ld::app {
 
@@ -131,7 +131,7 @@ void register_compress_run(CLI::App& app, Runner& run) {
 // Parameters-vs-quality plots from the JSON lines of tools/run_compression_experiments.sh.
 void register_compress_plot(CLI::App& app, Runner& run) {
   struct Args {
-    std::string results, out, x = "params", y = "accuracy", series = "series", title, x_label, y_label;
+    std::string results, out, x = "params", y = "accuracy", series = "series", order, title, x_label, y_label;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("compress-plot",
@@ -142,6 +142,9 @@ void register_compress_plot(CLI::App& app, Runner& run) {
   cmd->add_option("--y", a->y, "key of the y value")->capture_default_str();
   cmd->add_option("--series", a->series, "key whose value names the series of a point")
       ->capture_default_str();
+  cmd->add_option(
+      "--order", a->order,
+      "key whose value orders each series' line (default: --x), e.g. guidance for a trade-off curve");
   cmd->add_option("--title", a->title, "plot title");
   cmd->add_option("--x-label", a->x_label, "x axis label (default: the key)");
   cmd->add_option("--y-label", a->y_label, "y axis label (default: the key)");
@@ -157,6 +160,7 @@ void register_compress_plot(CLI::App& app, Runner& run) {
       std::ifstream in(a->results);
       if (!in) fail("--results: cannot open '", a->results, "'");
       std::map<std::string, data::PlotSeries> by_name;
+      std::map<std::string, std::vector<double>> order_of;  // per series, the --order value of each point
       std::vector<std::string> order;
       std::string line;
       int64_t lineno = 0, points = 0;
@@ -182,6 +186,10 @@ void register_compress_plot(CLI::App& app, Runner& run) {
         }
         by_name[name].x.push_back(j[a->x].get<double>());
         by_name[name].y.push_back(j[a->y].get<double>());
+        const std::string& ok = a->order.empty() ? a->x : a->order;
+        if (!j.contains(ok) || !j[ok].is_number())
+          fail("--results '", a->results, "' line ", lineno, ": no number under the --order key '", ok, "'");
+        order_of[name].push_back(j[ok].get<double>());
         ++points;
       }
       if (points == 0)
@@ -189,10 +197,11 @@ void register_compress_plot(CLI::App& app, Runner& run) {
       std::vector<data::PlotSeries> series;
       for (const auto& n : order) {
         data::PlotSeries s = by_name[n];
-        // points in x order, so each series is drawn as a line from left to right
+        // points in --order (default x) order, so each series is drawn as one line through them
+        const std::vector<double>& key = order_of[n];
         std::vector<size_t> idx(s.x.size());
         for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-        std::sort(idx.begin(), idx.end(), [&](size_t i, size_t k) { return s.x[i] < s.x[k]; });
+        std::sort(idx.begin(), idx.end(), [&](size_t i, size_t k) { return key[i] < key[k]; });
         data::PlotSeries sorted{s.label, {}, {}};
         for (size_t i : idx) {
           sorted.x.push_back(s.x[i]);

@@ -96,15 +96,16 @@ TEST_CASE("compress (input, svd, none), sample the result, plot; errors") {
 
   // --- --no-centring: the plain second moment in every layer
   r = run("compress --model " + base + " --method input --no-centring --params 0.5 --calib-samples 16" +
-          " --calib-batch 8 --heldout-samples 0 --out " + (tmp / "p.safetensors") + " --json " + (tmp / "p.json") +
-          common);
+          " --calib-batch 8 --heldout-samples 0 --out " + (tmp / "p.safetensors") + " --json " +
+          (tmp / "p.json") + common);
   INFO(r.output);
   REQUIRE(r.rc == 0);
   CHECK_FALSE(has(r.output, "centred"));
   const auto jp = nlohmann::json::parse(read_file(tmp / "p.json"));
   CHECK(jp["centring"] == false);
   for (const auto& l : jp["compression"]["layers"]) CHECK(l["centring"] == "");
-  CHECK(jp["compression"]["mean_output_error"].get<double>() >= j["compression"]["mean_output_error"].get<double>());
+  CHECK(jp["compression"]["mean_output_error"].get<double>() >=
+        j["compression"]["mean_output_error"].get<double>());
 
   // --- it loads and samples like any checkpoint
   diffusion::LoadedModel lm = diffusion::load_model(tmp / "c.safetensors");
@@ -163,6 +164,16 @@ TEST_CASE("compress (input, svd, none), sample the result, plot; errors") {
   CHECK(r.rc == 0);
   CHECK(has(r.output, "3 points in 2 series"));
   CHECK(fs::exists(tmp.path / "p.png"));
+  // --order: the key that orders each line (x by default); a point without it is refused, naming the line
+  r = run("compress-plot --results " + (tmp / "r.jsonl") + " --x params --y accuracy --order params --out " +
+          (tmp / "p2.png"));
+  CHECK(r.rc == 0);
+  CHECK(read_file(tmp / "p2.png") == read_file(tmp / "p.png"));
+  r = run("compress-plot --results " + (tmp / "r.jsonl") +
+          " --x params --y accuracy --order guidance --out " + (tmp / "p3.png"));
+  CHECK(r.rc == 1);
+  CHECK(has(r.output, "line 1: no number under the --order key 'guidance'"));
+  CHECK(!fs::exists(tmp.path / "p3.png"));
 
   // --- errors: nothing is written
   const std::string out = " --out " + (tmp / "bad.safetensors") + common;
