@@ -254,17 +254,26 @@ void grid_shape(int64_t n, int64_t& rows, int64_t& cols) {
   rows = (n + cols - 1) / cols;
 }
 
+namespace {
+
+// n images in a rows x cols grid, each upscaled and separated by gap pixels: the layout must hold.
+void check_grid_layout(const char* what, int64_t n, int64_t rows, int64_t cols, int64_t upscale,
+                       int64_t gap) {
+  if (rows <= 0 || cols <= 0) fail(what, ": ", rows, " x ", cols, " grid, expected positive rows and cols");
+  if (rows * cols < n) fail(what, ": ", n, " images do not fit a ", rows, " x ", cols, " grid");
+  if (upscale < 1 || upscale > 64) fail(what, ": upscale ", upscale, ", expected 1..64");
+  if (gap < 0) fail(what, ": gap ", gap, " must not be negative");
+}
+
+}  // namespace
+
 GrayImage make_grid(const Tensor& images, int64_t rows, int64_t cols, int64_t upscale, int64_t gap) {
   check_defined("make_grid", images);
   check_dtype("make_grid", images, DType::F32);
   if (!(images.dim() == 3 || (images.dim() == 4 && images.size(1) == 1)))
     fail("make_grid: shape ", shape_str(images.shape()), ", expected (N,1,H,W) or (N,H,W)");
   const int64_t n = images.size(0), h = images.size(-2), w = images.size(-1);
-  if (rows <= 0 || cols <= 0)
-    fail("make_grid: ", rows, " x ", cols, " grid, expected positive rows and cols");
-  if (rows * cols < n) fail("make_grid: ", n, " images do not fit a ", rows, " x ", cols, " grid");
-  if (upscale < 1 || upscale > 64) fail("make_grid: upscale ", upscale, ", expected 1..64");
-  if (gap < 0) fail("make_grid: gap ", gap, " must not be negative");
+  check_grid_layout("make_grid", n, rows, cols, upscale, gap);
   const Tensor c = images.to(Device::CPU).contiguous();
   const int64_t cw = w * upscale, ch = h * upscale;
   GrayImage out;
@@ -288,11 +297,7 @@ RgbImage make_grid_rgb(const Tensor& images, int64_t rows, int64_t cols, int64_t
   if (!(images.dim() == 4 && images.size(1) == 3))
     fail("make_grid_rgb: shape ", shape_str(images.shape()), ", expected (N,3,H,W)");
   const int64_t n = images.size(0), h = images.size(-2), w = images.size(-1);
-  if (rows <= 0 || cols <= 0)
-    fail("make_grid_rgb: ", rows, " x ", cols, " grid, expected positive rows and cols");
-  if (rows * cols < n) fail("make_grid_rgb: ", n, " images do not fit a ", rows, " x ", cols, " grid");
-  if (upscale < 1 || upscale > 64) fail("make_grid_rgb: upscale ", upscale, ", expected 1..64");
-  if (gap < 0) fail("make_grid_rgb: gap ", gap, " must not be negative");
+  check_grid_layout("make_grid_rgb", n, rows, cols, upscale, gap);
   const Tensor c = images.to(Device::CPU).contiguous();
   const int64_t cw = w * upscale, ch = h * upscale, plane = h * w;
   RgbImage out;
