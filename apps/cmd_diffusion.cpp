@@ -172,7 +172,7 @@ void register_sample(CLI::App& app, Runner& run) {
     std::vector<std::string> prompts, loras;
     std::string negative, init_image, mask, from_png;
     int64_t n = 64, steps = 50, batch = 64;
-    float guidance = 2.0f, eta = 0.0f, strength = 0.75f;
+    float guidance = 2.0f, eta = 0.5f, strength = 0.75f;
     uint64_t seed = 0;
     bool overwrite = false;
     std::string trace;
@@ -196,7 +196,10 @@ void register_sample(CLI::App& app, Runner& run) {
                   "classifier-free guidance scale s (1 = none; larger: the prompt more surely, less varied, "
                   "see docs/diffusion.md)")
       ->capture_default_str();
-  cmd->add_option("--eta", a->eta, "DDIM eta (0 = deterministic)")->capture_default_str();
+  cmd->add_option("--eta", a->eta,
+                  "DDIM eta: fresh noise per step (0 = the deterministic ODE; 0.5 removes the speckles, "
+                  "docs/results.md; any eta stays reproducible per seed)")
+      ->capture_default_str();
   cmd->add_option("--seed", a->seed, "noise seed: image i of the run uses seed + i (same seed, same images)")
       ->capture_default_str();
   cmd->add_option("--batch", a->batch, "images per forward batch (memory)")->capture_default_str();
@@ -492,7 +495,7 @@ void register_eval(CLI::App& app, Runner& run) {
   struct Args {
     std::string model, classifier, data_dir = "data/mnist", json_out, sampler = "ddim";
     int64_t n = 100, steps = 50, batch = 100;
-    float guidance = 2.0f, eta = 0.0f;
+    float guidance = 2.0f, eta = 0.5f;
     uint64_t seed = 0;
     std::vector<int> digits{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
     std::vector<std::string> loras;
@@ -537,7 +540,10 @@ void register_eval(CLI::App& app, Runner& run) {
          "--guidance", a->guidance,
          "classifier-free guidance scale (docs/results.md: 2 balances prompt accuracy and Frechet distance)")
       ->capture_default_str();
-  cmd->add_option("--eta", a->eta, "DDIM eta (0 = deterministic)")->capture_default_str();
+  cmd->add_option("--eta", a->eta,
+                  "DDIM eta: fresh noise per step (0 = the deterministic ODE; 0.5 removes the speckles, "
+                  "docs/results.md; any eta stays reproducible per seed)")
+      ->capture_default_str();
   cmd->add_option("--seed", a->seed, "noise seed")->capture_default_str();
   cmd->add_option("--batch", a->batch, "images per sampling batch")->capture_default_str();
   cmd->add_option("--json", a->json_out, "also write the JSON result to this file");

@@ -39,7 +39,7 @@ struct SampleStep {
 struct SampleOptions {
   std::string sampler = "ddim";  // ddim, ddpm, dpmpp-2m, euler or euler-a (sampler_names())
   int64_t steps = 50;            // sampler steps (DDPM always takes T)
-  float eta = 0.0f;              // DDIM noise
+  float eta = 0.0f;              // DDIM noise: 0 = the deterministic ODE (the CLI's default is 0.5, docs/results.md)
   float guidance = 2.0f;         // s; 1 = no guidance (one pass), 0 = unconditional (docs/results.md: the trade-off)
   uint64_t seed = 0;             // image i of the batch draws all its noise from seed + i
   Tensor negative_ids;           // I32 (1 or B, L): the negative caption; undefined = the empty caption

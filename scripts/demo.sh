@@ -24,10 +24,10 @@ $bin train --config mnist-t2i-tiny --data data/mnist --out runs/demo --steps "$S
 
 prompts=()
 for d in zero one two three four five six seven eight nine; do prompts+=(--prompt "a handwritten digit $d"); done
-$bin sample --model runs/demo/model.safetensors "${prompts[@]}" --n 8 --steps 50 --guidance 3 --seed 0 \
+$bin sample --model runs/demo/model.safetensors "${prompts[@]}" --n 8 --steps 50 --guidance 3 --eta 0 --seed 0 \
   --out runs/demo/grid.png
 
 [ -f runs/classifier.safetensors ] || $bin classifier train --data data/mnist --out runs/classifier.safetensors
 $bin eval --model runs/demo/model.safetensors --classifier runs/classifier.safetensors --data data/mnist \
-  --n-per-digit 50 --steps 50 --guidance 3 --json runs/demo/eval.json
+  --n-per-digit 50 --steps 50 --guidance 3 --eta 0 --json runs/demo/eval.json
 echo "demo: grid in runs/demo/grid.png, loss curve in runs/demo/loss.png, evaluation in runs/demo/eval.json"

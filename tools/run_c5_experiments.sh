@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/run_c5_experiments.sh BASE CLASSIFIER OUT_DIR
-# GUIDANCE (default 3, the scale its results in docs/results.md were measured at; `eval`'s own default is now 2).
+# GUIDANCE, ETA (defaults 3 and 0, what its results in docs/results.md were measured at; `eval` now defaults to 2 and 0.5).
 # Claim C5 (quality on what the base already draws) for the C6 adapter recipe, on a base trained
 # WITHOUT nines (`loradiff train ... --exclude-digits 9`), as in docs/results.md:
 #   nines_lora_te_r8_reg      LoRA rank 8 + text encoder on 20 nines, prior preservation on
@@ -33,7 +33,7 @@ fi
 if [ ! -d "$OUT/reg_gen" ]; then
   mkdir -p "$OUT/reg_gen.tmp"
   for d in 0 1 2 3 4 5 6 7 8; do
-    $bin sample --model "$BASE" --prompt "a handwritten digit ${words[$d]}" --n 20 --steps 50 --guidance 3 \
+    $bin sample --model "$BASE" --prompt "a handwritten digit ${words[$d]}" --n 20 --steps 50 --guidance 3 --eta 0 \
       --seed $((100 + d)) --out "$OUT/reg_gen.tmp/grid_$d.png" --out-dir "$OUT/reg_gen.tmp/$d" > /dev/null
     for f in "$OUT/reg_gen.tmp/$d"/*.png; do
       b=$(basename "$f" .png)
@@ -47,16 +47,16 @@ fi
 train nines_lora_te_r8_reg "$OUT/reg"
 train nines_lora_te_r8_reggen "$OUT/reg_gen"
 for a in reg reggen; do
-  $bin eval --guidance "${GUIDANCE:-3}" --model "$BASE" --classifier "$CLS" --digits 9 --n-per-digit 50 \
+  $bin eval --guidance "${GUIDANCE:-3}" --eta "${ETA:-0}" --model "$BASE" --classifier "$CLS" --digits 9 --n-per-digit 50 \
     --lora "$OUT/nines_lora_te_r8_$a.safetensors:1" --json "$OUT/c6_lora_te_r8_$a.json"
 done
 digits=0,1,2,3,4,5,6,7,8
-$bin eval --guidance "${GUIDANCE:-3}" --model "$BASE" --classifier "$CLS" --digits $digits --n-per-digit "$N" --json "$OUT/c5_base.json"
+$bin eval --guidance "${GUIDANCE:-3}" --eta "${ETA:-0}" --model "$BASE" --classifier "$CLS" --digits $digits --n-per-digit "$N" --json "$OUT/c5_base.json"
 [ -f "$C6/nines_lora_te_r8.safetensors" ] &&
-  $bin eval --guidance "${GUIDANCE:-3}" --model "$BASE" --classifier "$CLS" --digits $digits --n-per-digit "$N" \
+  $bin eval --guidance "${GUIDANCE:-3}" --eta "${ETA:-0}" --model "$BASE" --classifier "$CLS" --digits $digits --n-per-digit "$N" \
     --lora "$C6/nines_lora_te_r8.safetensors:1" --json "$OUT/c5_noreg.json"
 for a in reg reggen; do
-  $bin eval --guidance "${GUIDANCE:-3}" --model "$BASE" --classifier "$CLS" --digits $digits --n-per-digit "$N" \
+  $bin eval --guidance "${GUIDANCE:-3}" --eta "${ETA:-0}" --model "$BASE" --classifier "$CLS" --digits $digits --n-per-digit "$N" \
     --lora "$OUT/nines_lora_te_r8_$a.safetensors:1" --json "$OUT/c5_$a.json"
 done
 echo "done: $OUT/c5_*.json, $OUT/c6_*.json"

@@ -22,7 +22,7 @@
 #   LORADIFF (build/release/apps/loradiff)  DATA (data/mnist)      METHODS ("svd input")
 #   SHARES ("0.75 0.5 0.25")                 LAYERS (default)        FT_STEPS (500)
 #   FT_LR (1e-4)   FT_BATCH (64)   CALIB (512)   HELDOUT (1024)   BENCH_REPS (3)   BENCH_BATCH (64)
-#   N_PER_DIGIT (100)   EVAL_STEPS (50)   GUIDANCE (3)   SEED (0)
+#   N_PER_DIGIT (100)   EVAL_STEPS (50)   GUIDANCE (3)   ETA (0)   SEED (0)
 # A quick smoke run: FT_STEPS=20 N_PER_DIGIT=10 EVAL_STEPS=10 CALIB=64 HELDOUT=128 BENCH_REPS=1.
 set -euo pipefail
 
@@ -64,7 +64,7 @@ finetune=(--finetune-steps "$FT_STEPS" --lr "$FT_LR" --batch "$FT_BATCH")
 # eval MODEL JSON: prompt accuracy and Frechet distance of N_PER_DIGIT digits per prompt
 evaluate() {
   [ -s "$2" ] || "$BIN" eval --model "$1" --classifier "$CLASSIFIER" --data "$DATA" --n-per-digit "$N_PER_DIGIT" \
-    --steps "$EVAL_STEPS" --guidance "$GUIDANCE" --seed "$SEED" --json "$2" > /dev/null
+    --steps "$EVAL_STEPS" --guidance "$GUIDANCE" --eta "${ETA:-0}" --seed "$SEED" --json "$2" > /dev/null
 }
 
 # row SERIES STAGE SHARE COMPRESS_JSON HELDOUT_KEY EVAL_JSON [FINETUNE_JSON]: one line of results.jsonl

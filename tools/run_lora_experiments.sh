@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tools/run_lora_experiments.sh BASE CLASSIFIER OUT_DIR
-# GUIDANCE (default 3, the scale its results in docs/results.md were measured at; `eval`'s own default is now 2).
+# GUIDANCE, ETA (defaults 3 and 0, what its results in docs/results.md were measured at; `eval` now defaults to 2 and 0.5).
 # The LoRA experiments on a base model trained WITHOUT nines
 # (`loradiff train ... --exclude-digits 9`):
 #   C6  an adapter trained on 20 captioned nines: how often the classifier sees a nine,
@@ -25,12 +25,12 @@ $bin lora train --full --base "$BASE" --data "$OUT/nines" --val "$OUT/nines_val"
   --steps "$STEPS" --batch 8 --lr 1e-4 --eval-every 25 --sample-every 200 --no-progress --overwrite
 
 # C6: nines with and without the adapter (and from the fully fine-tuned model)
-$bin eval --guidance "${GUIDANCE:-3}" --model "$BASE" --classifier "$CLS" --digits 9 --n-per-digit "$N" --json "$OUT/c6_base.json"
-$bin eval --guidance "${GUIDANCE:-3}" --model "$BASE" --classifier "$CLS" --digits 9 --n-per-digit "$N" --lora "$OUT/nines_lora.safetensors:1" \
+$bin eval --guidance "${GUIDANCE:-3}" --eta "${ETA:-0}" --model "$BASE" --classifier "$CLS" --digits 9 --n-per-digit "$N" --json "$OUT/c6_base.json"
+$bin eval --guidance "${GUIDANCE:-3}" --eta "${ETA:-0}" --model "$BASE" --classifier "$CLS" --digits 9 --n-per-digit "$N" --lora "$OUT/nines_lora.safetensors:1" \
   --json "$OUT/c6_lora.json"
-$bin eval --guidance "${GUIDANCE:-3}" --model "$OUT/nines_full.safetensors" --classifier "$CLS" --digits 9 --n-per-digit "$N" --json "$OUT/c6_full.json"
+$bin eval --guidance "${GUIDANCE:-3}" --eta "${ETA:-0}" --model "$OUT/nines_full.safetensors" --classifier "$CLS" --digits 9 --n-per-digit "$N" --json "$OUT/c6_full.json"
 # C5: digits 0-8, base vs base + adapter
-$bin eval --guidance "${GUIDANCE:-3}" --model "$BASE" --classifier "$CLS" --digits 0,1,2,3,4,5,6,7,8 --n-per-digit "$((N / 2))" --json "$OUT/c5_base.json"
-$bin eval --guidance "${GUIDANCE:-3}" --model "$BASE" --classifier "$CLS" --digits 0,1,2,3,4,5,6,7,8 --n-per-digit "$((N / 2))" \
+$bin eval --guidance "${GUIDANCE:-3}" --eta "${ETA:-0}" --model "$BASE" --classifier "$CLS" --digits 0,1,2,3,4,5,6,7,8 --n-per-digit "$((N / 2))" --json "$OUT/c5_base.json"
+$bin eval --guidance "${GUIDANCE:-3}" --eta "${ETA:-0}" --model "$BASE" --classifier "$CLS" --digits 0,1,2,3,4,5,6,7,8 --n-per-digit "$((N / 2))" \
   --lora "$OUT/nines_lora.safetensors:1" --json "$OUT/c5_lora.json"
 echo "done: $OUT"

@@ -30,9 +30,9 @@ fi
 $bin lora train --base "$BASE" --data "$OUT/sks" --out "$OUT/sks_lora.safetensors" --new-token sks \
   --rank "${RANK:-4}" --alpha "${RANK:-4}" ${LORA_ARGS:-} --steps "$STEPS" --batch "$(( STEPS < 8 ? 4 : 8 ))" --lr 1e-3 --no-progress --overwrite
 $bin eval --model "$BASE" --classifier "$CLS" --data "$DATA" --digits 9 --prompt "a handwritten digit sks" \
-  --n-per-digit "$N" --batch "$N" --steps "$SAMPLE_STEPS" --guidance 3 --json "$OUT/sks_base.json" --overwrite
+  --n-per-digit "$N" --batch "$N" --steps "$SAMPLE_STEPS" --guidance 3 --eta 0 --json "$OUT/sks_base.json" --overwrite
 $bin eval --model "$BASE" --classifier "$CLS" --data "$DATA" --digits 9 --prompt "a handwritten digit sks" \
-  --n-per-digit "$N" --batch "$N" --steps "$SAMPLE_STEPS" --guidance 3 --lora "$OUT/sks_lora.safetensors:1" \
+  --n-per-digit "$N" --batch "$N" --steps "$SAMPLE_STEPS" --guidance 3 --eta 0 --lora "$OUT/sks_lora.safetensors:1" \
   --json "$OUT/sks_lora.json" --overwrite
 share() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['prompt_accuracy'])" "$1"; }
 echo "share judged nine for \"a handwritten digit sks\": base $(share "$OUT/sks_base.json"), with the adapter $(share "$OUT/sks_lora.json")"

@@ -9,7 +9,7 @@
 #   N_PER_DIGIT   images per digit       (default 100)
 #   DIGITS        digits prompted        (default 0,1,2,3,4,5,6,7,8,9)
 #   DATA          MNIST folder           (default data/mnist)
-#   GUIDANCE, SEED                       (defaults 3 and 0)
+#   GUIDANCE, ETA, SEED                  (defaults 3, 0 and 0: the settings of docs/results.md)
 #   LORADIFF      the binary             (default build/release/apps/loradiff)
 #
 # e.g. tools/run_sampler_sweep.sh runs/ref/model.safetensors runs/classifier.safetensors runs/sampler_sweep
@@ -41,7 +41,7 @@ for s in $samplers; do
     [ "$k" != all ] && step_arg=(--steps "$k")
     echo "eval --sampler $s ${step_arg[*]}" >&2
     "$bin" eval --model "$model" --classifier "$classifier" --data "$data" --n-per-digit "$n" --digits "$digits" \
-      --sampler "$s" "${step_arg[@]}" --guidance "$guidance" --seed "$seed" --json "$json" >/dev/null
+      --sampler "$s" "${step_arg[@]}" --guidance "$guidance" --eta "${ETA:-0}" --seed "$seed" --json "$json" >/dev/null
   done
 done
 
