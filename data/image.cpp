@@ -139,14 +139,26 @@ void check_stb_safe(const std::string& bytes, const std::string& name) {
          " pixels, more than its ", bytes.size(), " bytes can hold (truncated or corrupt)");
 }
 
-FloatImage decode_image(const std::string& bytes, const std::string& name) {
+namespace {
+
+// The file's pixels as 8-bit RGBA (stb_image converts every mode), after check_stb_safe; the caller
+// frees them with stbi_image_free.
+stbi_uc* load_rgba(const std::string& bytes, const std::string& name, int& w, int& h) {
   check_stb_safe(bytes, name);
-  int w = 0, h = 0, channels = 0;
+  int channels = 0;
   stbi_uc* rgba = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
                                         static_cast<int>(bytes.size()), &w, &h, &channels, 4);
   if (!rgba)
     fail("cannot read image '", name, "': ", stbi_failure_reason() ? stbi_failure_reason() : "unknown reason",
          " (expected a PNG, JPEG or BMP file)");
+  return rgba;
+}
+
+}  // namespace
+
+FloatImage decode_image(const std::string& bytes, const std::string& name) {
+  int w = 0, h = 0;
+  stbi_uc* rgba = load_rgba(bytes, name, w, h);
   FloatImage out;
   out.width = w;
   out.height = h;
@@ -162,13 +174,8 @@ FloatImage decode_image(const std::string& bytes, const std::string& name) {
 }
 
 std::vector<FloatImage> decode_image_rgb(const std::string& bytes, const std::string& name) {
-  check_stb_safe(bytes, name);
-  int w = 0, h = 0, channels = 0;
-  stbi_uc* rgba = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
-                                        static_cast<int>(bytes.size()), &w, &h, &channels, 4);
-  if (!rgba)
-    fail("cannot read image '", name, "': ", stbi_failure_reason() ? stbi_failure_reason() : "unknown reason",
-         " (expected a PNG, JPEG or BMP file)");
+  int w = 0, h = 0;
+  stbi_uc* rgba = load_rgba(bytes, name, w, h);
   std::vector<FloatImage> planes(3, FloatImage{w, h, std::vector<float>(static_cast<size_t>(w) * h)});
   for (size_t i = 0; i < planes[0].pixels.size(); ++i) {
     const stbi_uc* px = rgba + 4 * i;
