@@ -55,22 +55,25 @@ static Vocabulary build(const std::vector<std::string>& words, const std::string
   return Vocabulary::from_words(words);
 }
 
-Vocabulary Vocabulary::parse(const std::string& text, const std::string& name) {
-  std::vector<std::string> words;
-  std::vector<int> line_of;
+std::vector<std::string> Vocabulary::word_lines(const std::string& text, const std::string& what) {
+  std::vector<std::string> lines;
   size_t pos = 0;
-  int line = 0;
   while (pos < text.size()) {
     size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
     std::string w = text.substr(pos, end - pos);
-    ++line;
     if (!w.empty() && w.back() == '\r') w.pop_back();
-    if (w.empty()) fail("vocabulary ", name, ": line ", line, " is empty, expected one word per line");
-    words.push_back(w);
-    line_of.push_back(line);
+    if (w.empty()) fail(what, ": line ", lines.size() + 1, " is empty, expected one word per line");
+    lines.push_back(w);
     pos = end + 1;
   }
+  return lines;
+}
+
+Vocabulary Vocabulary::parse(const std::string& text, const std::string& name) {
+  const std::vector<std::string> words = word_lines(text, "vocabulary " + name);
+  std::vector<int> line_of(words.size());
+  for (size_t i = 0; i < words.size(); ++i) line_of[i] = static_cast<int>(i) + 1;
   return build(words, name, line_of);
 }
 

@@ -30,6 +30,9 @@ class Vocabulary {
   static Vocabulary load(const std::string& path);
   // From the text of such a file (`name` for errors).
   static Vocabulary parse(const std::string& text, const std::string& name);
+  // The lines of a one-word-per-line text (\r\n accepted), in order; an empty line is refused as
+  // "<what>: line N is empty, expected one word per line". parse() and word-list files share it.
+  static std::vector<std::string> word_lines(const std::string& text, const std::string& what);
   // From a word list whose first three entries are <pad>, <bos>, <unk> (e.g. read back from a checkpoint).
   static Vocabulary from_words(const std::vector<std::string>& words);
 

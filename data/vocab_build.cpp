@@ -63,16 +63,9 @@ Vocabulary load_vocabulary_list(const std::string& path) {
   if (text.rfind("<pad>\n", 0) == 0 || text.rfind("<pad>\r\n", 0) == 0) return Vocabulary::parse(text, path);
   std::vector<std::string> words = {"<pad>", "<bos>", "<unk>"};
   std::map<std::string, int> line_of;
-  size_t pos = 0;
   int line = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string w = text.substr(pos, end - pos);
-    pos = end + 1;
+  for (const std::string& w : Vocabulary::word_lines(text, "--vocab '" + path + "'")) {
     ++line;
-    if (!w.empty() && w.back() == '\r') w.pop_back();
-    if (w.empty()) fail("--vocab '", path, "': line ", line, " is empty, expected one word per line");
     const std::vector<std::string> split = split_words(w);
     if (!is_spare_slot(w) && (split.size() != 1 || split[0] != w)) {
       std::string joined;
