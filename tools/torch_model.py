@@ -7,6 +7,9 @@ eps_theta(x_t, t, y) can be compared number for number.
     /usr/bin/python3 tools/torch_model.py --make-fixture tests/fixtures/mnist_t2i_tiny_torch.safetensors
         random mnist-t2i-tiny weights (norms randomised too) + inputs + PyTorch's eps_theta and
         the gradients of loss = sum(eps * R): the fixture tests/diffusion/test_torch_fixture.cpp reads
+    /usr/bin/python3 tools/torch_model.py --make-fixture tests/fixtures/shapes_t2i_tiny_torch.safetensors \
+            --fixture-config shapes-t2i-tiny
+        the same for the colour layout (32x32x3, the shapes grammar's 26-entry vocabulary)
     /usr/bin/python3 tools/torch_model.py --check CKPT --inputs FILE [--config NAME_OR_JSON]
         load a loradiff checkpoint, run eps_theta on FILE's input.* tensors, print the largest
         difference to FILE's output.eps (and to its grad.* tensors, when present). CKPT and FILE
@@ -410,10 +413,29 @@ def randomise(model, gen):
                 p.copy_(torch.randn(p.shape, generator=gen))
 
 
+# The shapes grammar's vocabulary (loradiff's data/shapes.cpp shapes_vocabulary(), docs/data.md):
+# the three reserved entries, then its 23 words in this order.
+SHAPES_VOCAB = ["<pad>", "<bos>", "<unk>", "a", "small", "large", "red", "green", "blue", "yellow", "cyan",
+                "magenta", "circle", "square", "triangle", "cross", "at", "the", "top", "bottom", "left", "right",
+                "centre", "of", "above", "below"]
+
+
+def fixture_vocab(cfg):
+    """The words a fixture's model is built for: the shapes grammar for a shapes-t2i* config (colour),
+    else the project's MNIST vocabulary (data/vocab.txt)."""
+    if cfg["name"].startswith("shapes"):
+        return SHAPES_VOCAB
+    vpath = os.path.join(REPO, "data", "vocab.txt")
+    if os.path.exists(vpath):
+        return [w for w in open(vpath).read().split("\n") if w]
+    return None
+
+
 def make_fixture(out, config="mnist-t2i-tiny"):
     cfg = load_config(config)
     cfg.pop("description", None)
-    cfg["vocab_size"] = vocab_size_of_repo() or 40
+    vocab = fixture_vocab(cfg)
+    cfg["vocab_size"] = len(vocab) if vocab else 40
     torch.manual_seed(1234)
     gen = torch.Generator().manual_seed(1234)
     model = TextToImageModel(cfg)
@@ -439,10 +461,6 @@ def make_fixture(out, config="mnist-t2i-tiny"):
     params = dict(model.named_parameters())
     for n in GRAD_NAMES:
         tensors["grad." + n] = params[n].grad.detach().clone()
-    vocab = None
-    vpath = os.path.join(REPO, "data", "vocab.txt")
-    if os.path.exists(vpath):
-        vocab = [w for w in open(vpath).read().split("\n") if w]
     meta = {"format": "loradiff", "config": json.dumps(cfg), "vocab": json.dumps(vocab or [str(i) for i in range(V)]),
             "generator": "tools/torch_model.py --make-fixture (PyTorch %s)" % torch.__version__,
             "note": "grad.NAME = d/dNAME sum(output.eps * input.R), eval mode"}

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/ops.h"
+#include "data/shapes.h"
 #include "data/vocab.h"
 #include "diffusion/model.h"
 #include "lora/adapter_file.h"
@@ -30,6 +31,10 @@ using namespace ld::diffusion;
 namespace {
 
 const char* kFixture = LORADIFF_SOURCE_DIR "/tests/fixtures/mnist_t2i_tiny_torch.safetensors";
+// the same for the colour layout, regenerated with
+//   /usr/bin/python3 tools/torch_model.py --make-fixture tests/fixtures/shapes_t2i_tiny_torch.safetensors
+//       --fixture-config shapes-t2i-tiny
+const char* kColourFixture = LORADIFF_SOURCE_DIR "/tests/fixtures/shapes_t2i_tiny_torch.safetensors";
 
 float max_abs(const Tensor& a) {
   Tensor c = a.contiguous();
@@ -53,14 +58,15 @@ struct Fixture {
   ModelConfig config;
 };
 
-Fixture load_fixture() {
+// kFixture (mnist-t2i-tiny, grey) or kColourFixture (shapes-t2i-tiny, 32x32x3, the shapes vocabulary)
+Fixture load_fixture(const char* path = kFixture, const std::string& config = "mnist-t2i-tiny") {
   Fixture f;
-  f.file = nn::load_safetensors(kFixture);
+  f.file = nn::load_safetensors(path);
   for (auto& [name, t] : f.file.tensors) {
     const bool weight = name.rfind("text.", 0) == 0 || name.rfind("unet.", 0) == 0;
     (weight ? f.weights : f.extras)[name] = t;
   }
-  f.config = load_config("mnist-t2i-tiny");
+  f.config = load_config(config);
   f.config.vocab_size = f.weights.at("text.tok_emb.weight").size(0);
   return f;
 }
@@ -88,8 +94,8 @@ TEST_CASE("the fixture is mnist-t2i-tiny with the project's vocabulary, written 
   CHECK(from_meta.text_dim == f.config.text_dim);
 }
 
-TEST_CASE("eps_theta of PyTorch's weights matches PyTorch's output to 1e-4") {
-  Fixture f = load_fixture();
+// eps_theta of the fixture's PyTorch weights against PyTorch's output; a changed gamma must be seen.
+void check_eps(const Fixture& f) {
   Generator gen(0);
   TextToImageModel model(f.config, gen);
   model.load_state_dict(f.weights, /*strict=*/true);  // every name and shape as PyTorch's state_dict
@@ -113,8 +119,8 @@ TEST_CASE("eps_theta of PyTorch's weights matches PyTorch's output to 1e-4") {
   }
 }
 
-TEST_CASE("backward through the whole model matches PyTorch's gradients") {
-  Fixture f = load_fixture();
+// d/dparams sum(eps * R) against PyTorch's grad.* tensors.
+void check_gradients(const Fixture& f) {
   Generator gen(0);
   TextToImageModel model(f.config, gen);
   model.load_state_dict(f.weights, true);
@@ -130,6 +136,22 @@ TEST_CASE("backward through the whole model matches PyTorch's gradients") {
     ++checked;
   }
   CHECK(checked >= 20);  // a parameter of every kind of layer, text encoder to out_conv
+}
+
+TEST_CASE("eps_theta of PyTorch's weights matches PyTorch's output to 1e-4") { check_eps(load_fixture()); }
+
+TEST_CASE("backward through the whole model matches PyTorch's gradients") { check_gradients(load_fixture()); }
+
+TEST_CASE("colour (shapes-t2i-tiny, 32x32x3): eps_theta and its gradients match PyTorch's") {
+  Fixture f = load_fixture(kColourFixture, "shapes-t2i-tiny");
+  auto cfg = nlohmann::json::parse(f.file.metadata.at("config"));
+  CHECK(cfg.at("name") == "shapes-t2i-tiny");
+  CHECK(nlohmann::json::parse(f.file.metadata.at("vocab")).get<std::vector<std::string>>() ==
+        data::shapes_vocabulary().words());
+  REQUIRE(f.config.image_channels == 3);
+  REQUIRE(f.extras.at("input.x_t").shape() == (Shape{2, 3, 32, 32}));
+  SUBCASE("eps_theta") { check_eps(f); }
+  SUBCASE("gradients") { check_gradients(f); }
 }
 
 TEST_CASE("a mnist-t2i checkpoint written by loradiff, for tools/torch_model.py --check") {
