@@ -57,10 +57,13 @@ Var concat(const std::vector<Var>& parts, int64_t axis);
 Var softmax(const Var& x, int64_t axis = -1);
 Var log_softmax(const Var& x, int64_t axis = -1);
 
-// --- layers' maths (ops/conv2d.cpp, upsample.cpp, group_norm.cpp, layer_norm.cpp, embedding.cpp, dropout.cpp)
+// --- layers' maths (ops/conv2d.cpp, upsample.cpp, group_norm.cpp, layer_norm.cpp, embedding.cpp,
+// dropout.cpp)
 Var conv2d(const Var& x, const Var& w, const Var& b, int64_t stride = 1, int64_t padding = 0);
 Var upsample_nearest2x(const Var& x);
 Var group_norm(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps = 1e-5f);
+// silu(group_norm(x)) in one op: the normalised tensor is never stored (recomputed in backward)
+Var group_norm_silu(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps = 1e-5f);
 Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps = 1e-5f);
 Var embedding(const Tensor& ids, const Var& table);  // ids I32 (any shape) -> ids.shape + (D,)
 // Inverted dropout: keep with probability 1-p, scale kept values by 1/(1-p). Identity when !training.
@@ -69,7 +72,7 @@ Var embedding(const Tensor& ids, const Var& table);  // ids I32 (any shape) -> i
 Var dropout(const Var& x, float p, bool training, Generator& gen, const BatchShard& shard = {});
 
 // --- losses (ops/loss.cpp)
-Var mse_loss(const Var& pred, const Var& target);        // mean((pred - target)^2)
+Var mse_loss(const Var& pred, const Var& target);             // mean((pred - target)^2)
 Var cross_entropy(const Var& logits, const Tensor& targets);  // logits (N, C), targets I32 (N); mean over N
 
 // --- attention (ops/attention.cpp)

@@ -32,10 +32,10 @@ ResBlock::ResBlock(int64_t cin_, int64_t cout_, int64_t time_dim, int64_t groups
 
 // x (B, cin, H, W), silu_temb (B, E) -> (B, cout, H, W)
 ag::Var ResBlock::forward(const ag::Var& x, const ag::Var& silu_temb) {
-  ag::Var h = conv1->forward(ag::silu(norm1->forward(x)));            // (B, cin, H, W) -> (B, cout, H, W)
-  ag::Var t = time_proj->forward(silu_temb);                          // (B, E) -> (B, cout)
-  h = h + ag::reshape(t, {t.size(0), cout, 1, 1});                    // (B, cout, 1, 1) broadcast over H, W
-  h = conv2->forward(dropout->forward(ag::silu(norm2->forward(h))));  // (B, cout, H, W)
+  ag::Var h = conv1->forward(norm1->forward_silu(x));  // silu(norm1(x)): (B, cin, H, W) -> (B, cout, H, W)
+  ag::Var t = time_proj->forward(silu_temb);           // (B, E) -> (B, cout)
+  h = h + ag::reshape(t, {t.size(0), cout, 1, 1});     // (B, cout, 1, 1) broadcast over H, W
+  h = conv2->forward(dropout->forward(norm2->forward_silu(h)));  // silu(norm2(h)): (B, cout, H, W)
   return h + (skip ? skip->forward(x) : x);  // skip: 1x1 conv (B, cin, H, W) -> (B, cout, H, W)
 }
 

@@ -101,7 +101,7 @@ ag::Var UNet::forward(const ag::Var& x, const Tensor& t, const ag::Var& ctx, con
   // up1: cat -> (B, c2 + c1, H/2, W/2), blocks -> (B, c1, H/2, W/2), upsample -> (B, c1, H, W)
   h = up1->upsample->forward(up1->blocks(ag::concat({h, skip1}, 1), st, ctx, keep));
   h = up0->blocks(ag::concat({h, skip0}, 1), st, ctx, keep);  // (B, c1 + c0, H, W) -> (B, c0, H, W)
-  return out_conv->forward(ag::silu(out_norm->forward(h)));   // (B, c0, H, W) -> (B, C, H, W)
+  return out_conv->forward(out_norm->forward_silu(h));        // (B, c0, H, W) -> (B, C, H, W)
 }
 
 }  // namespace ld::diffusion

@@ -13,11 +13,22 @@ GroupNorm::GroupNorm(int64_t g, int64_t c, float e) : groups(g), channels(c), ep
   register_parameter("bias", bias);
 }
 
-Var GroupNorm::forward(const Var& x) {
+namespace {
+void check_input(const Var& x, int64_t groups, int64_t channels) {
   if (x.dim() != 4 || x.size(1) != channels)
     fail("GroupNorm(", groups, ", ", channels, "): input ", shape_str(x.shape()), " must be (N, ", channels,
          ", H, W)");
+}
+}  // namespace
+
+Var GroupNorm::forward(const Var& x) {
+  check_input(x, groups, channels);
   return ag::group_norm(x, groups, weight, bias, eps);
+}
+
+Var GroupNorm::forward_silu(const Var& x) {
+  check_input(x, groups, channels);
+  return ag::group_norm_silu(x, groups, weight, bias, eps);
 }
 
 }  // namespace ld::nn

@@ -12,6 +12,8 @@ class GroupNorm : public Module {
   GroupNorm(int64_t groups, int64_t channels, float eps = 1e-5f);
   std::string type_name() const override { return "GroupNorm"; }
   Var forward(const Var& x) override;
+  // silu(forward(x)) as one op (ag::group_norm_silu): the normalised tensor is not kept for backward
+  Var forward_silu(const Var& x);
 
   int64_t groups, channels;
   float eps;

@@ -21,7 +21,8 @@ NormResult layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor
 // Per row, N = C:  dxhat = dy * gamma
 //   dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
 //   dgamma = sum_rows(dy * xhat), dbeta = sum_rows(dy)
-NormGrads layer_norm_backward(const Tensor& x, const Tensor& gamma, const NormResult& saved, const Tensor& dy);
+NormGrads layer_norm_backward(const Tensor& x, const Tensor& gamma, const NormResult& saved,
+                              const Tensor& dy);
 
 // GroupNorm (Wu & He 2018): x (N, C, *), channels split into G groups; each
 // (sample, group) is normalised over its C/G channels and all positions, then
@@ -30,5 +31,15 @@ NormResult group_norm_forward(const Tensor& x, int64_t groups, const Tensor& gam
                               float eps);
 NormGrads group_norm_backward(const Tensor& x, int64_t groups, const Tensor& gamma, const NormResult& saved,
                               const Tensor& dy);
+
+// GroupNorm followed by SiLU, as every norm of the UNet is used (norm -> SiLU -> conv), in one pass:
+//   y = gamma[c] xhat + beta[c],  z = silu(y) = y s(y)
+// The result's y field holds z; y itself is never written. Backward recomputes y from x and the
+// saved moments, so the graph keeps one activation per pair instead of two:
+//   dy = dz s(y) (1 + y (1 - s(y))), then GroupNorm's backward with dy.
+NormResult group_norm_silu_forward(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
+                                   float eps);
+NormGrads group_norm_silu_backward(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
+                                   const NormResult& saved, const Tensor& dz);
 
 }  // namespace ld

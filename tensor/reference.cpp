@@ -257,4 +257,29 @@ NormGrads group_norm_reference_backward(const Tensor& x_in, int64_t G, const Ten
   return to_grads(std::move(dx), dg, db);
 }
 
+NormResult group_norm_silu_reference_forward(const Tensor& x, int64_t G, const Tensor& gamma,
+                                             const Tensor& beta, float eps) {
+  NormResult r = group_norm_reference_forward(x, G, gamma, beta, eps);
+  float* z = r.y.f32();
+  for (int64_t i = 0; i < r.y.numel(); ++i) z[i] = static_cast<float>(z[i] / (1.0 + std::exp(-double{z[i]})));
+  return r;
+}
+
+NormGrads group_norm_silu_reference_backward(const Tensor& x_in, int64_t G, const Tensor& gamma,
+                                             const Tensor& beta, const NormResult& saved,
+                                             const Tensor& dz_in) {
+  // y again from x and the saved moments, then dy = dz s(y) (1 + y (1 - s(y)))
+  const int64_t N = x_in.size(0), C = x_in.size(1), HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G;
+  const Tensor x = x_in.contiguous(), dz = dz_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
+  Tensor dy = Tensor::empty(x.shape());
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const int64_t n = i / (C * HW), c = (i / HW) % C, k = n * G + c / Cg;
+    const double y =
+        (double{x.f32()[i]} - saved.mean.f32()[k]) * saved.rstd.f32()[k] * g.f32()[c] + b.f32()[c];
+    const double s = 1.0 / (1.0 + std::exp(-y));
+    dy.f32()[i] = static_cast<float>(dz.f32()[i] * s * (1.0 + y * (1.0 - s)));
+  }
+  return group_norm_reference_backward(x, G, gamma, saved, dy);
+}
+
 }  // namespace ld

@@ -53,5 +53,11 @@ NormResult group_norm_reference_forward(const Tensor& x, int64_t groups, const T
                                         const Tensor& beta, float eps);
 NormGrads group_norm_reference_backward(const Tensor& x, int64_t groups, const Tensor& gamma,
                                         const NormResult& saved, const Tensor& dy);
+// GroupNorm then SiLU, composed of the two plain steps: z = silu(group_norm(x)) (y field = z);
+// backward: dy = dz silu'(y), y recomputed, then group_norm_reference_backward.
+NormResult group_norm_silu_reference_forward(const Tensor& x, int64_t groups, const Tensor& gamma,
+                                             const Tensor& beta, float eps);
+NormGrads group_norm_silu_reference_backward(const Tensor& x, int64_t groups, const Tensor& gamma,
+                                             const Tensor& beta, const NormResult& saved, const Tensor& dz);
 
 }  // namespace ld

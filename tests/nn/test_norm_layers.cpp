@@ -1,6 +1,8 @@
 // Tests of nn/group_norm and nn/layer_norm: init (ones, zeros), normalisation, gradcheck.
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "autograd/ops.h"
 #include "nn/gradcheck_module.h"
 #include "nn/group_norm.h"
@@ -34,6 +36,31 @@ TEST_CASE("GroupNorm gradcheck through input, weight and bias") {
   gn.weight.set_value(rand_normal({4}, gen));
   gn.bias.set_value(rand_normal({4}, gen));
   auto r = gradcheck_module(gn, [&](const std::vector<Var>& in) { return gn(in[0]); },
+                            {rand_normal({2, 4, 3, 2}, gen)});
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE(
+    "GroupNorm::forward_silu equals silu(forward) and passes gradcheck; it keeps no normalised tensor") {
+  Generator gen(4);
+  GroupNorm gn(2, 4);
+  gn.weight.set_value(rand_normal({4}, gen));
+  gn.bias.set_value(rand_normal({4}, gen));
+  Tensor x = rand_normal({2, 4, 3, 2}, gen, 0.5f, 2.0f);
+  Var a(x.clone(), true), b(x.clone(), true);
+  Var za = gn.forward_silu(a), zb = ag::silu(gn.forward(b));
+  const auto va = za.value().to_vector(), vb = zb.value().to_vector();
+  for (size_t i = 0; i < va.size(); ++i) CHECK(va[i] == doctest::Approx(vb[i]).epsilon(1e-6).scale(1));
+  Tensor dz = rand_normal(x.shape(), gen);
+  za.backward(dz);
+  const auto ga = a.grad().to_vector();
+  gn.zero_grad();
+  zb.backward(dz);
+  const auto gb = b.grad().to_vector();
+  for (size_t i = 0; i < ga.size(); ++i) CHECK(ga[i] == doctest::Approx(gb[i]).epsilon(1e-5).scale(1));
+  CHECK(std::string(za.node()->op) == "group_norm_silu");  // one node: no stored normalised tensor
+  CHECK(za.node()->inputs[0].get() == a.node());           // straight from x
+  auto r = gradcheck_module(gn, [&](const std::vector<Var>& in) { return gn.forward_silu(in[0]); },
                             {rand_normal({2, 4, 3, 2}, gen)});
   CHECK_MESSAGE(r.ok, r.message);
 }

@@ -123,6 +123,18 @@ TEST_CASE("layer and group norm: fast equal the plain loops, forward and backwar
     check_close(fg.dgamma, rg.dgamma);
     check_close(fg.dbeta, rg.dbeta);
   }
+  {  // GroupNorm + SiLU in one pass: fast equals the plain composition, forward and backward
+    Tensor x = rand_normal({3, 8, 4, 5}, g, -1.0f, 2.0f), gm = rand_normal({8}, g), bt = rand_normal({8}, g);
+    const NormResult f = group_norm_silu_forward(x, 4, gm, bt, 1e-5f),
+                     r = group_norm_silu_reference_forward(x, 4, gm, bt, 1e-5f);
+    check_close(f.y, r.y);
+    Tensor dz = rand_normal(x.shape(), g);
+    const NormGrads fg = group_norm_silu_backward(x, 4, gm, bt, f, dz),
+                    rg = group_norm_silu_reference_backward(x, 4, gm, bt, r, dz);
+    check_close(fg.dx, rg.dx);
+    check_close(fg.dgamma, rg.dgamma);
+    check_close(fg.dbeta, rg.dbeta);
+  }
 }
 
 TEST_CASE("set_kernels(Reference) routes the ops to the reference kernels, bit for bit") {
