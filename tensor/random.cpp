@@ -2,9 +2,11 @@
 // integers, permutations), independent of the thread count.
 #include "tensor/random.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "tensor/parallel.h"
+#include "tensor/simd_dispatch.h"
 
 namespace ld {
 
@@ -59,18 +61,59 @@ Span span_of(int64_t n, const BatchShard& s) {
   return {s.first * per_sample, n, s.total * per_sample};
 }
 
+// philox4x32 for kLanes consecutive counters at once: the same rounds on arrays, which the
+// compiler turns into vector multiplies (vpmuludq: 32 x 32 -> 64 bits per lane), 8 blocks per
+// call under AVX2 instead of one. words[i][j] = philox4x32(key, counter + j)[i], to the bit.
+constexpr int kLanes = 8;
+inline void philox4x32_lanes(uint64_t key, uint64_t counter, uint32_t words[4][kLanes]) {
+  constexpr uint32_t M0 = 0xD2511F53u, M1 = 0xCD9E8D57u, W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+  uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
+  for (int j = 0; j < kLanes; ++j) {
+    c0[j] = static_cast<uint32_t>(counter + j);
+    c1[j] = static_cast<uint32_t>((counter + j) >> 32);
+    c2[j] = c3[j] = 0;
+  }
+  uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
+  for (int r = 0; r < 10; ++r) {
+#pragma omp simd
+    for (int j = 0; j < kLanes; ++j) {
+      const uint64_t p0 = static_cast<uint64_t>(M0) * c0[j], p1 = static_cast<uint64_t>(M1) * c2[j];
+      const uint32_t h0 = static_cast<uint32_t>(p0 >> 32), l0 = static_cast<uint32_t>(p0);
+      const uint32_t h1 = static_cast<uint32_t>(p1 >> 32), l1 = static_cast<uint32_t>(p1);
+      c0[j] = h1 ^ c1[j] ^ k0;
+      c1[j] = l1;
+      c2[j] = h0 ^ c3[j] ^ k1;
+      c3[j] = l0;
+    }
+    k0 += W0;
+    k1 += W1;
+  }
+  for (int j = 0; j < kLanes; ++j) {
+    words[0][j] = c0[j];
+    words[1][j] = c1[j];
+    words[2][j] = c2[j];
+    words[3][j] = c3[j];
+  }
+}
+
 // Element g of a whole draw is word g % 4 of block base + g / 4, for any split of the draw. f(block
-// words, out, first word, last word) turns one block's words into its elements.
+// words, out) turns one block's words into its four elements. Blocks go kLanes at a time.
 template <class F>
 void fill_blocks(float* p, const Span& sp, uint64_t key, uint64_t base, F&& f) {
-  const int64_t b0 = sp.begin / 4, b1 = (sp.begin + sp.n + 3) / 4;
+  const int64_t b0 = sp.begin / 4, b1 = (sp.begin + sp.n + 3) / 4, groups = (b1 - b0 + kLanes - 1) / kLanes;
 #pragma omp parallel for if (sp.n >= kParallelGrain) num_threads(num_threads())
-  for (int64_t b = b0; b < b1; ++b) {
-    float v[4];
-    f(philox4x32(key, base + b), v);
-    for (int j = 0; j < 4; ++j) {
-      const int64_t g = 4 * b + j;
-      if (g >= sp.begin && g < sp.begin + sp.n) p[g - sp.begin] = v[j];
+  for (int64_t q = 0; q < groups; ++q) {
+    const int64_t first = b0 + q * kLanes;
+    uint32_t w[4][kLanes];
+    simd_dispatch([&] { philox4x32_lanes(key, base + first, w); });
+    for (int64_t b = first; b < std::min(first + kLanes, b1); ++b) {
+      const int64_t l = b - first;
+      float v[4];
+      f(std::array<uint32_t, 4>{w[0][l], w[1][l], w[2][l], w[3][l]}, v);
+      for (int j = 0; j < 4; ++j) {
+        const int64_t g = 4 * b + j;
+        if (g >= sp.begin && g < sp.begin + sp.n) p[g - sp.begin] = v[j];
+      }
     }
   }
 }
@@ -83,6 +126,17 @@ Tensor rand_uniform(const Shape& shape, Generator& gen, const BatchShard& shard)
   const uint64_t key = gen.seed(), base = gen.take((sp.total + 3) / 4);
   fill_blocks(t.f32(), sp, key, base, [](const std::array<uint32_t, 4>& w, float* v) {
     for (int j = 0; j < 4; ++j) v[j] = u32_to_uniform(w[j]);
+  });
+  return t;
+}
+
+Tensor dropout_mask(const Shape& shape, float p, Generator& gen, const BatchShard& shard) {
+  Tensor t = Tensor::empty(shape);
+  const Span sp = span_of(t.numel(), shard);
+  const uint64_t key = gen.seed(), base = gen.take((sp.total + 3) / 4);
+  const float keep_scale = 1.0f / (1.0f - p);
+  fill_blocks(t.f32(), sp, key, base, [=](const std::array<uint32_t, 4>& w, float* m) {
+    for (int j = 0; j < 4; ++j) m[j] = u32_to_uniform(w[j]) >= p ? keep_scale : 0.0f;
   });
   return t;
 }

@@ -66,6 +66,9 @@ Tensor rand_normal(const Shape& shape, Generator& gen, float mean = 0.0f, float 
 Tensor rand_int(const Shape& shape, int64_t lo, int64_t hi, Generator& gen);
 // The same draws for a shard of a batch: `shape` is the shard's (shard.count samples).
 Tensor rand_uniform(const Shape& shape, Generator& gen, const BatchShard& shard);
+// Inverted dropout's mask in one pass: m = 1 / (1 - p) where the uniform draw u >= p, else 0, with u
+// the very numbers rand_uniform(shape, gen, shard) would give (same generator use).
+Tensor dropout_mask(const Shape& shape, float p, Generator& gen, const BatchShard& shard = {});
 Tensor rand_normal(const Shape& shape, Generator& gen, const BatchShard& shard);
 Tensor rand_int(const Shape& shape, int64_t lo, int64_t hi, Generator& gen, const BatchShard& shard);
 // A uniformly random permutation of 0..n-1 (Fisher-Yates).

@@ -9,12 +9,7 @@ namespace ld::ag {
 Var dropout(const Var& x, float p, bool training, Generator& gen, const BatchShard& shard) {
   if (p < 0.0f || p >= 1.0f) fail("dropout: probability ", p, " must be in [0, 1)");
   if (!training || p == 0.0f) return x;
-  Tensor u = rand_uniform(x.shape(), gen, shard);
-  Tensor mask = Tensor::empty(x.shape());
-  const float keep_scale = 1.0f / (1.0f - p);
-  const float* pu = u.f32();
-  float* pm = mask.f32();
-  for (int64_t i = 0; i < u.numel(); ++i) pm[i] = pu[i] >= p ? keep_scale : 0.0f;
+  Tensor mask = dropout_mask(x.shape(), p, gen, shard);  // u >= p ? 1 / (1 - p) : 0, u ~ U[0, 1)
   return make_node(ld::mul(x.value(), mask), "dropout", {x},
                    [mask](Node& self) { self.inputs[0]->accumulate(ld::mul(self.grad, mask)); });
 }

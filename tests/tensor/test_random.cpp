@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <set>
+#include <vector>
 
 #include "tensor/parallel.h"
 #include "tensor/random.h"
@@ -16,6 +17,44 @@ TEST_CASE("Philox4x32-10 matches the Random123 known-answer test") {
   CHECK(w[1] == 0xe169c58du);
   CHECK(w[2] == 0xbc57ac4cu);
   CHECK(w[3] == 0x9b00dbd8u);
+}
+
+TEST_CASE("tensor draws are the scalar Philox words, 8 blocks at a time included (any size, any offset)") {
+  // fill_blocks computes 8 counters per call (philox4x32_lanes); every element must be word g % 4 of
+  // block base + g / 4 of the scalar generator, also across the 2^32 carry of the counter and for
+  // sizes that end inside a group of 8 blocks
+  for (uint64_t offset : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 32) - 3}) {
+    for (int64_t n : {1, 3, 31, 33, 4096 + 7}) {
+      Generator gen(0);
+      gen.set_state(0x1234567890abcdefULL, offset);
+      const auto u = rand_uniform({n}, gen).to_vector();
+      CHECK(gen.offset() == offset + static_cast<uint64_t>((n + 3) / 4));
+      for (int64_t g = 0; g < n; ++g) {
+        const uint32_t w = philox4x32(0x1234567890abcdefULL, offset + static_cast<uint64_t>(g / 4))[g % 4];
+        REQUIRE_MESSAGE(u[g] == u32_to_uniform(w), "offset ", offset, " n ", n, " element ", g);
+      }
+    }
+  }
+}
+
+TEST_CASE("dropout_mask is 1/(1-p) exactly where rand_uniform's draw is >= p, and advances the same") {
+  Generator a(9), b(9);
+  const auto u = rand_uniform({3, 5, 7}, a).to_vector();
+  const auto m = dropout_mask({3, 5, 7}, 0.25f, b).to_vector();
+  CHECK(a.offset() == b.offset());
+  int dropped = 0;
+  for (size_t i = 0; i < u.size(); ++i) {
+    CHECK(m[i] == (u[i] >= 0.25f ? 1.0f / 0.75f : 0.0f));
+    dropped += m[i] == 0.0f;
+  }
+  CHECK(dropped > 10);
+  CHECK(dropped < 45);
+  // a shard's mask is its part of the whole batch's mask
+  Generator c(9), d(9);
+  const auto whole = dropout_mask({4, 6}, 0.5f, c).to_vector();
+  const auto part = dropout_mask({2, 6}, 0.5f, d, BatchShard{4, 1, 2}).to_vector();
+  CHECK(std::vector<float>(whole.begin() + 6, whole.begin() + 18) == part);
+  CHECK(c.offset() == d.offset());
 }
 
 TEST_CASE("same seed, same numbers; the state can be saved and restored") {
