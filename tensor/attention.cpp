@@ -83,15 +83,37 @@ std::vector<float> keep_flags(const Tensor& key_keep) {
 // The large cases only: below this many multiply-adds threads cost more than they save.
 bool worth_threads(const Dims& n) { return n.B * n.H * n.Lq * n.Lk * n.d >= 8 * kParallelGrain; }
 
+// Max and sum of a row in 8 independent lanes: the compiler may not reorder a float reduction by
+// itself (a one-lane loop waits on each max/add in turn), and fixed lanes keep the order, and so the
+// bits, the same on every run.
+inline float row_max(const float* s, int64_t n) {
+  float lane[8] = {-kInf, -kInf, -kInf, -kInf, -kInf, -kInf, -kInf, -kInf};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int t = 0; t < 8; ++t) lane[t] = lane[t] > s[j + t] ? lane[t] : s[j + t];
+  float m = -kInf;
+  for (; j < n; ++j) m = m > s[j] ? m : s[j];
+  for (float x : lane) m = m > x ? m : x;
+  return m;
+}
+
+inline float row_dot(const float* a, const float* b, int64_t n) {  // b == nullptr: sum of a
+  float lane[8] = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int t = 0; t < 8; ++t) lane[t] += a[j + t] * (b ? b[j + t] : 1.0f);
+  float s = 0.0f;
+  for (; j < n; ++j) s += a[j] * (b ? b[j] : 1.0f);
+  return s + (((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7])));
+}
+
 // Rows of scores s (m x n, leading dimension n) -> probabilities in place, and lse per row.
 inline void softmax_rows(float* S, int64_t m, int64_t n, const float* keep, float* lse) {
   for (int64_t r = 0; r < m; ++r) {
     float* s = S + r * n;
     if (keep)
       for (int64_t j = 0; j < n; ++j) s[j] = keep[j] != 0.0f ? s[j] : -kInf;
-    float mx = -kInf;
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 0; j < n; ++j) mx = std::max(mx, s[j]);
+    const float mx = row_max(s, n);
     if (mx == -kInf) {  // every key padded: no attention at all
       for (int64_t j = 0; j < n; ++j) s[j] = 0.0f;
       lse[r] = -kInf;
@@ -100,9 +122,7 @@ inline void softmax_rows(float* S, int64_t m, int64_t n, const float* keep, floa
     for (int64_t j = 0; j < n; ++j) s[j] = exp_f32(s[j] - mx);
     if (keep)  // exp_f32 clamps its argument at -86, so a padded key's exp is tiny, not 0
       for (int64_t j = 0; j < n; ++j) s[j] *= keep[j];
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < n; ++j) sum += s[j];
+    const float sum = row_dot(s, nullptr, n);
     lse[r] = mx + std::log(sum);
     const float inv = 1.0f / sum;
     for (int64_t j = 0; j < n; ++j) s[j] *= inv;
@@ -121,10 +141,7 @@ inline void probs_and_delta(float* S, int64_t m, int64_t n, const float* keep, c
       for (int64_t j = 0; j < n; ++j) s[j] *= keep[j];
     if (l == -kInf)
       for (int64_t j = 0; j < n; ++j) s[j] = 0.0f;
-    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t c = 0; c < d; ++c) dot += go[r * ld + c] * o[r * ld + c];
-    D[r] = dot;
+    D[r] = row_dot(go + r * ld, o + r * ld, d);
   }
 }
 
