@@ -254,9 +254,17 @@ AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor
 
 namespace {
 
+// Element [b, i, col] of a contiguous (B, L, W) tensor.
+struct Rows {
+  Tensor t;  // keeps the data alive
+  int64_t L, W;
+  explicit Rows(const Tensor& x) : t(x.contiguous()), L(x.size(1)), W(x.size(2)) {}
+  double operator()(int64_t b, int64_t i, int64_t col) const { return t.f32()[(b * L + i) * W + col]; }
+};
+
 // p_j = softmax_j(scale q_i . k_j) over kept keys for query i of head c; false when every key is padded.
-bool reference_probs(const Tensor& q, const Tensor& k, const std::vector<float>& keep, const Dims& n,
-                     int64_t b, int64_t c, int64_t i, std::vector<double>& p, double* lse) {
+bool reference_probs(const Rows& Q, const Rows& K, const std::vector<float>& keep, const Dims& n, int64_t b,
+                     int64_t c, int64_t i, std::vector<double>& p, double* lse) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(n.d));
   double mx = -std::numeric_limits<double>::infinity();
   for (int64_t j = 0; j < n.Lk; ++j) {
@@ -265,7 +273,7 @@ bool reference_probs(const Tensor& q, const Tensor& k, const std::vector<float>&
       continue;
     }
     double s = 0;
-    for (int64_t t = 0; t < n.d; ++t) s += double(q.at({b, i, c * n.d + t})) * k.at({b, j, c * n.d + t});
+    for (int64_t t = 0; t < n.d; ++t) s += Q(b, i, c * n.d + t) * K(b, j, c * n.d + t);
     p[static_cast<size_t>(j)] = scale * s;
     mx = std::max(mx, scale * s);
   }
@@ -287,17 +295,18 @@ AttentionResult attention_reference_forward(const Tensor& q, const Tensor& k, co
                                             const Tensor& key_keep) {
   const Dims n = check_inputs(q, k, v, heads, key_keep);
   const std::vector<float> keep = keep_flags(key_keep);
+  const Rows Q(q), K(k), V(v);
   AttentionResult r{Tensor::empty(q.shape()), Tensor::empty({n.B, n.H, n.Lq})};
   std::vector<double> p(static_cast<size_t>(n.Lk));
   for (int64_t b = 0; b < n.B; ++b)
     for (int64_t c = 0; c < n.H; ++c)
       for (int64_t i = 0; i < n.Lq; ++i) {
         double lse;
-        reference_probs(q, k, keep, n, b, c, i, p, &lse);
+        reference_probs(Q, K, keep, n, b, c, i, p, &lse);
         r.lse.f32()[(b * n.H + c) * n.Lq + i] = static_cast<float>(lse);
         for (int64_t t = 0; t < n.d; ++t) {  // o_i = sum_j p_j v_j
           double o = 0;
-          for (int64_t j = 0; j < n.Lk; ++j) o += p[static_cast<size_t>(j)] * v.at({b, j, c * n.d + t});
+          for (int64_t j = 0; j < n.Lk; ++j) o += p[static_cast<size_t>(j)] * V(b, j, c * n.d + t);
           r.out.f32()[(b * n.Lq + i) * n.W + c * n.d + t] = static_cast<float>(o);
         }
       }
@@ -313,6 +322,7 @@ AttentionGrads attention_reference_backward(const Tensor& q, const Tensor& k, co
   check_saved(n, q, saved, dout);
   const std::vector<float> keep = keep_flags(key_keep);
   const double scale = 1.0 / std::sqrt(static_cast<double>(n.d));
+  const Rows Q(q), K(k), V(v), G(dout);
   std::vector<double> dq(static_cast<size_t>(q.numel())), dk(static_cast<size_t>(k.numel())),
       dv(static_cast<size_t>(v.numel()));
   std::vector<double> p(static_cast<size_t>(n.Lk)), dp(static_cast<size_t>(n.Lk));
@@ -320,13 +330,12 @@ AttentionGrads attention_reference_backward(const Tensor& q, const Tensor& k, co
     for (int64_t c = 0; c < n.H; ++c)
       for (int64_t i = 0; i < n.Lq; ++i) {
         double lse;
-        if (!reference_probs(q, k, keep, n, b, c, i, p, &lse)) continue;
+        if (!reference_probs(Q, K, keep, n, b, c, i, p, &lse)) continue;
         // dp_j = dO_i . v_j,  D = sum_j p_j dp_j,  ds_j = p_j (dp_j - D)
         double D = 0;
         for (int64_t j = 0; j < n.Lk; ++j) {
           double s = 0;
-          for (int64_t t = 0; t < n.d; ++t)
-            s += double(dout.at({b, i, c * n.d + t})) * v.at({b, j, c * n.d + t});
+          for (int64_t t = 0; t < n.d; ++t) s += G(b, i, c * n.d + t) * V(b, j, c * n.d + t);
           dp[static_cast<size_t>(j)] = s;
           D += p[static_cast<size_t>(j)] * s;
         }
@@ -334,9 +343,9 @@ AttentionGrads attention_reference_backward(const Tensor& q, const Tensor& k, co
           const double pj = p[static_cast<size_t>(j)], ds = pj * (dp[static_cast<size_t>(j)] - D);
           for (int64_t t = 0; t < n.d; ++t) {
             const int64_t qi = (b * n.Lq + i) * n.W + c * n.d + t, kj = (b * n.Lk + j) * n.W + c * n.d + t;
-            dq[static_cast<size_t>(qi)] += scale * ds * k.at({b, j, c * n.d + t});
-            dk[static_cast<size_t>(kj)] += scale * ds * q.at({b, i, c * n.d + t});
-            dv[static_cast<size_t>(kj)] += pj * dout.at({b, i, c * n.d + t});
+            dq[static_cast<size_t>(qi)] += scale * ds * K(b, j, c * n.d + t);
+            dk[static_cast<size_t>(kj)] += scale * ds * Q(b, i, c * n.d + t);
+            dv[static_cast<size_t>(kj)] += pj * G(b, i, c * n.d + t);
           }
         }
       }
