@@ -138,6 +138,11 @@ std::vector<GradcheckCase> gradcheck_cases() {
   add_case("attention/key_padding_mask",
            [keep](V x) { return scaled_dot_product_attention(x[0], x[1], x[2], keep); },
            {randn({2, 2, 3, 4}), randn({2, 2, 5, 4}), randn({2, 2, 5, 4})});
+  add_case("attention/fused_multi_head", [](V x) { return multi_head_attention(x[0], x[1], x[2], 2); },
+           {randn({1, 3, 8}), randn({1, 5, 8}), randn({1, 5, 8})});
+  add_case("attention/fused_key_padding_mask",
+           [keep](V x) { return multi_head_attention(x[0], x[1], x[2], 2, keep); },
+           {randn({2, 3, 8}), randn({2, 5, 8}), randn({2, 5, 8})});
   return c;
 }
 

@@ -79,5 +79,11 @@ Var cross_entropy(const Var& logits, const Tensor& targets);  // logits (N, C), 
 // softmax(q k^T / sqrt(d) + mask) v for q (B, H, Lq, d), k and v (B, H, Lk, d).
 // key_keep (B, Lk) F32: 1 = attend, 0 = padding (masked); undefined = no mask.
 Var scaled_dot_product_attention(const Var& q, const Var& k, const Var& v, const Tensor& key_keep = Tensor());
+// The same per head, fused (tensor/attention.h): q (B, Lq, heads*d), k and v (B, Lk, heads*d) in the
+// projections' layout -> (B, Lq, heads*d), heads side by side. No (B, heads, Lq, Lk) score matrix is
+// stored and no head split/merge is copied; the backward rebuilds the probabilities from the saved
+// row log-sum-exp.
+Var multi_head_attention(const Var& q, const Var& k, const Var& v, int64_t heads,
+                         const Tensor& key_keep = Tensor());
 
 }  // namespace ld::ag

@@ -1,6 +1,6 @@
 // nn/attention.cpp: see attention.h. The attention itself, with its backward, is
-// ag::scaled_dot_product_attention (autograd/ops/attention.cpp); here are the
-// projections and the head split.
+// ag::multi_head_attention (autograd/ops/attention.cpp, kernels in tensor/attention.cpp), which
+// reads the heads straight from the projections' (B, L, dim) layout; here are the projections.
 #include "nn/attention.h"
 
 #include "autograd/ops.h"
@@ -26,14 +26,6 @@ MultiHeadAttention::MultiHeadAttention(int64_t d, int64_t h, int64_t cd, bool qk
   register_module("to_out", to_out);
 }
 
-namespace {
-// (B, L, h*d) -> (B, L, h, d) -> (B, h, L, d)
-Var split_heads(const Var& t, int64_t heads) {
-  const int64_t B = t.size(0), L = t.size(1), d = t.size(2) / heads;
-  return ag::permute(ag::reshape(t, {B, L, heads, d}), {0, 2, 1, 3});
-}
-}  // namespace
-
 Var MultiHeadAttention::forward(const Var& x, const Var& context, const Tensor& key_keep) {
   const Var& c = context.defined() ? context : x;
   if (x.dim() != 3 || x.size(2) != dim)
@@ -41,14 +33,12 @@ Var MultiHeadAttention::forward(const Var& x, const Var& context, const Tensor& 
   if (c.dim() != 3 || c.size(0) != x.size(0) || c.size(2) != context_dim)
     fail("MultiHeadAttention: context ", shape_str(c.shape()), " must be (", x.size(0), ", L, ", context_dim,
          ")");
-  const int64_t B = x.size(0), Lq = x.size(1);
-  Var q = split_heads(to_q->forward(x), heads);  // (B, Lq, dim) -> (B, Lq, dim) -> (B, h, Lq, d)
-  Var k = split_heads(to_k->forward(c), heads);  // (B, Lk, cd) -> (B, Lk, dim) -> (B, h, Lk, d)
-  Var v = split_heads(to_v->forward(c), heads);  // (B, Lk, cd) -> (B, Lk, dim) -> (B, h, Lk, d)
-  // softmax(q k^T / sqrt(d)) over the scores (B, h, Lq, Lk), key_keep (B, Lk) masking padded keys
-  Var o = ag::scaled_dot_product_attention(q, k, v, key_keep);  // -> (B, h, Lq, d)
-  // (B, h, Lq, d) -> (B, Lq, h, d) -> (B, Lq, dim), then to_out: (B, Lq, dim)
-  return to_out->forward(ag::reshape(ag::permute(o, {0, 2, 1, 3}), {B, Lq, dim}));
+  Var q = to_q->forward(x);  // (B, Lq, dim) -> (B, Lq, dim): head c is columns [c d, (c + 1) d)
+  Var k = to_k->forward(c);  // (B, Lk, cd) -> (B, Lk, dim)
+  Var v = to_v->forward(c);  // (B, Lk, cd) -> (B, Lk, dim)
+  // per head softmax(q k^T / sqrt(d)) v, key_keep (B, Lk) masking padded keys; the heads are read and
+  // written in place in this layout, so no split or merge is needed: (B, Lq, dim), then to_out
+  return to_out->forward(ag::multi_head_attention(q, k, v, heads, key_keep));
 }
 
 }  // namespace ld::nn

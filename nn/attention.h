@@ -1,6 +1,6 @@
 // nn/attention.h: multi-head attention (Vaswani et al. 2017), self or cross.
 //   q = to_q(x),  k = to_k(c),  v = to_v(c)       c = the context (cross-attention) or x (self)
-//   split into h heads of d = dim / h:             (B, L, dim) -> (B, h, L, d)
+//   h heads of d = dim / h: head h is the columns [h d, (h + 1) d) of q, k, v (read in place)
 //   head_h = softmax(q_h k_h^T / sqrt(d) + M) v_h  M = -inf on padded keys (key_keep == 0)
 //   y = to_out(concat_h head_h)
 // x (B, Lq, dim), c (B, Lk, context_dim), key_keep (B, Lk) F32 with 1 = attend, 0 = padding.

@@ -1,5 +1,6 @@
 // tensor/all.h: everything in tensor/, for convenience.
 #pragma once
+#include "tensor/attention.h"
 #include "tensor/conv.h"
 #include "tensor/elementwise.h"
 #include "tensor/index.h"

@@ -43,6 +43,9 @@ Tensor softmax_reference(const Tensor& x, int64_t axis);
 // dx_i = y_i (dy_i - sum_j dy_j y_j)
 Tensor softmax_backward_reference(const Tensor& y, const Tensor& dy, int64_t axis);
 
+// Multi-head attention's reference forward and backward sit beside the blocked kernels, in
+// tensor/attention.h (attention_reference_forward / attention_reference_backward).
+
 // LayerNorm over the last axis and GroupNorm over (C/G channels x positions), as in tensor/norm.h:
 //   xhat = (x - mean) / sqrt(var + eps), y = gamma xhat + beta
 //   dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = dy gamma

@@ -4,6 +4,11 @@
 //   P = softmax(S) over keys,     out = P v
 // Its backward is therefore the chain of matmul, add and softmax backwards. Every
 // caption starts with <bos>, so no row has all keys masked (softmax would give 0).
+//
+// multi_head_attention is the same maths for all heads at once as one op, whose forward and
+// backward are the blocked kernels of tensor/attention.h: what the layers use.
+#include "tensor/attention.h"
+
 #include <cmath>
 #include <limits>
 
@@ -30,6 +35,19 @@ Var scaled_dot_product_attention(const Var& q, const Var& k, const Var& v, const
     scores = add(scores, Var(bias));
   }
   return matmul(softmax(scores, -1), v);
+}
+
+Var multi_head_attention(const Var& q, const Var& k, const Var& v, int64_t heads, const Tensor& key_keep) {
+  AttentionResult r = attention_forward(q.value(), k.value(), v.value(), heads, key_keep);
+  Tensor lse = r.lse;  // (B, heads, Lq): all the backward keeps beyond the inputs and the output
+  return make_node(std::move(r.out), "attention", {q, k, v}, [heads, key_keep, lse](Node& self) {
+    Node &q = *self.inputs[0], &k = *self.inputs[1], &v = *self.inputs[2];
+    AttentionGrads g =
+        attention_backward(q.value, k.value, v.value, {self.value, lse}, self.grad, heads, key_keep);
+    if (q.requires_grad) q.accumulate(g.dq);
+    if (k.requires_grad) k.accumulate(g.dk);
+    if (v.requires_grad) v.accumulate(g.dv);
+  });
 }
 
 }  // namespace ld::ag
