@@ -122,7 +122,10 @@ void register_train(CLI::App& app, Runner& run) {
   cmd->add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay")->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "linear warm-up steps")->capture_default_str();
   cmd->add_option("--clip", o->clip, "clip gradients to this global norm (0 = off)")->capture_default_str();
-  cmd->add_option("--ema", o->ema_decay, "EMA decay of the sampling weights")->capture_default_str();
+  cmd->add_option("--ema", o->ema_decay,
+                  "EMA decay of the sampling weights (warmed up as min(d, (1 + n) / (10 + n)) at update n, "
+                  "as diffusers does)")
+      ->capture_default_str();
   cmd->add_option("--exclude-digits", o->exclude_digits, "digits left out of training, e.g. 9")
       ->delimiter(',');
   cmd->add_option("--seed", o->seed, "seed of initialisation, data order and noise")->capture_default_str();

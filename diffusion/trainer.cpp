@@ -234,6 +234,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
            loader.num_samples(), "; use the same --data and --exclude-digits");
     loader.restore(ls);
     step = st.step();
+    ema.set_updates(step);  // one EMA update per step: the warm-up goes on where it stopped
     if (primary) tlog.truncate_after(step);
     log << "resuming " << o.out_dir << " at step " << step << "\n";
   }

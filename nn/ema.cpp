@@ -1,14 +1,21 @@
 // nn/ema.cpp: see ema.h.
 #include "nn/ema.h"
 
+#include <algorithm>
+
 namespace ld::nn {
 
-Ema::Ema(const Module& model, double d) : decay(d), shadow_(model.state_dict()) {
+Ema::Ema(const Module& model, double d, bool w) : decay(d), warmup(w), shadow_(model.state_dict()) {
   if (d < 0 || d > 1) fail("Ema: decay ", d, " must be in [0, 1]");
 }
 
+double Ema::decay_at(int64_t n) const {
+  return warmup ? std::min(decay, (1.0 + static_cast<double>(n)) / (10.0 + static_cast<double>(n))) : decay;
+}
+
 void Ema::update(const Module& model) {
-  const float a = static_cast<float>(decay), b = static_cast<float>(1.0 - decay);
+  const double d = decay_at(updates_);
+  const float a = static_cast<float>(d), b = static_cast<float>(1.0 - d);
   for (const auto& [name, p] : model.named_parameters()) {
     auto it = shadow_.find(name);
     if (it == shadow_.end() || it->second.shape() != p.shape())

@@ -54,7 +54,7 @@ TEST_CASE("clip_grad_norm scales all gradients by max_norm / total when total is
 TEST_CASE("EMA follows shadow = d * shadow + (1 - d) * param and copies into a model") {
   Generator gen(1);
   Linear model(2, 2, true, gen), other(2, 2, true, gen);
-  Ema ema(model, 0.9);
+  Ema ema(model, 0.9, /*warmup=*/false);
   std::vector<float> w0 = model.weight.value().to_vector();
   model.weight.set_value(Tensor::zeros({2, 2}));
   ema.update(model);
@@ -72,4 +72,27 @@ TEST_CASE("EMA follows shadow = d * shadow + (1 - d) * param and copies into a m
   StateDict bad = ema.state_dict();
   bad.erase("bias");
   CHECK_THROWS_WITH_AS(restored.load_state_dict(bad), doctest::Contains("bias"), Error);
+}
+
+TEST_CASE("EMA warm-up: update n uses min(decay, (1 + n) / (10 + n)), and set_updates resumes it") {
+  Generator gen(2);
+  Linear model(2, 2, true, gen);
+  Ema ema(model, 0.999);
+  CHECK(ema.decay_at(0) == doctest::Approx(0.1));
+  CHECK(ema.decay_at(90) == doctest::Approx(91.0 / 100.0));
+  CHECK(ema.decay_at(100000) == doctest::Approx(0.999));
+  const std::vector<float> w0 = model.weight.value().to_vector();
+  model.weight.set_value(Tensor::zeros({2, 2}));
+  ema.update(model);  // d = 0.1: the shadow keeps a tenth of the initial weights
+  ema.update(model);  // d = 2/11
+  std::vector<float> s = ema.state_dict().at("weight").to_vector();
+  for (size_t i = 0; i < 4; ++i) CHECK(s[i] == doctest::Approx(0.1 * (2.0 / 11.0) * w0[i]).epsilon(1e-5));
+  // a resumed EMA continues with the decay of its step, not the first one
+  Ema resumed(model, 0.999);
+  resumed.load_state_dict(ema.state_dict());
+  resumed.set_updates(ema.updates());
+  model.weight.set_value(Tensor::ones({2, 2}));
+  ema.update(model);
+  resumed.update(model);
+  CHECK(resumed.state_dict().at("weight").to_vector() == ema.state_dict().at("weight").to_vector());
 }
