@@ -111,13 +111,21 @@ NormGrads layer_norm_backward(const Tensor& x_in, const Tensor& gamma, const Nor
   return out;
 }
 
-NormResult group_norm_forward(const Tensor& x_in, int64_t G, const Tensor& gamma, const Tensor& beta,
-                              float eps) {
-  if (x_in.dim() < 2) fail("group_norm: input ", shape_str(x_in.shape()), " must be (N, C, ...)");
+// GroupNorm, and GroupNorm with the SiLU after it (kSilu), share one forward and one backward:
+// the SiLU only adds z = y s(y) in the forward's inner loop, and dy = dz silu'(y) in the backward's
+// first pass (where dy is kept in dx until the second pass needs it).
+namespace {
+
+template <bool kSilu>
+NormResult group_norm_forward_impl(const char* op, const Tensor& x_in, int64_t G, const Tensor& gamma,
+                                   const Tensor& beta, float eps) {
+  if (x_in.dim() < 2) fail(op, ": input ", shape_str(x_in.shape()), " must be (N, C, ...)");
   const int64_t N = x_in.size(0), C = x_in.size(1);
-  check_affine("group_norm", x_in, gamma, beta, C);
-  if (G <= 0 || C % G != 0) fail("group_norm: ", C, " channels cannot be split into ", G, " groups");
-  if (use_reference_kernels()) return group_norm_reference_forward(x_in, G, gamma, beta, eps);
+  check_affine(op, x_in, gamma, beta, C);
+  if (G <= 0 || C % G != 0) fail(op, ": ", C, " channels cannot be split into ", G, " groups");
+  if (use_reference_kernels())
+    return kSilu ? group_norm_silu_reference_forward(x_in, G, gamma, beta, eps)
+                 : group_norm_reference_forward(x_in, G, gamma, beta, eps);
   const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
   Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
   NormResult r{Tensor::empty(x.shape()), Tensor::empty({N, G}), Tensor::empty({N, G})};
@@ -132,23 +140,32 @@ NormResult group_norm_forward(const Tensor& x_in, int64_t G, const Tensor& gamma
       const int64_t c0 = (i % G) * Cg;
       for (int64_t c = 0; c < Cg; ++c) {
         const float scale = pr[i] * pg[c0 + c], shift = pb[c0 + c] - pm[i] * scale;
-        for (int64_t k = 0; k < HW; ++k) yi[c * HW + k] = xi[c * HW + k] * scale + shift;
+        for (int64_t k = 0; k < HW; ++k) {
+          const float y = xi[c * HW + k] * scale + shift;
+          // z = y s(y), as Unary::Silu computes it
+          yi[c * HW + k] = kSilu ? y * (1.0f / (1.0f + exp_f32(-y))) : y;
+        }
       }
     });
   }
   return r;
 }
 
-NormGrads group_norm_backward(const Tensor& x_in, int64_t G, const Tensor& gamma, const NormResult& saved,
-                              const Tensor& dy_in) {
+template <bool kSilu>
+NormGrads group_norm_backward_impl(const char* op, const Tensor& x_in, int64_t G, const Tensor& gamma,
+                                   const Tensor& beta, const NormResult& saved, const Tensor& dy_in) {
   const int64_t N = x_in.size(0), C = x_in.size(1);
   const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
   if (dy_in.shape() != x_in.shape())
-    fail("group_norm backward: gradient ", shape_str(dy_in.shape()), " vs input ", shape_str(x_in.shape()));
-  if (use_reference_kernels()) return group_norm_reference_backward(x_in, G, gamma, saved, dy_in);
+    fail(op, " backward: gradient ", shape_str(dy_in.shape()), " vs input ", shape_str(x_in.shape()));
+  if (use_reference_kernels())
+    return kSilu ? group_norm_silu_reference_backward(x_in, G, gamma, beta, saved, dy_in)
+                 : group_norm_reference_backward(x_in, G, gamma, saved, dy_in);
   Tensor x = x_in.contiguous(), dy = dy_in.contiguous(), g = gamma.contiguous();
+  Tensor b = kSilu ? beta.contiguous() : Tensor();
   NormGrads out{Tensor::empty(x.shape()), Tensor::zeros({C}), Tensor::zeros({C})};
   const float *px = x.f32(), *pdy = dy.f32(), *pg = g.f32(), *pm = saved.mean.f32(), *pr = saved.rstd.f32();
+  const float* pb = kSilu ? b.f32() : nullptr;
   float* pdx = out.dx.f32();
   // per (n, c): sum(dy * xhat) and sum(dy), reduced over n afterwards
   std::vector<float> dgc(static_cast<size_t>(N * C)), dbc(static_cast<size_t>(N * C));
@@ -161,101 +178,18 @@ NormGrads group_norm_backward(const Tensor& x_in, int64_t G, const Tensor& gamma
       const int64_t c0 = (i % G) * Cg, nidx = i / G;
       float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
       for (int64_t c = 0; c < Cg; ++c) {
-        float sdx = 0.0f, sdxx = 0.0f;
-#pragma omp simd reduction(+ : sdx, sdxx)
-        for (int64_t k = 0; k < HW; ++k) {
-          const float xhat = (xi[c * HW + k] - mu) * rs, d = dyi[c * HW + k];
-          sdx += d;
-          sdxx += d * xhat;
-        }
-        dgc[nidx * C + c0 + c] = sdxx;
-        dbc[nidx * C + c0 + c] = sdx;
-        mean_dxhat += sdx * pg[c0 + c];
-        mean_dxhat_xhat += sdxx * pg[c0 + c];
-      }
-      mean_dxhat /= n;
-      mean_dxhat_xhat /= n;
-      for (int64_t c = 0; c < Cg; ++c) {
-        const float gc = pg[c0 + c];
-        for (int64_t k = 0; k < HW; ++k) {
-          const float xhat = (xi[c * HW + k] - mu) * rs;
-          dxi[c * HW + k] = rs * (dyi[c * HW + k] * gc - mean_dxhat - xhat * mean_dxhat_xhat);
-        }
-      }
-    });
-  }
-  float *dg = out.dgamma.f32(), *db = out.dbeta.f32();
-  for (int64_t b = 0; b < N; ++b)
-    for (int64_t c = 0; c < C; ++c) {
-      dg[c] += dgc[b * C + c];
-      db[c] += dbc[b * C + c];
-    }
-  return out;
-}
-
-NormResult group_norm_silu_forward(const Tensor& x_in, int64_t G, const Tensor& gamma, const Tensor& beta,
-                                   float eps) {
-  if (x_in.dim() < 2) fail("group_norm_silu: input ", shape_str(x_in.shape()), " must be (N, C, ...)");
-  const int64_t N = x_in.size(0), C = x_in.size(1);
-  check_affine("group_norm_silu", x_in, gamma, beta, C);
-  if (G <= 0 || C % G != 0) fail("group_norm_silu: ", C, " channels cannot be split into ", G, " groups");
-  if (use_reference_kernels()) return group_norm_silu_reference_forward(x_in, G, gamma, beta, eps);
-  const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
-  Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
-  NormResult r{Tensor::empty(x.shape()), Tensor::empty({N, G}), Tensor::empty({N, G})};
-  const float *px = x.f32(), *pg = g.f32(), *pb = b.f32();
-  float *pz = r.y.f32(), *pm = r.mean.f32(), *pr = r.rstd.f32();
-#pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
-  for (int64_t i = 0; i < N * G; ++i) {
-    simd_dispatch([&] {
-      const float* xi = px + i * n;
-      float* zi = pz + i * n;
-      moments(xi, n, eps, &pm[i], &pr[i]);
-      const int64_t c0 = (i % G) * Cg;
-      for (int64_t c = 0; c < Cg; ++c) {
-        const float scale = pr[i] * pg[c0 + c], shift = pb[c0 + c] - pm[i] * scale;
-        for (int64_t k = 0; k < HW; ++k) {
-          const float y = xi[c * HW + k] * scale + shift;
-          zi[c * HW + k] = y * (1.0f / (1.0f + exp_f32(-y)));  // y s(y), as Unary::Silu computes it
-        }
-      }
-    });
-  }
-  return r;
-}
-
-NormGrads group_norm_silu_backward(const Tensor& x_in, int64_t G, const Tensor& gamma, const Tensor& beta,
-                                   const NormResult& saved, const Tensor& dz_in) {
-  const int64_t N = x_in.size(0), C = x_in.size(1);
-  const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
-  if (dz_in.shape() != x_in.shape())
-    fail("group_norm_silu backward: gradient ", shape_str(dz_in.shape()), " vs input ",
-         shape_str(x_in.shape()));
-  if (use_reference_kernels()) return group_norm_silu_reference_backward(x_in, G, gamma, beta, saved, dz_in);
-  Tensor x = x_in.contiguous(), dz = dz_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
-  NormGrads out{Tensor::empty(x.shape()), Tensor::zeros({C}), Tensor::zeros({C})};
-  const float *px = x.f32(), *pdz = dz.f32(), *pg = g.f32(), *pb = b.f32(), *pm = saved.mean.f32(),
-              *pr = saved.rstd.f32();
-  float* pdx = out.dx.f32();
-  std::vector<float> dgc(static_cast<size_t>(N * C)), dbc(static_cast<size_t>(N * C));
-#pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
-  for (int64_t i = 0; i < N * G; ++i) {
-    simd_dispatch([&] {
-      const float *xi = px + i * n, *dzi = pdz + i * n;
-      float* dxi = pdx + i * n;  // holds dy between the two passes
-      const float mu = pm[i], rs = pr[i];
-      const int64_t c0 = (i % G) * Cg, nidx = i / G;
-      float mean_dxhat = 0.0f, mean_dxhat_xhat = 0.0f;
-      for (int64_t c = 0; c < Cg; ++c) {
-        const float gc = pg[c0 + c], scale = rs * gc, shift = pb[c0 + c] - mu * scale;
+        const float gc = pg[c0 + c], scale = rs * gc, shift = kSilu ? pb[c0 + c] - mu * scale : 0.0f;
         float sdx = 0.0f, sdxx = 0.0f;
 #pragma omp simd reduction(+ : sdx, sdxx)
         for (int64_t k = 0; k < HW; ++k) {
           const float xhat = (xi[c * HW + k] - mu) * rs;
-          const float y = xi[c * HW + k] * scale + shift;  // the forward's y, to the bit
-          const float s = 1.0f / (1.0f + exp_f32(-y));
-          const float d = dzi[c * HW + k] * (s * (1.0f + y * (1.0f - s)));  // dy = dz silu'(y)
-          dxi[c * HW + k] = d;
+          float d = dyi[c * HW + k];
+          if constexpr (kSilu) {  // dy = dz silu'(y), y = the forward's y to the bit; kept in dx
+            const float y = xi[c * HW + k] * scale + shift;
+            const float s = 1.0f / (1.0f + exp_f32(-y));
+            d = d * (s * (1.0f + y * (1.0f - s)));
+            dxi[c * HW + k] = d;
+          }
           sdx += d;
           sdxx += d * xhat;
         }
@@ -266,11 +200,12 @@ NormGrads group_norm_silu_backward(const Tensor& x_in, int64_t G, const Tensor& 
       }
       mean_dxhat /= n;
       mean_dxhat_xhat /= n;
+      const float* di = kSilu ? dxi : dyi;  // dy
       for (int64_t c = 0; c < Cg; ++c) {
         const float gc = pg[c0 + c];
         for (int64_t k = 0; k < HW; ++k) {
           const float xhat = (xi[c * HW + k] - mu) * rs;
-          dxi[c * HW + k] = rs * (dxi[c * HW + k] * gc - mean_dxhat - xhat * mean_dxhat_xhat);
+          dxi[c * HW + k] = rs * (di[c * HW + k] * gc - mean_dxhat - xhat * mean_dxhat_xhat);
         }
       }
     });
@@ -282,6 +217,28 @@ NormGrads group_norm_silu_backward(const Tensor& x_in, int64_t G, const Tensor& 
       db[c] += dbc[bi * C + c];
     }
   return out;
+}
+
+}  // namespace
+
+NormResult group_norm_forward(const Tensor& x, int64_t G, const Tensor& gamma, const Tensor& beta,
+                              float eps) {
+  return group_norm_forward_impl<false>("group_norm", x, G, gamma, beta, eps);
+}
+
+NormGrads group_norm_backward(const Tensor& x, int64_t G, const Tensor& gamma, const NormResult& saved,
+                              const Tensor& dy) {
+  return group_norm_backward_impl<false>("group_norm", x, G, gamma, Tensor(), saved, dy);
+}
+
+NormResult group_norm_silu_forward(const Tensor& x, int64_t G, const Tensor& gamma, const Tensor& beta,
+                                   float eps) {
+  return group_norm_forward_impl<true>("group_norm_silu", x, G, gamma, beta, eps);
+}
+
+NormGrads group_norm_silu_backward(const Tensor& x, int64_t G, const Tensor& gamma, const Tensor& beta,
+                                   const NormResult& saved, const Tensor& dz) {
+  return group_norm_backward_impl<true>("group_norm_silu", x, G, gamma, beta, saved, dz);
 }
 
 }  // namespace ld
