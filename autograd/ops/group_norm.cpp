@@ -13,30 +13,32 @@
 
 namespace ld::ag {
 
-Var group_norm(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps) {
-  NormResult r = group_norm_forward(x.value(), groups, gamma.value(), beta.value(), eps);
+namespace {
+// GroupNorm alone or with the SiLU after it: the same node, only the kernels differ.
+Var group_norm_op(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps, bool silu) {
+  NormResult r = silu ? group_norm_silu_forward(x.value(), groups, gamma.value(), beta.value(), eps)
+                      : group_norm_forward(x.value(), groups, gamma.value(), beta.value(), eps);
   Tensor mean = r.mean, rstd = r.rstd;
-  return make_node(r.y, "group_norm", {x, gamma, beta}, [groups, mean, rstd](Node& self) {
-    Node &x = *self.inputs[0], &gamma = *self.inputs[1], &beta = *self.inputs[2];
-    NormGrads g =
-        group_norm_backward(x.value, groups, gamma.value, NormResult{Tensor(), mean, rstd}, self.grad);
-    if (x.requires_grad) x.accumulate(g.dx);
-    if (gamma.requires_grad) gamma.accumulate(g.dgamma);
-    if (beta.requires_grad) beta.accumulate(g.dbeta);
-  });
+  return make_node(
+      r.y, silu ? "group_norm_silu" : "group_norm", {x, gamma, beta}, [groups, mean, rstd, silu](Node& self) {
+        Node &x = *self.inputs[0], &gamma = *self.inputs[1], &beta = *self.inputs[2];
+        const NormResult saved{Tensor(), mean, rstd};
+        NormGrads g =
+            silu ? group_norm_silu_backward(x.value, groups, gamma.value, beta.value, saved, self.grad)
+                 : group_norm_backward(x.value, groups, gamma.value, saved, self.grad);
+        if (x.requires_grad) x.accumulate(g.dx);
+        if (gamma.requires_grad) gamma.accumulate(g.dgamma);
+        if (beta.requires_grad) beta.accumulate(g.dbeta);
+      });
+}
+}  // namespace
+
+Var group_norm(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps) {
+  return group_norm_op(x, groups, gamma, beta, eps, false);
 }
 
 Var group_norm_silu(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps) {
-  NormResult r = group_norm_silu_forward(x.value(), groups, gamma.value(), beta.value(), eps);
-  Tensor mean = r.mean, rstd = r.rstd;
-  return make_node(r.y, "group_norm_silu", {x, gamma, beta}, [groups, mean, rstd](Node& self) {
-    Node &x = *self.inputs[0], &gamma = *self.inputs[1], &beta = *self.inputs[2];
-    NormGrads g = group_norm_silu_backward(x.value, groups, gamma.value, beta.value,
-                                           NormResult{Tensor(), mean, rstd}, self.grad);
-    if (x.requires_grad) x.accumulate(g.dx);
-    if (gamma.requires_grad) gamma.accumulate(g.dgamma);
-    if (beta.requires_grad) beta.accumulate(g.dbeta);
-  });
+  return group_norm_op(x, groups, gamma, beta, eps, true);
 }
 
 }  // namespace ld::ag
