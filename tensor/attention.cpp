@@ -119,9 +119,7 @@ inline void softmax_rows(float* S, int64_t m, int64_t n, const float* keep, floa
       lse[r] = -kInf;
       continue;
     }
-    for (int64_t j = 0; j < n; ++j) s[j] = exp_f32(s[j] - mx);
-    if (keep)  // exp_f32 clamps its argument at -86, so a padded key's exp is tiny, not 0
-      for (int64_t j = 0; j < n; ++j) s[j] *= keep[j];
+    for (int64_t j = 0; j < n; ++j) s[j] = exp_f32(s[j] - mx);  // a padded key's -inf gives exactly 0
     const float sum = row_dot(s, nullptr, n);
     lse[r] = mx + std::log(sum);
     const float inv = 1.0f / sum;
