@@ -65,7 +65,7 @@ void register_denoiser_error(CLI::App& app, Runner& run) {
       const auto rows = diffusion::denoiser_error(
           s, x0,
           [&](const Tensor& x_t, const Tensor& t) {
-            return diffusion::guided_eps(*lm.model, x_t, t.i32()[0], ids, a->guidance);
+            return diffusion::guided_eps(*lm.model, s, x_t, t.i32()[0], ids, a->guidance);
           },
           a->timesteps, a->seed);
       nlohmann::json j = nlohmann::json::array();

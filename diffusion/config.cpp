@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "data/tokenizer.h"
+#include "diffusion/prediction.h"
 #include "tensor/error.h"
 #include "tensor/excerpt.h"
 #include "tensor/file_io.h"
@@ -37,7 +38,8 @@ nlohmann::json ModelConfig::to_json() const {
           {"beta_schedule", beta_schedule},
           {"beta_start", beta_start},
           {"beta_end", beta_end},
-          {"p_uncond", p_uncond}};
+          {"p_uncond", p_uncond},
+          {"prediction_type", prediction_type}};
 }
 
 namespace {
@@ -75,10 +77,10 @@ void require(bool ok, const std::string& src, const char* field, const std::stri
 ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& src) {
   if (!j.is_object()) fail("config ", src, ": expected a JSON object");
   static const std::vector<std::string> known = {
-      "name",        "description", "image_size",    "image_channels", "channels",  "groups",
-      "heads",       "time_freq_dim", "time_dim",    "dropout",        "text_dim",  "text_layers",
-      "text_heads",  "text_ff_dim", "max_tokens",    "vocab_size",     "timesteps", "beta_schedule",
-      "beta_start",  "beta_end",    "p_uncond"};
+      "name",       "description",   "image_size", "image_channels", "channels",  "groups",
+      "heads",      "time_freq_dim", "time_dim",   "dropout",        "text_dim",  "text_layers",
+      "text_heads", "text_ff_dim",   "max_tokens", "vocab_size",     "timesteps", "beta_schedule",
+      "beta_start", "beta_end",      "p_uncond",   "prediction_type"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (std::find(known.begin(), known.end(), it.key()) == known.end())
       fail("config ", src, ": unknown field '", it.key(), "'");
@@ -103,6 +105,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   read_field(j, "beta_start", c.beta_start, src);
   read_field(j, "beta_end", c.beta_end, src);
   read_field(j, "p_uncond", c.p_uncond, src);
+  read_field(j, "prediction_type", c.prediction_type, src);  // absent in checkpoints before v: epsilon
 
   require(c.image_size > 0 && c.image_size % 4 == 0, src, "image_size", "must be a positive multiple of 4");
   require(c.image_channels >= 1, src, "image_channels", "must be >= 1");
@@ -129,12 +132,15 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   require(c.beta_start > 0 && c.beta_end < 1 && c.beta_start < c.beta_end, src, "beta_start",
           "and beta_end must satisfy 0 < beta_start < beta_end < 1");
   require(c.p_uncond >= 0.0f && c.p_uncond < 1.0f, src, "p_uncond", "must be in [0, 1)");
+  require(is_prediction_type(c.prediction_type), src, "prediction_type",
+          "must be \"epsilon\" or \"v_prediction\"");
   // Upper limits far above any model this project trains (mnist-t2i: widths <= 128), so that a
   // corrupt config fails here instead of asking for terabytes when the model is built.
   require(c.image_size <= 1024, src, "image_size", "must be at most 1024");
   require(c.image_channels <= 64, src, "image_channels", "must be at most 64");
   for (int64_t ch : c.channels) require(ch <= 4096, src, "channels", "must be at most 4096 each");
-  require(c.time_freq_dim <= 4096 && c.time_dim <= 4096, src, "time_dim", "and time_freq_dim must be at most 4096");
+  require(c.time_freq_dim <= 4096 && c.time_dim <= 4096, src, "time_dim",
+          "and time_freq_dim must be at most 4096");
   require(c.text_dim <= 4096 && c.text_ff_dim <= 16384, src, "text_dim",
           "must be at most 4096 (text_ff_dim at most 16384)");
   require(c.text_layers <= 64, src, "text_layers", "must be at most 64");

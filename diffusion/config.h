@@ -26,6 +26,7 @@ struct ModelConfig {
   std::string beta_schedule = "linear";  // or "cosine"
   float beta_start = 1e-4f, beta_end = 0.02f;
   float p_uncond = 0.1f;  // caption dropout for classifier-free guidance
+  std::string prediction_type = "epsilon";  // or "v_prediction": the network's target (prediction.h)
 
   nlohmann::json to_json() const;
   // Validates every field; errors name `source` (file or config name) and the field.

@@ -1,8 +1,10 @@
 // diffusion/loss.cpp: the training loss, Eq. (1): draw t and eps, x_t = q_sample(x_0, t, eps),
-// mse(eps_theta(x_t, t, y), eps), with the caption emptied with probability p_uncond.
+// mse(eps_theta(x_t, t, y), eps) (or mse(v_theta, v), prediction.h), with the caption emptied with
+// probability p_uncond.
 #include "diffusion/loss.h"
 
 #include "autograd/ops.h"
+#include "diffusion/prediction.h"
 #include "nn/dropout.h"
 
 namespace ld::diffusion {
@@ -13,8 +15,8 @@ Tensor empty_captions(int64_t B, int64_t L) {
   return ids;
 }
 
-ag::Var diffusion_loss(TextToImageModel& model, const NoiseSchedule& s, const Tensor& x0, const Tensor& ids_in,
-                       float p_uncond, Generator& gen, const BatchShard& shard) {
+ag::Var diffusion_loss(TextToImageModel& model, const NoiseSchedule& s, const Tensor& x0,
+                       const Tensor& ids_in, float p_uncond, Generator& gen, const BatchShard& shard) {
   const int64_t B = x0.size(0), L = ids_in.size(1);
   Tensor t = rand_int({B}, 0, s.T(), gen, shard);
   Tensor eps = rand_normal(x0.shape(), gen, shard);
@@ -26,7 +28,8 @@ ag::Var diffusion_loss(TextToImageModel& model, const NoiseSchedule& s, const Te
   Tensor xt = q_sample(s, x0, t, eps);
   nn::set_batch_shard(model, shard);  // the dropout masks too are the shard's part of the batch's
   ag::Var pred = model.forward(ag::Var(xt), t, ids);
-  return ag::mse_loss(pred, ag::Var(eps));
+  // the target is eps (loss (1)) or v for a "v_prediction" model (prediction.h)
+  return ag::mse_loss(pred, ag::Var(prediction_target(model.config.prediction_type, s, x0, eps, t)));
 }
 
 }  // namespace ld::diffusion

@@ -2,7 +2,8 @@
 //   L_DM = E_{x_0, eps ~ N(0, I), t ~ U{0..T-1}} || eps - eps_theta(x_t, t, y) ||^2,
 //   x_t = q_sample(x_0, t, eps)
 // With probability p_uncond a caption is replaced by the empty caption (<bos> only), so
-// the same network also learns eps_theta(x_t, t, {}) for classifier-free guidance.
+// the same network also learns eps_theta(x_t, t, {}) for classifier-free guidance. A model whose
+// config says "prediction_type": "v_prediction" learns v instead of eps (prediction.h).
 #pragma once
 #include "diffusion/model.h"
 #include "diffusion/schedule.h"

@@ -11,25 +11,27 @@
 #include "diffusion/dpm_solver.h"
 #include "diffusion/euler.h"
 #include "diffusion/loss.h"
+#include "diffusion/prediction.h"
 #include "tensor/elementwise.h"
 #include "tensor/index.h"
 #include "tensor/interrupt.h"
 
 namespace ld::diffusion {
 
-Tensor guided_eps(TextToImageModel& model, const Tensor& x_t, int64_t t, const Tensor& ids, float guidance,
-                  const Tensor& negative_ids) {
+Tensor guided_eps(TextToImageModel& model, const NoiseSchedule& s, const Tensor& x_t, int64_t t,
+                  const Tensor& ids, float guidance, const Tensor& negative_ids) {
   const int64_t B = x_t.size(0), L = ids.size(1);
+  const std::string& type = model.config.prediction_type;
   if (guidance == 1.0f) {  // eps_u + 1 (eps_c - eps_u) = eps_c: one pass is enough
     Tensor tt = Tensor::from_ints(std::vector<int32_t>(B, static_cast<int32_t>(t)), {B});
-    return model.forward(ag::Var(x_t), tt, ids).value();
+    return eps_from_prediction(type, s, x_t, model.forward(ag::Var(x_t), tt, ids).value(), t);
   }
   Tensor x2 = concat({x_t, x_t}, 0);
   Tensor ids2 = concat({ids, negative_ids.defined() ? negative_ids : empty_captions(B, L)}, 0);
   Tensor tt = Tensor::from_ints(std::vector<int32_t>(2 * B, static_cast<int32_t>(t)), {2 * B});
   Tensor e = model.forward(ag::Var(x2), tt, ids2).value();
   Tensor ec = e.narrow(0, 0, B), eu = e.narrow(0, B, B);
-  return add(eu, mul_scalar(sub(ec, eu), guidance));
+  return eps_from_prediction(type, s, x_t, add(eu, mul_scalar(sub(ec, eu), guidance)), t);
 }
 
 const std::vector<std::string>& sampler_names() {
@@ -188,7 +190,7 @@ Tensor sample(TextToImageModel& model, const NoiseSchedule& s, const Tensor& ids
     return parts.size() == 1 ? parts[0] : concat(parts, 0);
   };
   auto eps = [&](const Tensor& x, int64_t t) {
-    return guided_eps(model, x, t, ids, opt.guidance, opt.negative_ids);
+    return guided_eps(model, s, x, t, ids, opt.guidance, opt.negative_ids);
   };
   Tensor x = denoise(s, eps, noise, opt, progress);
   model.train(was_training);

@@ -39,13 +39,13 @@ struct SampleStep {
 struct SampleOptions {
   std::string sampler = "ddim";  // ddim, ddpm, dpmpp-2m, euler or euler-a (sampler_names())
   int64_t steps = 50;            // sampler steps (DDPM always takes T)
-  float eta = 0.0f;              // DDIM noise: 0 = the deterministic ODE (the CLI's default is 0.5, docs/results.md)
-  float guidance = 2.0f;         // s; 1 = no guidance (one pass), 0 = unconditional (docs/results.md: the trade-off)
-  uint64_t seed = 0;             // image i of the batch draws all its noise from seed + i
-  Tensor negative_ids;           // I32 (1 or B, L): the negative caption; undefined = the empty caption
-  Tensor init;                   // (1 or B, C, H, W) in [-1, 1]: img2img / inpainting start; undefined = none
-  float strength = 1.0f;         // img2img: the share of the steps run (0 = init unchanged, 1 = from noise)
-  Tensor mask;                   // (1 or B, C, H, W): 1 = regenerate, 0 = keep init; needs init
+  float eta = 0.0f;       // DDIM noise: 0 = the deterministic ODE (the CLI's default is 0.5, docs/results.md)
+  float guidance = 2.0f;  // s; 1 = no guidance (one pass), 0 = unconditional (docs/results.md: the trade-off)
+  uint64_t seed = 0;      // image i of the batch draws all its noise from seed + i
+  Tensor negative_ids;    // I32 (1 or B, L): the negative caption; undefined = the empty caption
+  Tensor init;            // (1 or B, C, H, W) in [-1, 1]: img2img / inpainting start; undefined = none
+  float strength = 1.0f;  // img2img: the share of the steps run (0 = init unchanged, 1 = from noise)
+  Tensor mask;            // (1 or B, C, H, W): 1 = regenerate, 0 = keep init; needs init
   bool clip_x0 = true;
   std::string source;  // the model (and adapters) in error messages, e.g. "model 'runs/m/model.safetensors'"
   std::function<void(const SampleStep&)> on_step;  // called at the start of every step when set
@@ -79,9 +79,10 @@ Tensor denoise(const NoiseSchedule& s, const EpsFn& eps, const NoiseFn& noise, c
 Tensor predict_x0(const NoiseSchedule& s, const Tensor& x_t, const Tensor& eps, int64_t t);
 
 // Guided eps for a batch at one timestep t (same for the whole batch); negative_ids (B, L) replaces the
-// empty caption when defined.
-Tensor guided_eps(TextToImageModel& model, const Tensor& x_t, int64_t t, const Tensor& ids, float guidance,
-                  const Tensor& negative_ids = Tensor());
+// empty caption when defined. A "v_prediction" model's guided v is turned into eps with the schedule s
+// (prediction.h; guidance is linear, so guiding v and then converting equals guiding eps).
+Tensor guided_eps(TextToImageModel& model, const NoiseSchedule& s, const Tensor& x_t, int64_t t,
+                  const Tensor& ids, float guidance, const Tensor& negative_ids = Tensor());
 
 // Throws "the model produced non-finite values at sampling step <step> of <total> (<source>)"
 // when x holds a NaN or an infinity: a damaged model, or a too large --guidance or adapter

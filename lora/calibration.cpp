@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "autograd/ops.h"
+#include "diffusion/prediction.h"
 #include "diffusion/schedule.h"
 #include "nn/conv2d.h"
 #include "nn/linear.h"
@@ -170,7 +171,8 @@ CalibrationResult calibrate_inputs(diffusion::TextToImageModel& model, const dat
       for (int64_t i = 0; i < B * L; ++i) keep.f32()[i] = ids.i32()[i] != 0 ? 1.0f : 0.0f;
       rec.set_token_mask(keep);
       const ag::Var pred = model.forward(ag::Var(diffusion::q_sample(s, x0, t, eps)), t, ids);
-      loss_sum += ag::mse_loss(pred, ag::Var(eps)).value().item() * static_cast<double>(B);
+      const Tensor target = diffusion::prediction_target(cfg.prediction_type, s, x0, eps, t);
+      loss_sum += ag::mse_loss(pred, ag::Var(target)).value().item() * static_cast<double>(B);
       res.samples += B;
     }
     res.moments = rec.moments();

@@ -65,3 +65,42 @@ TEST_CASE(
   }
   CHECK(losses[0] != losses[2]);  // dropping the captions changes the loss: the caption is used
 }
+
+TEST_CASE("a v_prediction model's loss = mean (v - v_theta)^2 with v = sqrt(abar) eps - sqrt(1 - abar) x0") {
+  ModelConfig c = load_config("mnist-t2i-tiny");
+  c.vocab_size = 40;
+  c.prediction_type = "v_prediction";
+  Generator gen(5);
+  TextToImageModel model(c, gen);
+  model.eval();
+  ag::NoGrad no_grad;
+  const NoiseSchedule s = NoiseSchedule::linear(1000, 1e-4, 0.02);
+  const int64_t B = 3, L = c.max_tokens;
+  const Tensor x0 = rand_uniform({B, c.image_channels, c.image_size, c.image_size}, gen, -1.0f, 1.0f);
+  Tensor ids = Tensor::zeros({B, L}, DType::I32);
+  for (int64_t b = 0; b < B; ++b) ids.i32()[b * L] = 1;
+  Generator g1(8), g2(8);
+  const double got = diffusion_loss(model, s, x0, ids, 0.0f, g1).value().item();
+  const Tensor t = rand_int({B}, 0, s.T(), g2);
+  const Tensor eps = rand_normal(x0.shape(), g2);
+  const int64_t per = x0.numel() / B;
+  Tensor xt = Tensor::empty(x0.shape());
+  std::vector<double> v(static_cast<size_t>(x0.numel()));
+  for (int64_t b = 0; b < B; ++b) {
+    const double ab = s.alphabar[t.i32()[b]];
+    for (int64_t i = 0; i < per; ++i) {
+      const int64_t k = b * per + i;
+      xt.f32()[k] = static_cast<float>(std::sqrt(ab) * x0.f32()[k] + std::sqrt(1 - ab) * eps.f32()[k]);
+      v[static_cast<size_t>(k)] = std::sqrt(ab) * eps.f32()[k] - std::sqrt(1 - ab) * x0.f32()[k];
+    }
+  }
+  const Tensor pred = model.forward(ag::Var(xt), t, ids).value();
+  double sum = 0, sum_eps = 0;
+  for (int64_t i = 0; i < x0.numel(); ++i) {
+    const double d = v[static_cast<size_t>(i)] - pred.f32()[i], e = double(eps.f32()[i]) - pred.f32()[i];
+    sum += d * d;
+    sum_eps += e * e;
+  }
+  CHECK(got == doctest::Approx(sum / static_cast<double>(x0.numel())).epsilon(1e-5));
+  CHECK(std::fabs(got - sum_eps / static_cast<double>(x0.numel())) > 1e-3);  // not the eps loss
+}
