@@ -84,7 +84,10 @@ def bench_train(args, threads):
         y[drop, 0] = 1
         a = ab[t][:, None, None, None]
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps  # q_sample
-        loss = F.mse_loss(model(x_t, t, y), eps)  # loss (1)
+        # loss (1), or the v target of a "v_prediction" config (diffusion/prediction.h)
+        v = cfg.get("prediction_type", "epsilon") == "v_prediction"
+        target = a.sqrt() * eps - (1 - a).sqrt() * x0 if v else eps
+        loss = F.mse_loss(model(x_t, t, y), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

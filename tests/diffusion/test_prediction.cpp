@@ -53,8 +53,8 @@ TEST_CASE("v = sqrt(abar) eps - sqrt(1 - abar) x0, and eps_from_prediction(v) gi
 }
 
 TEST_CASE("prediction_type: stored in the config, absent reads as epsilon, anything else is refused") {
-  ModelConfig c = load_config("shapes-t2i-tiny");
-  CHECK(c.prediction_type == "epsilon");
+  ModelConfig c = load_config("mnist-t2i-tiny");
+  CHECK(c.prediction_type == "epsilon");  // the article's loss (1)
   c.prediction_type = "v_prediction";
   auto j = c.to_json();
   CHECK(ModelConfig::from_json(j, "x.json").prediction_type == "v_prediction");
