@@ -29,13 +29,18 @@ namespace ld {
 // a UNet (1 or 3 image channels) stay on im2col + GEMM.
 bool winograd_applies(int64_t C, int64_t Cout, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
 
-// y (N, Cout, H, W) = conv3x3(x (N, C, H, W), w (Cout, C, 3, 3)), padding 1, no bias.
-// All pointers contiguous; y is overwritten.
+// Which variant conv2d runs for an H x W plane: 4 (F(4x4, 3x3), tensor/winograd44.cpp) when both
+// sides are at least kWinograd44MinSide, else 2 (F(2x2, 3x3)).
+inline constexpr int64_t kWinograd44MinSide = 14;
+int winograd_tile(int64_t H, int64_t W);
+
+// y (N, Cout, H, W) = conv3x3(x (N, C, H, W), w (Cout, C, 3, 3)), padding 1, no bias, by
+// F(tile x tile, 3x3), tile = 2 or 4. All pointers contiguous; y is overwritten.
 void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
-                      int64_t Cout, float* y);
+                      int64_t Cout, float* y, int tile);
 
 // dw (Cout, C, 3, 3) = d loss / d w given x and dy (N, Cout, H, W); dw is overwritten.
 void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, int64_t H, int64_t W,
-                         int64_t Cout, float* dw);
+                         int64_t Cout, float* dw, int tile);
 
 }  // namespace ld

@@ -66,9 +66,11 @@ TEST_CASE("conv2d: im2col and Winograd paths equal the direct convolution, forwa
     Shape x, w;
     int64_t s, p;
   };
-  // 3x3 stride 1 pad 1 with >= 16 channels in and out takes the Winograd path; the others im2col
+  // 3x3 stride 1 pad 1 with >= 16 channels in and out takes the Winograd path (F(2x2) below 14x14,
+  // F(4x4) from 14x14 up: tensor/winograd.h); the others im2col
   for (Case c : {Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 1, 1}, Case{{2, 3, 8, 8}, {2, 3, 3, 3}, 2, 1},
-                 Case{{1, 4, 5, 5}, {3, 4, 1, 1}, 1, 0}, Case{{2, 16, 6, 5}, {16, 16, 3, 3}, 1, 1}}) {
+                 Case{{1, 4, 5, 5}, {3, 4, 1, 1}, 1, 0}, Case{{2, 16, 6, 5}, {16, 16, 3, 3}, 1, 1},
+                 Case{{2, 16, 15, 14}, {17, 16, 3, 3}, 1, 1}}) {
     CAPTURE(c.x);
     Tensor x = rand_normal(c.x, g), w = rand_normal(c.w, g), b = rand_normal({c.w[0]}, g);
     const Tensor y = conv2d_forward(x, w, b, c.s, c.p);

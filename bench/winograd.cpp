@@ -1,0 +1,50 @@
+// bench/winograd.cpp: `loradiff bench winograd`, F(2x2, 3x3) against F(4x4, 3x3) (tensor/winograd.h)
+// at every 3x3 convolution shape of the mnist-t2i UNet, batch 64: the forward (which is also the
+// input gradient, the forward with the flipped kernel) and the weight gradient, measured
+// alternately, and the tile conv2d picks for that shape.
+#include "tensor/winograd.h"
+
+#include "bench/bench.h"
+#include "tensor/all.h"
+
+namespace ld::bench {
+
+int run_winograd(int reps) {
+  Generator gen(0);
+  const int threads = num_threads();
+  struct ConvShape {
+    int64_t c, cout, hw;
+  };
+  // diffusion/unet.cpp with channels (32, 64, 128): ResBlocks' two convolutions (the first also
+  // widens or, after a skip concat, narrows), the Upsample convolutions at 28x28 and 14x14
+  for (ConvShape s :
+       {ConvShape{32, 32, 28}, ConvShape{96, 32, 28}, ConvShape{64, 64, 28}, ConvShape{32, 64, 14},
+        ConvShape{64, 64, 14}, ConvShape{192, 64, 14}, ConvShape{128, 128, 14}, ConvShape{64, 128, 7},
+        ConvShape{128, 128, 7}, ConvShape{256, 128, 7}}) {
+    const int64_t N = 64;
+    Tensor x = rand_normal({N, s.c, s.hw, s.hw}, gen), w = rand_normal({s.cout, s.c, 3, 3}, gen),
+           dy = rand_normal({N, s.cout, s.hw, s.hw}, gen), y = Tensor::empty({N, s.cout, s.hw, s.hw}),
+           dw = Tensor::empty(w.shape());
+    auto fwd = [&](int tile) {
+      return [&, tile] { winograd_conv3x3(x.f32(), w.f32(), N, s.c, s.hw, s.hw, s.cout, y.f32(), tile); };
+    };
+    auto wgrad = [&](int tile) {
+      return
+          [&, tile] { winograd_conv3x3_dw(x.f32(), dy.f32(), N, s.c, s.hw, s.hw, s.cout, dw.f32(), tile); };
+    };
+    auto [f2, f4] = paired_median_ms(fwd(2), fwd(4), reps);
+    auto [d2, d4] = paired_median_ms(wgrad(2), wgrad(4), reps);
+    emit({{"bench", "winograd_3x3"},
+          {"shape", {N, s.c, s.hw, s.hw}},
+          {"cout", s.cout},
+          {"threads", threads},
+          {"forward_f22_ms", f2},
+          {"forward_f44_ms", f4},
+          {"dw_f22_ms", d2},
+          {"dw_f44_ms", d4},
+          {"selected_tile", winograd_tile(s.hw, s.hw)}});
+  }
+  return 0;
+}
+
+}  // namespace ld::bench
