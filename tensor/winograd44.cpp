@@ -11,14 +11,18 @@
 //         [0  4  0 -5  0  1]        [  0      0     1  ]
 //
 // The trade against F(2x2, 3x3): 36 products per tile of 16 outputs is 2.25 multiplies per output
-// (4 for F(2x2), 9 for the direct sum), so the GEMMs, which are most of the time, shrink by 1.78x.
-// The price: the transforms read 36 values per 16 outputs and do more additions each (with the
-// constants 2, 4, 5, 8), planes whose side is not a multiple of 4 waste more of their tiles (7x7:
-// 8x8 computed, 31 % more than needed; F(2x2) computes 8x8 too), and the float error grows: the
-// large entries of B^T and A^T (5, 8) and the small ones of G (1/24) scale the rounding of the
-// products, so the results differ from the direct sum by about 1e-5 of the output's scale instead
-// of about 1e-6 (measured in tests/tensor/test_winograd44.cpp). The driver (chunks of samples,
-// GEMMs, threads) is the one of tensor/winograd.cpp.
+// (4 for F(2x2), 9 for the direct sum), so the GEMMs, most of the time, shrink by 1.78x. The price:
+// - larger transforms: 36 values per 16 outputs, each a combination of up to 4 with the constants
+//   2, 4, 5, 8 (F(2x2): 16 values per 4 outputs, sums of 2-3), and the 6x6 windows overlap less;
+// - wasted tiles on planes whose side is not a multiple of 4: 14x14 computes 16x16 (31 % more),
+//   where F(2x2) wastes nothing; at 7x7 both compute 8x8;
+// - fewer tiles per sample, so narrower GEMMs (T = samples x tiles columns) for the same chunk;
+// - float error: the large entries of B^T and A^T (5, 8) and the small ones of G (1/24) scale the
+//   products' rounding; against a direct sum in double the error relative to the output's scale
+//   is up to 4e-6 (F(2x2): 3e-7; tests/tensor/test_winograd44.cpp prints it per shape), small
+//   beside the noise of SGD but no longer "a few units in the last place".
+// Which variant runs where is decided by winograd_tile (tensor/winograd.h), from measurements.
+// The driver (chunks of samples, one GEMM per xi, threads) is the one of tensor/winograd.cpp.
 #include <algorithm>
 
 #include "tensor/winograd_tiles.h"
