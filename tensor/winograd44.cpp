@@ -157,35 +157,56 @@ void output_transform_44(const float* m, int64_t stride, const Tiling& t, float*
   }
 }
 
+// A row of tiles at a time: the row's 4x4 gradients are gathered into 16 arrays over the tiles
+// (zeros outside H x W), then A y A^T is computed for all tiles of the row at once (vectorisable:
+// straight-line code on scalars, which the compiler widens; arrays inside the loop stopped it).
 void output_transform_adjoint_44(const float* plane, const Tiling& t, float* dm, int64_t stride,
-                                 float* /*rows*/) {
-  for (int64_t ty = 0; ty < t.th; ++ty)
-    for (int64_t tx = 0; tx < t.tw; ++tx) {
-      float y[4][4];  // the tile's gradient; outputs outside H x W count as zero
-      for (int a = 0; a < 4; ++a)
+                                 float* rows) {
+  const int64_t tw = t.tw;
+  for (int64_t ty = 0; ty < t.th; ++ty) {
+    for (int a = 0; a < 4; ++a) {  // rows[(4 a + b) tw + tx] = y[4 ty + a][4 tx + b]
+      const int64_t h = 4 * ty + a;
+      for (int64_t tx = 0; tx < tw; ++tx)
         for (int b = 0; b < 4; ++b) {
-          const int64_t h = 4 * ty + a, w = 4 * tx + b;
-          y[a][b] = h < t.H && w < t.W ? plane[h * t.W + w] : 0.0f;
+          const int64_t w = 4 * tx + b;
+          rows[(4 * a + b) * tw + tx] = h < t.H && w < t.W ? plane[h * t.W + w] : 0.0f;
         }
-      float r[6][4];  // A y: rows y0, y0+y1+y2+y3, y0-y1+y2-y3, y0+2y1+4y2+8y3, y0-2y1+4y2-8y3, y3
-      for (int b = 0; b < 4; ++b) {
-        const float p = y[0][b] + y[2][b], q = y[1][b] + y[3][b], e = 4.0f * y[2][b] + y[0][b],
-                    f = 2.0f * y[1][b] + 8.0f * y[3][b];
-        r[0][b] = y[0][b];
-        r[1][b] = p + q;
-        r[2][b] = p - q;
-        r[3][b] = e + f;
-        r[4][b] = e - f;
-        r[5][b] = y[3][b];
-      }
-      float* out = dm + ty * t.tw + tx;
-      for (int q6 = 0; q6 < 6; ++q6) {  // (A y) A^T: the same combinations of columns
-        const float* c = r[q6];
-        const float p = c[0] + c[2], q = c[1] + c[3], e = 4.0f * c[2] + c[0], f = 2.0f * c[1] + 8.0f * c[3];
-        const float vals[6] = {c[0], p + q, p - q, e + f, e - f, c[3]};
-        for (int s = 0; s < 6; ++s) out[(6 * q6 + s) * stride] = vals[s];
+    }
+    for (int b = 0; b < 4; ++b) {  // A y for column b of every tile, in place: rows 4 a + b -> 6 rows
+      float *y0 = rows + b * tw, *y1 = rows + (4 + b) * tw, *y2 = rows + (8 + b) * tw,
+            *y3 = rows + (12 + b) * tw;
+      float *z1 = rows + (16 + b) * tw, *z2 = rows + (20 + b) * tw;  // rows 16 - 23: the two extra rows
+#pragma omp simd
+      for (int64_t tx = 0; tx < tw; ++tx) {
+        const float p = y0[tx] + y2[tx], q = y1[tx] + y3[tx], e = y0[tx] + 4.0f * y2[tx],
+                    f = 2.0f * y1[tx] + 8.0f * y3[tx];
+        // A y rows: 0 = y0 (stays), 1 = p + q, 2 = p - q, 3 = e + f, 4 = e - f, 5 = y3 (stays)
+        y1[tx] = p + q;
+        y2[tx] = p - q;
+        z1[tx] = e + f;
+        z2[tx] = e - f;
       }
     }
+    // row q of A y lies at rows + base[q] (4 columns, tw apart): 0 y0, 1 y1, 2 y2, 3 z1, 4 z2, 5 y3
+    const int64_t base[6] = {0, 4 * tw, 8 * tw, 16 * tw, 20 * tw, 12 * tw};
+    float* out = dm + ty * tw;
+    for (int q = 0; q < 6; ++q) {  // (A y) A^T: the same combinations of the four columns
+      const float *c0 = rows + base[q], *c1 = c0 + tw, *c2 = c1 + tw, *c3 = c2 + tw;
+      float* o0 = out + (6 * q) * stride;
+      float *o1 = o0 + stride, *o2 = o1 + stride, *o3 = o2 + stride, *o4 = o3 + stride, *o5 = o4 + stride;
+#pragma omp simd
+      for (int64_t tx = 0; tx < tw; ++tx) {
+        const float p = c0[tx] + c2[tx], q4 = c1[tx] + c3[tx], e = c0[tx] + 4.0f * c2[tx],
+                    f = 2.0f * c1[tx] + 8.0f * c3[tx];
+        o0[tx] = c0[tx];
+        o1[tx] = p + q4;
+        o2[tx] = p - q4;
+        o3[tx] = e + f;
+        o4[tx] = e - f;
+        o5[tx] = c3[tx];
+      }
+    }
+  }
 }
 
 }  // namespace ld::winograd_detail

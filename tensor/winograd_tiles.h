@@ -17,7 +17,7 @@ struct Tiling {
 };
 
 // F(4x4, 3x3): the same contracts as the F(2x2) functions in tensor/winograd.cpp, with 36
-// matrices (xi = 6 row + column) instead of 16. `rows` is scratch for 6 Wp floats.
+// matrices (xi = 6 row + column) instead of 16. `rows` is scratch for 6 Wp floats (>= 24 tw).
 void input_transform_44(const float* pad, const Tiling& t, float* v, int64_t stride, float* rows);
 void weight_transform_44(const float* w, int64_t Cout, int64_t C, float* u);
 void weight_transform_adjoint_44(const float* du, int64_t Cout, int64_t C, float* dw);
