@@ -42,7 +42,8 @@ int run_winograd(int reps) {
           {"forward_f44_ms", f4},
           {"dw_f22_ms", d2},
           {"dw_f44_ms", d4},
-          {"selected_tile", winograd_tile(s.hw, s.hw)}});
+          {"forward_tile", winograd_tile(s.c, s.cout, s.hw, s.hw, false)},
+          {"dw_tile", winograd_tile(s.c, s.cout, s.hw, s.hw, true)}});
   }
   return 0;
 }

@@ -1,7 +1,8 @@
 // Winograd F(4x4, 3x3) (tensor/winograd44.cpp) and F(2x2, 3x3) against a direct convolution summed
 // in double: forward, input gradient (the forward with the flipped kernel, as conv2d_backward runs
 // it) and weight gradient, on plane sizes that are and are not multiples of the tile; the error
-// bound of each variant; the per-shape choice between them; bits independent of the thread count.
+// bound of each variant; the per-shape choice between them; forward bits independent of the thread
+// count.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -124,31 +125,47 @@ TEST_CASE("Winograd F(4x4) and F(2x2): forward, input gradient and weight gradie
   }
 }
 
-TEST_CASE("conv2d's Winograd paths (forward, dx, dw) equal the direct sums at the selected tile") {
+TEST_CASE("conv2d's Winograd paths (forward, dx, dw) equal the direct sums at the selected tiles") {
   Generator g(45);
-  for (const Shape5& s : {Shape5{2, 16, 14, 14, 32}, Shape5{2, 32, 7, 7, 16}, Shape5{1, 16, 28, 28, 16}}) {
-    INFO("H ", s.H, " C ", s.C, " Cout ", s.Cout);
+  // 16x16 64->64: F(4x4) everywhere; 16x17 96->32: F(4x4) for dw only; 7x7: F(2x2)
+  for (const Shape5& s : {Shape5{1, 64, 16, 16, 64}, Shape5{1, 96, 16, 17, 32}, Shape5{2, 32, 7, 7, 16}}) {
+    INFO("H ", s.H, " W ", s.W, " C ", s.C, " Cout ", s.Cout);
     Tensor x = rand_normal({s.N, s.C, s.H, s.W}, g), w = rand_normal({s.Cout, s.C, 3, 3}, g),
            dy = rand_normal({s.N, s.Cout, s.H, s.W}, g);
     const std::vector<float> xv = x.to_vector(), wv = w.to_vector(), dyv = dy.to_vector();
-    const int tile = winograd_tile(s.H, s.W);
-    CHECK(relative_error(conv2d_forward(x, w, Tensor(), 1, 1).to_vector(), direct_forward(xv, wv, s)) <
-          bound(tile));
+    const double fwd = bound(winograd_tile(s.C, s.Cout, s.H, s.W, false)),
+                 back = bound(winograd_tile(s.Cout, s.C, s.H, s.W, false)),
+                 wgrad = bound(winograd_tile(s.C, s.Cout, s.H, s.W, true));
+    CHECK(relative_error(conv2d_forward(x, w, Tensor(), 1, 1).to_vector(), direct_forward(xv, wv, s)) < fwd);
     Conv2dGrads r = conv2d_backward(x, w, dy, 1, 1, true, true, false);
-    CHECK(relative_error(r.dw.to_vector(), direct_dw(xv, dyv, s)) < bound(tile));
-    CHECK(relative_error(r.dx.to_vector(), direct_forward(dyv, flipped(wv, s.Cout, s.C),
-                                                          {s.N, s.Cout, s.H, s.W, s.C})) < bound(tile));
+    CHECK(relative_error(r.dw.to_vector(), direct_dw(xv, dyv, s)) < wgrad);
+    const Shape5 flip{s.N, s.Cout, s.H, s.W, s.C};
+    CHECK(relative_error(r.dx.to_vector(), direct_forward(dyv, flipped(wv, s.Cout, s.C), flip)) < back);
   }
 }
 
-TEST_CASE("the per-shape choice: F(4x4) from 14x14 up, F(2x2) below (the 7x7 level)") {
-  CHECK(kWinograd44MinSide == 14);
-  CHECK(winograd_tile(28, 28) == 4);
-  CHECK(winograd_tile(14, 14) == 4);
-  CHECK(winograd_tile(14, 20) == 4);
-  CHECK(winograd_tile(13, 28) == 2);
-  CHECK(winograd_tile(7, 7) == 2);
-  CHECK(winograd_tile(1, 1) == 2);
+TEST_CASE(
+    "the per-shape choice (tensor/winograd.h): F(4x4) from 16x16 with 96 x 32 (dw) or 64 x 64 channels") {
+  CHECK(kWinograd44MinSide == 16);
+  CHECK(kWinograd44MinChannelsDw == 96 * 32);
+  CHECK(kWinograd44MinChannelsForward == 64 * 64);
+  // the mnist-t2i shapes: 28x28 (32 and 64 channels, 96 after the skip concat), 14x14, 7x7
+  CHECK(winograd_tile(64, 64, 28, 28, false) == 4);  // the Upsample conv at 28x28
+  CHECK(winograd_tile(64, 64, 28, 28, true) == 4);
+  CHECK(winograd_tile(96, 32, 28, 28, false) == 2);
+  CHECK(winograd_tile(32, 96, 28, 28, false) == 2);  // its input gradient
+  CHECK(winograd_tile(96, 32, 28, 28, true) == 4);
+  CHECK(winograd_tile(32, 32, 28, 28, false) == 2);
+  CHECK(winograd_tile(32, 32, 28, 28, true) == 2);
+  for (int64_t hw : {14, 7})
+    for (bool dw : {false, true}) {
+      CHECK(winograd_tile(128, 128, hw, hw, dw) == 2);
+      CHECK(winograd_tile(256, 128, hw, hw, dw) == 2);
+    }
+  CHECK(winograd_tile(64, 64, 16, 15, true) == 2);  // both sides count
+  CHECK(winograd_tile(64, 64, 15, 16, false) == 2);
+  CHECK(winograd_tile(64, 64, 16, 16, false) == 4);
+  CHECK(winograd_tile(16, 16, 1, 1, true) == 2);
   CHECK_THROWS_AS(winograd_conv3x3(nullptr, nullptr, 0, 16, 4, 4, 16, nullptr, 3), Error);
 }
 
