@@ -1,8 +1,11 @@
 // bench/winograd.cpp: `loradiff bench winograd`, F(2x2, 3x3) against F(4x4, 3x3) (tensor/winograd.h)
-// at every 3x3 convolution shape of the mnist-t2i UNet, batch 64: the forward (which is also the
-// input gradient, the forward with the flipped kernel) and the weight gradient, measured
-// alternately, and the tile conv2d picks for that shape.
+// at every 3x3 convolution shape of the mnist-t2i and shapes-t2i UNets, batch 64: the forward (which is also
+// the input gradient, the forward with the flipped kernel) and the weight gradient, measured alternately, and
+// the tile conv2d picks for that shape.
 #include "tensor/winograd.h"
+
+#include <utility>
+#include <vector>
 
 #include "bench/bench.h"
 #include "tensor/all.h"
@@ -16,11 +19,19 @@ int run_winograd(int reps) {
     int64_t c, cout, hw;
   };
   // diffusion/unet.cpp with channels (32, 64, 128): ResBlocks' two convolutions (the first also
-  // widens or, after a skip concat, narrows), the Upsample convolutions at 28x28 and 14x14
-  for (ConvShape s :
-       {ConvShape{32, 32, 28}, ConvShape{96, 32, 28}, ConvShape{64, 64, 28}, ConvShape{32, 64, 14},
-        ConvShape{64, 64, 14}, ConvShape{192, 64, 14}, ConvShape{128, 128, 14}, ConvShape{64, 128, 7},
-        ConvShape{128, 128, 7}, ConvShape{256, 128, 7}}) {
+  // widens or, after a skip concat, narrows), the Upsample convolutions; mnist-t2i's planes (28, 14,
+  // 7) and shapes-t2i's (32, 16, 8)
+  std::vector<ConvShape> shapes;
+  for (int64_t hw : {28, 32})
+    for (auto [c, cout] : {std::pair<int64_t, int64_t>{32, 32}, {96, 32}, {64, 64}})
+      shapes.push_back({c, cout, hw});
+  for (int64_t hw : {14, 16})
+    for (auto [c, cout] : {std::pair<int64_t, int64_t>{32, 64}, {64, 64}, {192, 64}, {128, 128}})
+      shapes.push_back({c, cout, hw});
+  for (int64_t hw : {7, 8})
+    for (auto [c, cout] : {std::pair<int64_t, int64_t>{64, 128}, {128, 128}, {256, 128}})
+      shapes.push_back({c, cout, hw});
+  for (ConvShape s : shapes) {
     const int64_t N = 64;
     Tensor x = rand_normal({N, s.c, s.hw, s.hw}, gen), w = rand_normal({s.cout, s.c, 3, 3}, gen),
            dy = rand_normal({N, s.cout, s.hw, s.hw}, gen), y = Tensor::empty({N, s.cout, s.hw, s.hw}),

@@ -31,21 +31,24 @@ bool winograd_applies(int64_t C, int64_t Cout, int64_t kh, int64_t kw, int64_t s
 
 // Which variant conv2d runs for C -> Cout channels on an H x W plane: 4 (F(4x4, 3x3),
 // tensor/winograd44.cpp) or 2 (F(2x2, 3x3)). `weight_gradient`: for winograd_conv3x3_dw, else for
-// the forward (and the input gradient, the forward with C and Cout swapped). Measured at the
-// mnist-t2i shapes (batch 64, 2 threads, `loradiff bench winograd --reps 15`, F(4x4) time over
-// F(2x2) time, two runs on a quiet machine, 2026-11-30):
-//   weight gradient  28x28: 0.77 (64->64), 0.79-0.80 (96->32), 1.07-1.08 (32->32);
-//                    14x14: 1.05-1.08;  7x7: 1.00-1.02, 1.40 (256->128)
-//   forward          28x28: 0.97-0.98 (64->64), 1.02 (96->32), 1.05-1.09 (32->32);
-//                    14x14: 1.12-1.20;  7x7: 1.34-1.49
-// So F(4x4) runs only on planes with both sides >= kWinograd44MinSide and C Cout >= 96 x 32 for
-// the weight gradient, >= 64 x 64 for the forward. Elsewhere its 1.78x fewer multiplies (1.36x at
-// 14x14, whose 16x16 tile grid wastes 31 %) are lost to the larger transforms and to GEMMs a
-// quarter as wide (T = 49 tiles per 28x28 sample, 4 per 7x7 one), which BLAS runs further below
-// its peak. In a training step of mnist-t2i that is a few ms of 730 (within the step's noise).
+// the forward (and the input gradient, the forward with C and Cout swapped). Measured at the 3x3
+// shapes of the mnist-t2i (28, 14, 7) and shapes-t2i (32, 16, 8) UNets, batch 64, 2 threads
+// (`loradiff bench winograd --reps 15`, two runs on a quiet machine, 2026-11-30 04:45 UTC), as
+// F(4x4) time over F(2x2) time:
+//                      32x32      28x28      16x16      14x14      8x8        7x7
+//   weight gradient    0.70-0.84  0.75-1.02  0.81-0.89  1.04-1.08  1.02-1.52  0.99-1.50
+//   forward            0.70-0.97  0.91-1.07  0.88-1.08  1.11-1.20  1.36-1.56  1.36-1.55
+// per plane size over the channel pairs 32->32, 96->32, 64->64 (28, 32), 32->64, 64->64, 192->64,
+// 128->128 (14, 16), 64->128, 128->128, 256->128 (7, 8). The forward wins with much work per
+// sample (64->64 at 28x28: 0.91-0.94, 128->128 at 16x16: 0.88) and loses with little (32->32 at
+// 28x28: 1.06-1.07, 64->64 at 16x16: 1.07-1.08). So F(4x4) runs on planes with both sides >=
+// kWinograd44MinSide: the weight gradient always, the forward when C Cout H W >=
+// kWinograd44MinForwardWork (96 x 32 x 32 x 32). Below 16x16 (and for little work) its 1.78x fewer
+// multiplies (1.36x at 14x14, whose 16x16 tile grid wastes 31 %) are lost to the larger transforms
+// and to GEMMs a quarter as wide (T = tiles of a chunk: 4 per 7x7 sample), which BLAS runs further
+// below its peak.
 inline constexpr int64_t kWinograd44MinSide = 16;
-inline constexpr int64_t kWinograd44MinChannelsDw = 96 * 32;
-inline constexpr int64_t kWinograd44MinChannelsForward = 64 * 64;
+inline constexpr int64_t kWinograd44MinForwardWork = int64_t{96} * 32 * 32 * 32;
 int winograd_tile(int64_t C, int64_t Cout, int64_t H, int64_t W, bool weight_gradient);
 
 // y (N, Cout, H, W) = conv3x3(x (N, C, H, W), w (Cout, C, 3, 3)), padding 1, no bias, by

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "tensor/conv.h"
 #include "tensor/parallel.h"
@@ -127,8 +128,8 @@ TEST_CASE("Winograd F(4x4) and F(2x2): forward, input gradient and weight gradie
 
 TEST_CASE("conv2d's Winograd paths (forward, dx, dw) equal the direct sums at the selected tiles") {
   Generator g(45);
-  // 16x16 64->64: F(4x4) everywhere; 16x17 96->32: F(4x4) for dw only; 7x7: F(2x2)
-  for (const Shape5& s : {Shape5{1, 64, 16, 16, 64}, Shape5{1, 96, 16, 17, 32}, Shape5{2, 32, 7, 7, 16}}) {
+  // 16x17 128->128: F(4x4) everywhere; 16x17 16->24: F(4x4) for dw only; 7x7: F(2x2)
+  for (const Shape5& s : {Shape5{1, 128, 16, 17, 128}, Shape5{2, 16, 16, 17, 24}, Shape5{2, 32, 7, 7, 16}}) {
     INFO("H ", s.H, " W ", s.W, " C ", s.C, " Cout ", s.Cout);
     Tensor x = rand_normal({s.N, s.C, s.H, s.W}, g), w = rand_normal({s.Cout, s.C, 3, 3}, g),
            dy = rand_normal({s.N, s.Cout, s.H, s.W}, g);
@@ -144,27 +145,30 @@ TEST_CASE("conv2d's Winograd paths (forward, dx, dw) equal the direct sums at th
   }
 }
 
-TEST_CASE(
-    "the per-shape choice (tensor/winograd.h): F(4x4) from 16x16 with 96 x 32 (dw) or 64 x 64 channels") {
+TEST_CASE("the per-shape choice (tensor/winograd.h): F(4x4) from 16x16, the forward only with much work") {
   CHECK(kWinograd44MinSide == 16);
-  CHECK(kWinograd44MinChannelsDw == 96 * 32);
-  CHECK(kWinograd44MinChannelsForward == 64 * 64);
-  // the mnist-t2i shapes: 28x28 (32 and 64 channels, 96 after the skip concat), 14x14, 7x7
-  CHECK(winograd_tile(64, 64, 28, 28, false) == 4);  // the Upsample conv at 28x28
-  CHECK(winograd_tile(64, 64, 28, 28, true) == 4);
-  CHECK(winograd_tile(96, 32, 28, 28, false) == 2);
-  CHECK(winograd_tile(32, 96, 28, 28, false) == 2);  // its input gradient
-  CHECK(winograd_tile(96, 32, 28, 28, true) == 4);
-  CHECK(winograd_tile(32, 32, 28, 28, false) == 2);
-  CHECK(winograd_tile(32, 32, 28, 28, true) == 2);
-  for (int64_t hw : {14, 7})
+  CHECK(kWinograd44MinForwardWork == 96 * 32 * 32 * 32);
+  // mnist-t2i (28, 14, 7) and shapes-t2i (32, 16, 8): the weight gradient from 16x16 up
+  for (int64_t hw : {32, 28, 16})
+    for (auto [c, cout] : {std::pair<int64_t, int64_t>{32, 32}, {96, 32}, {64, 64}, {128, 128}})
+      CHECK(winograd_tile(c, cout, hw, hw, true) == 4);
+  for (int64_t hw : {14, 8, 7})
     for (bool dw : {false, true}) {
       CHECK(winograd_tile(128, 128, hw, hw, dw) == 2);
       CHECK(winograd_tile(256, 128, hw, hw, dw) == 2);
     }
+  // the forward (and the input gradient, C and Cout swapped)
+  CHECK(winograd_tile(64, 64, 28, 28, false) == 4);  // the Upsample conv at 28x28
+  CHECK(winograd_tile(96, 32, 28, 28, false) == 2);
+  CHECK(winograd_tile(32, 96, 28, 28, false) == 2);
+  CHECK(winograd_tile(32, 32, 28, 28, false) == 2);
+  CHECK(winograd_tile(96, 32, 32, 32, false) == 4);
+  CHECK(winograd_tile(32, 32, 32, 32, false) == 2);
+  CHECK(winograd_tile(128, 128, 16, 16, false) == 4);
+  CHECK(winograd_tile(192, 64, 16, 16, false) == 4);
+  CHECK(winograd_tile(64, 64, 16, 16, false) == 2);
   CHECK(winograd_tile(64, 64, 16, 15, true) == 2);  // both sides count
-  CHECK(winograd_tile(64, 64, 15, 16, false) == 2);
-  CHECK(winograd_tile(64, 64, 16, 16, false) == 4);
+  CHECK(winograd_tile(256, 256, 15, 16, false) == 2);
   CHECK(winograd_tile(16, 16, 1, 1, true) == 2);
   CHECK_THROWS_AS(winograd_conv3x3(nullptr, nullptr, 0, 16, 4, 4, 16, nullptr, 3), Error);
 }
