@@ -1,4 +1,5 @@
-// tensor/winograd.h: 3x3 convolution (stride 1, padding 1) by Winograd's F(2x2, 3x3).
+// tensor/winograd.h: 3x3 convolution (stride 1, padding 1) by Winograd's F(2x2, 3x3), and on the
+// larger planes by F(4x4, 3x3) (the same scheme with 6x6 input tiles: tensor/winograd44.cpp).
 //
 // Every 2x2 block of outputs is computed from the 4x4 block of inputs around it as
 //   Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A          (⊙: element-wise, summed over input channels)
@@ -57,6 +58,9 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
                       int64_t Cout, float* y, int tile);
 
 // dw (Cout, C, 3, 3) = d loss / d w given x and dy (N, Cout, H, W); dw is overwritten.
+// Bits: the forward's do not depend on the thread count (each output comes from one chunk, and
+// the chunks depend on the shape only); dw sums one partial per thread, in thread order, so its
+// bits are the same from run to run at one thread count but differ between thread counts.
 void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, int64_t H, int64_t W,
                          int64_t Cout, float* dw, int tile);
 
