@@ -14,6 +14,10 @@ void register_bench(CLI::App& app, Runner& run) {
   // the diffusion workloads of docs/reference-model.md (bench/diffusion.cpp)
   ops->add_option("--reps", *reps, "repetitions per measurement (median reported)")->check(CLI::Range(1, 1000));
   ops->callback([&run, reps] { run = [reps] { return bench::run_ops(*reps); }; });
+  auto* wino =
+      cmd->add_subcommand("winograd", "3x3 convolutions: Winograd F(2x2) vs F(4x4) at the mnist-t2i shapes");
+  wino->add_option("--reps", *reps, "alternating repetitions (medians reported)")->check(CLI::Range(1, 1000));
+  wino->callback([&run, reps] { run = [reps] { return bench::run_winograd(*reps); }; });
 
   struct Args {
     std::string config = "mnist-t2i";

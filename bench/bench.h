@@ -19,6 +19,8 @@ std::pair<double, double> paired_median_ms(const std::function<void()>& a, const
 void emit(const nlohmann::json& j);  // one line on stdout, flushed
 
 int run_ops(int reps);  // `loradiff bench ops`
+// `loradiff bench winograd`: F(2x2, 3x3) vs F(4x4, 3x3) at the mnist-t2i 3x3 shapes (bench/winograd.cpp)
+int run_winograd(int reps);
 // `loradiff bench train` / `bench sample`; with `profile`, also one profiled step / sampling run:
 // time per op kind and phase, its share, GFLOP/s of the GEMM-shaped ops (autograd/profile.h), and
 // the machine's GEMM rate beside it

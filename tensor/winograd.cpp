@@ -1,5 +1,6 @@
-// tensor/winograd.cpp: F(2x2, 3x3) Winograd convolution, forward and weight gradient.
-// The transforms and the GEMM layout are explained in tensor/winograd.h.
+// tensor/winograd.cpp: Winograd convolution, forward and weight gradient: the F(2x2, 3x3)
+// transforms and the driver shared with F(4x4, 3x3) (tensor/winograd44.cpp): chunks of samples
+// over the threads, the transforms, and one GEMM per transformed position. See tensor/winograd.h.
 #include "tensor/winograd.h"
 
 #include <cblas.h>
@@ -10,7 +11,9 @@
 #include <memory>
 #include <vector>
 
+#include "tensor/error.h"
 #include "tensor/parallel.h"
+#include "tensor/winograd_tiles.h"
 
 namespace ld {
 
@@ -20,15 +23,7 @@ bool winograd_applies(int64_t C, int64_t Cout, int64_t kh, int64_t kw, int64_t s
 
 namespace {
 
-// The tiling of one H x W plane: th x tw tiles of 2x2 outputs, read from a zero-padded
-// copy of the plane with Hp = 2 th + 2 rows and Wp = 2 tw + 2 columns (padding 1 on the
-// top and left, 1 or 2 on the bottom and right).
-struct Tiling {
-  int64_t H, W, th, tw, Hp, Wp;
-  explicit Tiling(int64_t h, int64_t w)
-      : H(h), W(w), th((h + 1) / 2), tw((w + 1) / 2), Hp(2 * th + 2), Wp(2 * tw + 2) {}
-  int64_t tiles() const { return th * tw; }
-};
+using winograd_detail::Tiling;
 
 // Copies one plane into the middle of the zero-padded buffer `pad` (Hp x Wp).
 // Only the interior is written: the zero border is set once per buffer (ChunkScratch).
@@ -41,7 +36,6 @@ void pad_plane(const float* plane, const Tiling& t, float* pad) {
     for (int64_t w = 0; w < t.W; ++w) row[w] = src[w];
   }
 }
-
 
 // v = B^T d B for every tile of one padded plane; v[xi * stride + tile]. Done a row of tiles
 // at a time: first B^T d for whole rows (r_q, q = 0..3; vectorisable), then the same
@@ -176,46 +170,78 @@ void output_transform_adjoint(const float* plane, const Tiling& t, float* dm, in
   }
 }
 
-// Samples per chunk, so that one thread's transformed inputs V (16, C, tiles) stay near
+// One Winograd variant: its tile size m, its alpha^2 = (m + 2)^2 matrices, and its transforms.
+struct Variant {
+  int64_t m, nxi;
+  void (*input)(const float* pad, const Tiling& t, float* v, int64_t stride, float* rows);
+  void (*weight)(const float* w, int64_t Cout, int64_t C, float* u);
+  void (*weight_adjoint)(const float* du, int64_t Cout, int64_t C, float* dw);
+  void (*output)(const float* m, int64_t stride, const Tiling& t, float* plane, float* rows);
+  void (*output_adjoint)(const float* plane, const Tiling& t, float* dm, int64_t stride, float* rows);
+};
+
+const Variant& variant(int m) {
+  static const Variant f22{2,
+                           16,
+                           input_transform,
+                           weight_transform,
+                           weight_transform_adjoint,
+                           output_transform,
+                           output_transform_adjoint};
+  static const Variant f44{4,
+                           36,
+                           winograd_detail::input_transform_44,
+                           winograd_detail::weight_transform_44,
+                           winograd_detail::weight_transform_adjoint_44,
+                           winograd_detail::output_transform_44,
+                           winograd_detail::output_transform_adjoint_44};
+  if (m != 2 && m != 4) fail("winograd: tile size ", m, " must be 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))");
+  return m == 2 ? f22 : f44;
+}
+
+// Samples per chunk, so that one thread's transformed inputs V (nxi, C, tiles) stay near
 // 256 KB (64K floats; with the products M about as large, both stay in that core's L2 cache
-// while its 16 GEMMs run). Measured at the UNet's shapes (batch 64, 2 threads): 64K floats
-// against 256K, forward 3.2 vs 3.9 ms (32 ch 28x28), 3.3 vs 4.2 (64 ch 14x14), 3.8 vs 4.9
-// (128 ch 7x7); 32K was no better.
-int64_t samples_per_chunk(int64_t N, int64_t C, const Tiling& t) {
-  const int64_t per_sample = 16 * C * t.tiles();
+// while its GEMMs run). Measured for F(2x2) at the UNet's shapes (batch 64, 2 threads): 64K
+// floats against 256K, forward 3.2 vs 3.9 ms (32 ch 28x28), 3.3 vs 4.2 (64 ch 14x14), 3.8 vs
+// 4.9 (128 ch 7x7); 32K was no better. The chunk depends on the shape only, never on the
+// number of threads, so every output is computed the same way whatever the thread count.
+int64_t samples_per_chunk(int64_t N, int64_t C, const Tiling& t, const Variant& v) {
+  const int64_t per_sample = v.nxi * C * t.tiles();
   const int64_t fit = (int64_t{1} << 16) / std::max<int64_t>(per_sample, 1);
   return std::clamp<int64_t>(fit, 1, std::max<int64_t>(N, 1));  // N = 0: an empty batch
 }
 
-// The 16 matrices V[xi] (and M[xi]) lie one after another, `xi_stride` floats apart. A
-// transform writes one value to each of the 16 per tile; were the stride a multiple of 4 KB
-// (C * T = 128 * 128 at 7x7), all 16 write streams would fall into the same L1 cache set
+// The nxi matrices V[xi] (and M[xi]) lie one after another, `xi_stride` floats apart. A
+// transform writes one value to each of them per tile; were the stride a multiple of 4 KB
+// (C * T = 128 * 128 at 7x7), all the write streams would fall into the same L1 cache set
 // and evict each other (perf: the input transform took 40 % of the time). One spare cache
 // line between matrices puts them in different sets.
 int64_t xi_stride(int64_t rows, int64_t T) { return rows * T + 16; }
 
 // One thread's buffers for chunks of up to `chunk` samples, fully overwritten before use
-// except the padded plane's zero border, set once here: the padded plane, 4 Wp floats for the
-// transforms' rows, V (16 matrices C x T) and the products M, or dM (16 matrices Cout x T).
+// except the padded plane's zero border, set once here: the padded plane, (m + 2) Wp floats
+// for the transforms' rows, V (nxi matrices C x T) and the products M, or dM (nxi matrices
+// Cout x T).
 struct ChunkScratch {
   std::unique_ptr<float[]> pad, v, m;
   float* rows;  // after the padded plane
-  ChunkScratch(const Tiling& t, int64_t C, int64_t Cout, int64_t chunk)
-      : pad(new float[static_cast<size_t>(t.Hp * t.Wp + 4 * t.Wp)]),
-        v(new float[static_cast<size_t>(16 * xi_stride(C, chunk * t.tiles()))]),
-        m(new float[static_cast<size_t>(16 * xi_stride(Cout, chunk * t.tiles()))]),
+  ChunkScratch(const Tiling& t, const Variant& var, int64_t C, int64_t Cout, int64_t chunk)
+      : pad(new float[static_cast<size_t>(t.Hp * t.Wp + (t.m + 2) * t.Wp)]),
+        v(new float[static_cast<size_t>(var.nxi * xi_stride(C, chunk * t.tiles()))]),
+        m(new float[static_cast<size_t>(var.nxi * xi_stride(Cout, chunk * t.tiles()))]),
         rows(pad.get() + t.Hp * t.Wp) {
     std::fill(pad.get(), rows, 0.0f);
   }
 };
 
-// Fills s.v (16, C, T) with the transformed tiles of samples [n0, n1) of x; T = (n1 - n0) tiles().
-void transform_inputs(const float* x, int64_t n0, int64_t n1, int64_t C, const Tiling& t, ChunkScratch& s) {
+// Fills s.v (nxi, C, T) with the transformed tiles of samples [n0, n1) of x; T = (n1 - n0) tiles().
+void transform_inputs(const float* x, int64_t n0, int64_t n1, int64_t C, const Tiling& t, const Variant& var,
+                      ChunkScratch& s) {
   const int64_t T = (n1 - n0) * t.tiles();
   for (int64_t n = n0; n < n1; ++n)
     for (int64_t c = 0; c < C; ++c) {
       pad_plane(x + (n * C + c) * t.H * t.W, t, s.pad.get());
-      input_transform(s.pad.get(), t, s.v.get() + c * T + (n - n0) * t.tiles(), xi_stride(C, T), s.rows);
+      var.input(s.pad.get(), t, s.v.get() + c * T + (n - n0) * t.tiles(), xi_stride(C, T), s.rows);
     }
 }
 
@@ -223,63 +249,71 @@ int as_int(int64_t v) { return static_cast<int>(v); }
 
 }  // namespace
 
+int winograd_tile(int64_t C, int64_t Cout, int64_t H, int64_t W, bool weight_gradient) {
+  if (H < kWinograd44MinSide || W < kWinograd44MinSide) return 2;
+  return weight_gradient || C * Cout * H * W >= kWinograd44MinForwardWork ? 4 : 2;
+}
+
 void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
-                      int64_t Cout, float* y) {
-  const Tiling t(H, W);
-  std::vector<float> u(static_cast<size_t>(16 * Cout * C));
-  weight_transform(w, Cout, C, u.data());
-  const int64_t chunk = samples_per_chunk(N, C, t), nchunks = (N + chunk - 1) / chunk;
+                      int64_t Cout, float* y, int tile) {
+  const Variant& var = variant(tile);
+  const Tiling t(H, W, var.m);
+  std::vector<float> u(static_cast<size_t>(var.nxi * Cout * C));
+  var.weight(w, Cout, C, u.data());
+  const int64_t chunk = samples_per_chunk(N, C, t, var), nchunks = (N + chunk - 1) / chunk;
   const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
 #pragma omp parallel num_threads(nt)
   {
-    ChunkScratch s(t, C, Cout, chunk);
+    ChunkScratch s(t, var, C, Cout, chunk);
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < nchunks; ++k) {
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
-      transform_inputs(x, n0, n1, C, t, s);
-      for (int xi = 0; xi < 16; ++xi)  // M[xi] (Cout, T) = U[xi] (Cout, C) @ V[xi] (C, T)
+      transform_inputs(x, n0, n1, C, t, var, s);
+      for (int64_t xi = 0; xi < var.nxi; ++xi)  // M[xi] (Cout, T) = U[xi] (Cout, C) @ V[xi] (C, T)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, as_int(Cout), as_int(T), as_int(C), 1.0f,
                     u.data() + xi * Cout * C, as_int(C), s.v.get() + xi * vs, as_int(T), 0.0f,
                     s.m.get() + xi * ms, as_int(T));
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t o = 0; o < Cout; ++o)
-          output_transform(s.m.get() + o * T + (n - n0) * t.tiles(), ms, t, y + (n * Cout + o) * H * W, s.rows);
+          var.output(s.m.get() + o * T + (n - n0) * t.tiles(), ms, t, y + (n * Cout + o) * H * W, s.rows);
     }
   }
 }
 
 void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, int64_t H, int64_t W,
-                         int64_t Cout, float* dw) {
-  const Tiling t(H, W);
-  const int64_t chunk = samples_per_chunk(N, std::max(C, Cout), t), nchunks = (N + chunk - 1) / chunk;
+                         int64_t Cout, float* dw, int tile) {
+  const Variant& var = variant(tile);
+  const Tiling t(H, W, var.m);
+  const int64_t chunk = samples_per_chunk(N, std::max(C, Cout), t, var), nchunks = (N + chunk - 1) / chunk;
   const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
+  const int64_t usize = var.nxi * Cout * C;
   // Each thread sums its chunks' dU into its own partial; the partials are added in
   // thread order afterwards, so the result does not depend on timing.
-  std::vector<float> du_part(static_cast<size_t>(nt * 16 * Cout * C), 0.0f);
+  std::vector<float> du_part(static_cast<size_t>(nt * usize), 0.0f);
 #pragma omp parallel num_threads(nt)
   {
-    float* du = du_part.data() + static_cast<size_t>(omp_get_thread_num()) * 16 * Cout * C;
-    ChunkScratch s(t, C, Cout, chunk);  // s.m holds dM here
+    float* du = du_part.data() + static_cast<size_t>(omp_get_thread_num()) * usize;
+    ChunkScratch s(t, var, C, Cout, chunk);  // s.m holds dM here
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < nchunks; ++k) {
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
-      transform_inputs(x, n0, n1, C, t, s);
+      transform_inputs(x, n0, n1, C, t, var, s);
       for (int64_t n = n0; n < n1; ++n)
         for (int64_t o = 0; o < Cout; ++o)
-          output_transform_adjoint(dy + (n * Cout + o) * H * W, t, s.m.get() + o * T + (n - n0) * t.tiles(), ms,
-                                   s.rows);
-      for (int xi = 0; xi < 16; ++xi)  // dU[xi] (Cout, C) += dM[xi] (Cout, T) @ V[xi]^T (T, C)
+          var.output_adjoint(dy + (n * Cout + o) * H * W, t, s.m.get() + o * T + (n - n0) * t.tiles(), ms,
+                             s.rows);
+      for (int64_t xi = 0; xi < var.nxi; ++xi)  // dU[xi] (Cout, C) += dM[xi] (Cout, T) @ V[xi]^T (T, C)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, as_int(Cout), as_int(C), as_int(T), 1.0f,
                     s.m.get() + xi * ms, as_int(T), s.v.get() + xi * vs, as_int(T), 1.0f, du + xi * Cout * C,
                     as_int(C));
     }
   }
   for (int p = 1; p < nt; ++p)
-    for (size_t i = 0; i < du_part.size() / nt; ++i)
-      du_part[i] += du_part[static_cast<size_t>(p) * 16 * Cout * C + i];
-  weight_transform_adjoint(du_part.data(), Cout, C, dw);
+    for (int64_t i = 0; i < usize; ++i)
+      du_part[static_cast<size_t>(i)] += du_part[static_cast<size_t>(p * usize + i)];
+  var.weight_adjoint(du_part.data(), Cout, C, dw);
 }
 
 }  // namespace ld

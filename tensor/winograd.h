@@ -1,4 +1,5 @@
-// tensor/winograd.h: 3x3 convolution (stride 1, padding 1) by Winograd's F(2x2, 3x3).
+// tensor/winograd.h: 3x3 convolution (stride 1, padding 1) by Winograd's F(2x2, 3x3), and on the
+// larger planes by F(4x4, 3x3) (the same scheme with 6x6 input tiles: tensor/winograd44.cpp).
 //
 // Every 2x2 block of outputs is computed from the 4x4 block of inputs around it as
 //   Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A          (⊙: element-wise, summed over input channels)
@@ -29,13 +30,38 @@ namespace ld {
 // a UNet (1 or 3 image channels) stay on im2col + GEMM.
 bool winograd_applies(int64_t C, int64_t Cout, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
 
-// y (N, Cout, H, W) = conv3x3(x (N, C, H, W), w (Cout, C, 3, 3)), padding 1, no bias.
-// All pointers contiguous; y is overwritten.
+// Which variant conv2d runs for C -> Cout channels on an H x W plane: 4 (F(4x4, 3x3),
+// tensor/winograd44.cpp) or 2 (F(2x2, 3x3)). `weight_gradient`: for winograd_conv3x3_dw, else for
+// the forward (and the input gradient, the forward with C and Cout swapped). Measured at the 3x3
+// shapes of the mnist-t2i (28, 14, 7) and shapes-t2i (32, 16, 8) UNets, batch 64, 2 threads
+// (`loradiff bench winograd --reps 15`, two runs on a quiet machine, 2026-11-30 04:45 UTC), as
+// F(4x4) time over F(2x2) time:
+//                      32x32      28x28      16x16      14x14      8x8        7x7
+//   weight gradient    0.70-0.84  0.75-1.02  0.81-0.89  1.04-1.08  1.02-1.52  0.99-1.50
+//   forward            0.70-0.97  0.91-1.07  0.88-1.08  1.11-1.20  1.36-1.56  1.36-1.55
+// per plane size over the channel pairs 32->32, 96->32, 64->64 (28, 32), 32->64, 64->64, 192->64,
+// 128->128 (14, 16), 64->128, 128->128, 256->128 (7, 8). The forward wins with much work per
+// sample (64->64 at 28x28: 0.91-0.94, 128->128 at 16x16: 0.88) and loses with little (32->32 at
+// 28x28: 1.06-1.07, 64->64 at 16x16: 1.07-1.08). So F(4x4) runs on planes with both sides >=
+// kWinograd44MinSide: the weight gradient always, the forward when C Cout H W >=
+// kWinograd44MinForwardWork (96 x 32 x 32 x 32). Below 16x16 (and for little work) its 1.78x fewer
+// multiplies (1.36x at 14x14, whose 16x16 tile grid wastes 31 %) are lost to the larger transforms
+// and to GEMMs a quarter as wide (T = tiles of a chunk: 4 per 7x7 sample), which BLAS runs further
+// below its peak.
+inline constexpr int64_t kWinograd44MinSide = 16;
+inline constexpr int64_t kWinograd44MinForwardWork = int64_t{96} * 32 * 32 * 32;
+int winograd_tile(int64_t C, int64_t Cout, int64_t H, int64_t W, bool weight_gradient);
+
+// y (N, Cout, H, W) = conv3x3(x (N, C, H, W), w (Cout, C, 3, 3)), padding 1, no bias, by
+// F(tile x tile, 3x3), tile = 2 or 4. All pointers contiguous; y is overwritten.
 void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
-                      int64_t Cout, float* y);
+                      int64_t Cout, float* y, int tile);
 
 // dw (Cout, C, 3, 3) = d loss / d w given x and dy (N, Cout, H, W); dw is overwritten.
+// Bits: the forward's do not depend on the thread count (each output comes from one chunk, and
+// the chunks depend on the shape only); dw sums one partial per thread, in thread order, so its
+// bits are the same from run to run at one thread count but differ between thread counts.
 void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, int64_t H, int64_t W,
-                         int64_t Cout, float* dw);
+                         int64_t Cout, float* dw, int tile);
 
 }  // namespace ld

@@ -121,6 +121,7 @@ const Case kCases[] = {
     {"bench", "A subcommand is required"},
     {"bench ops --reps 0", "--reps"},
     {"bench ops --reps abc", "--reps"},
+    {"bench winograd --reps 0", "--reps"},
     {"bench train --config no-such-config", "--config"},
     {"bench train --batch -1", "--batch"},
     {"bench sample --steps 0", "--steps"},

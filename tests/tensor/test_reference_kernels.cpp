@@ -65,19 +65,25 @@ TEST_CASE("conv2d: im2col and Winograd paths equal the direct convolution, forwa
   struct Case {
     Shape x, w;
     int64_t s, p;
+    double tol = 1e-4;
   };
-  // 3x3 stride 1 pad 1 with >= 16 channels in and out takes the Winograd path; the others im2col
+  // 3x3 stride 1 pad 1 with >= 16 channels in and out takes the Winograd path (F(4x4) from 16x16 up
+  // for dw, and for the forward with much work; F(2x2) for the rest: tensor/winograd.h); the others
+  // im2col. F(4x4) is
+  // off by up to ~5e-6 of the outputs' scale (tests/tensor/test_winograd44.cpp), which reaches ~100
+  // with 64 channels: an absolute 5e-4, hence its own tolerance.
   for (Case c : {Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 1, 1}, Case{{2, 3, 8, 8}, {2, 3, 3, 3}, 2, 1},
-                 Case{{1, 4, 5, 5}, {3, 4, 1, 1}, 1, 0}, Case{{2, 16, 6, 5}, {16, 16, 3, 3}, 1, 1}}) {
+                 Case{{1, 4, 5, 5}, {3, 4, 1, 1}, 1, 0}, Case{{2, 16, 6, 5}, {16, 16, 3, 3}, 1, 1},
+                 Case{{1, 96, 33, 32}, {32, 96, 3, 3}, 1, 1, 2e-3}}) {
     CAPTURE(c.x);
     Tensor x = rand_normal(c.x, g), w = rand_normal(c.w, g), b = rand_normal({c.w[0]}, g);
     const Tensor y = conv2d_forward(x, w, b, c.s, c.p);
-    check_close(y, conv2d_reference_forward(x, w, b, c.s, c.p));
+    check_close(y, conv2d_reference_forward(x, w, b, c.s, c.p), c.tol);
     Tensor dy = rand_normal(y.shape(), g);
     const Conv2dGrads fast = conv2d_backward(x, w, dy, c.s, c.p, true, true, true);
     const Conv2dGrads ref = conv2d_reference_backward(x, w, dy, c.s, c.p, true, true, true);
-    check_close(fast.dx, ref.dx);
-    check_close(fast.dw, ref.dw);
+    check_close(fast.dx, ref.dx, c.tol);
+    check_close(fast.dw, ref.dw, c.tol);
     check_close(fast.dbias, ref.dbias);
   }
 }
