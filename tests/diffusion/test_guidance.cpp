@@ -10,21 +10,11 @@
 #include "diffusion/model.h"
 #include "diffusion/sampler.h"
 #include "tensor/elementwise.h"
+#include "tests/tensor_compare.h"
 
 using namespace ld;
 using namespace ld::diffusion;
-
-namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  std::vector<float> x = a.contiguous().to_vector(), y = b.contiguous().to_vector();
-  REQUIRE(x.size() == y.size());
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(double(x[i]) - y[i]));
-  return m;
-}
-
-}  // namespace
+using ld::test::max_abs_diff;
 
 TEST_CASE("guided_eps = eps_u + s (eps_c - eps_u); s = 1 gives eps_c, s = 0 gives eps_u") {
   ModelConfig c = load_config("mnist-t2i-tiny");

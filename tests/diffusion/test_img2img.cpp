@@ -11,9 +11,11 @@
 #include "diffusion/sampler.h"
 #include "tensor/index.h"
 #include "tensor/random.h"
+#include "tests/tensor_compare.h"
 
 using namespace ld;
 using namespace ld::diffusion;
+using ld::test::max_abs_diff;
 
 namespace {
 
@@ -42,13 +44,6 @@ struct Tiny {
 bool same_bits(const Tensor& a, const Tensor& b) {
   Tensor x = a.contiguous(), y = b.contiguous();
   return x.shape() == y.shape() && std::memcmp(x.f32(), y.f32(), sizeof(float) * x.numel()) == 0;
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  Tensor x = a.contiguous(), y = b.contiguous();
-  double m = 0;
-  for (int64_t i = 0; i < x.numel(); ++i) m = std::max(m, std::fabs(double(x.f32()[i]) - y.f32()[i]));
-  return m;
 }
 
 Tensor init_image(const ModelConfig& c) {

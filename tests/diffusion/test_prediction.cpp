@@ -10,21 +10,11 @@
 #include "diffusion/sampler.h"
 #include "tensor/error.h"
 #include "tensor/random.h"
+#include "tests/tensor_compare.h"
 
 using namespace ld;
 using namespace ld::diffusion;
-
-namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  std::vector<float> x = a.contiguous().to_vector(), y = b.contiguous().to_vector();
-  REQUIRE(x.size() == y.size());
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(double(x[i]) - y[i]));
-  return m;
-}
-
-}  // namespace
+using ld::test::max_abs_diff;
 
 TEST_CASE("v = sqrt(abar) eps - sqrt(1 - abar) x0, and eps_from_prediction(v) gives eps and x0 back") {
   for (const char* kind : {"linear", "cosine"}) {

@@ -15,9 +15,11 @@
 #include "tensor/elementwise.h"
 #include "tests/lora/lora_fixture.h"
 #include "tests/temp_dir.h"
+#include "tests/tensor_compare.h"
 
 using namespace ld;
 using namespace ld::lora;
+using ld::test::max_abs_diff;
 
 namespace {
 
@@ -43,14 +45,6 @@ Tensor sample_with(const std::vector<std::string>& specs) {
   auto model = tiny_model();
   load_lora_specs(*model, specs);
   return ld::test::sample_tiny(*model);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto x = a.contiguous().to_vector(), y = b.contiguous().to_vector();
-  REQUIRE(x.size() == y.size());
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(double(x[i]) - y[i]));
-  return m;
 }
 
 double frobenius(const Tensor& t) {

@@ -24,21 +24,15 @@
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
 #include "tests/lora/lora_fixture.h"
+#include "tests/tensor_compare.h"
 
 using namespace ld;
 using namespace ld::lora;
+using ld::test::max_abs_diff;
 using ld::test::tiny_model;
 namespace fs = std::filesystem;
 
 namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  std::vector<float> x = a.contiguous().to_vector(), y = b.contiguous().to_vector();
-  REQUIRE(x.size() == y.size());
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(double(x[i]) - y[i]));
-  return m;
-}
 
 // 40 "digits": a bar whose column depends on the label.
 data::CaptionedImages tiny_digits() {

@@ -14,20 +14,14 @@
 #include "tensor/elementwise.h"
 #include "tensor/matmul.h"
 #include "tests/lora/lora_fixture.h"
+#include "tests/tensor_compare.h"
 
 using namespace ld;
 using namespace ld::lora;
+using ld::test::max_abs_diff;
 using ld::test::tiny_model;
 
 namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  std::vector<float> x = a.to_vector(), y = b.to_vector();
-  REQUIRE(x.size() == y.size());
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(double(x[i]) - y[i]));
-  return m;
-}
 
 // W += P Q with P (out, rank), Q (rank, fan_in): a difference of the given rank.
 void add_low_rank(nn::Module& m, const std::string& layer, int64_t rank, Generator& gen) {

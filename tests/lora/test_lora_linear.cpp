@@ -11,19 +11,13 @@
 #include "nn/gradcheck_module.h"
 #include "tensor/elementwise.h"
 #include "tensor/matmul.h"
+#include "tests/tensor_compare.h"
 
 using namespace ld;
 using namespace ld::lora;
+using ld::test::max_abs_diff;
 
 namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  std::vector<float> x = a.to_vector(), y = b.to_vector();
-  REQUIRE(x.size() == y.size());
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(double(x[i]) - y[i]));
-  return m;
-}
 
 // Give an adapter random A and B (B is zero after add_adapter).
 void randomize(LoRAAdapter& a, Generator& gen) {

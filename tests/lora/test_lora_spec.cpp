@@ -14,9 +14,11 @@
 #include "tensor/elementwise.h"
 #include "tests/lora/lora_fixture.h"
 #include "tests/temp_dir.h"
+#include "tests/tensor_compare.h"
 
 using namespace ld;
 using namespace ld::lora;
+using ld::test::max_abs_diff;
 
 namespace {
 
@@ -56,13 +58,6 @@ Tensor eps_of(diffusion::TextToImageModel& m) {
 
 bool same_bits(const Tensor& a, const Tensor& b) {
   return a.contiguous().to_vector() == b.contiguous().to_vector();
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  const auto x = a.contiguous().to_vector(), y = b.contiguous().to_vector();
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(double(x[i]) - y[i]));
-  return m;
 }
 
 }  // namespace

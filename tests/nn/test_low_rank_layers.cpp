@@ -15,19 +15,13 @@
 #include "tensor/conv.h"
 #include "tensor/elementwise.h"
 #include "tensor/matmul.h"
+#include "tests/tensor_compare.h"
 
 using namespace ld;
 using namespace ld::nn;
+using ld::test::max_abs_diff;
 
 namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  std::vector<float> x = a.contiguous().to_vector(), y = b.contiguous().to_vector();
-  REQUIRE(x.size() == y.size());
-  double m = 0;
-  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::fabs(double(x[i]) - y[i]));
-  return m;
-}
 
 std::vector<std::string> parameter_names(const Module& m) {
   std::vector<std::string> names;
