@@ -150,6 +150,14 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& s
   return c;
 }
 
+bool same_config(const nlohmann::json& stored, const ModelConfig& c) {
+  try {
+    return ModelConfig::from_json(stored, "stored").to_json() == c.to_json();
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 void check_image_shape(const ModelConfig& cfg, int64_t height, int64_t width, int64_t channels,
                        const std::string& data_source, const std::string& config_source) {
   if (height == cfg.image_size && width == cfg.image_size && channels == cfg.image_channels) return;

@@ -4,10 +4,9 @@
 // compiled into the binary, so `--config mnist-t2i` works from any folder; a path
 // to a .json file works too.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ld::diffusion {
 
@@ -25,13 +24,18 @@ struct ModelConfig {
   int64_t timesteps = 1000;
   std::string beta_schedule = "linear";  // or "cosine"
   float beta_start = 1e-4f, beta_end = 0.02f;
-  float p_uncond = 0.1f;  // caption dropout for classifier-free guidance
+  float p_uncond = 0.1f;                    // caption dropout for classifier-free guidance
   std::string prediction_type = "epsilon";  // or "v_prediction": the network's target (prediction.h)
 
   nlohmann::json to_json() const;
   // Validates every field; errors name `source` (file or config name) and the field.
   static ModelConfig from_json(const nlohmann::json& j, const std::string& source);
 };
+
+// Whether a config stored in a file (a training state's, an adapter's base) is `c`: the stored one is
+// read through from_json first, so a field added since it was written (prediction_type) counts as its
+// default rather than as a difference. False when the stored config does not read at all.
+bool same_config(const nlohmann::json& stored, const ModelConfig& c);
 
 // The config's image_size / image_channels against the images a command is about to use (data
 // is not resized to the config, except by `lora train`): throws ld::Error naming both, e.g.

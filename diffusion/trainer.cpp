@@ -221,7 +221,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
            "; resume with the same options (only --steps, --lr, --warmup, --clip, --weight-decay and the "
            "--*-every "
            "cadences may change)");
-    if (st.json("config") != cfg.to_json())
+    if (!same_config(st.json("config"), cfg))
       fail("--resume: the run in '", o.out_dir, "' was trained with config ", excerpt(st.text("config")),
            ", not --config ", o.config);
     model->load_state_dict(st.take("model."), true);

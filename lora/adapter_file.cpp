@@ -274,7 +274,7 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
   report.layers = static_cast<int64_t>(a.layers.size());
   if (auto* t2i = dynamic_cast<diffusion::TextToImageModel*>(&model); t2i && !a.base_config.empty()) {
     try {
-      if (nlohmann::json::parse(a.base_config) != t2i->config.to_json())
+      if (!diffusion::same_config(nlohmann::json::parse(a.base_config), t2i->config))
         report.warnings.push_back(str_cat("adapter '", src, "' was made for config ",
                                           excerpt(nlohmann::json::parse(a.base_config).value("name", "?")),
                                           ", this model is ", t2i->config.name));

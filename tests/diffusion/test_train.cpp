@@ -99,6 +99,34 @@ TEST_CASE("train, interrupt, resume: bit-identical to an uninterrupted run") {
   CHECK(lm.metadata.at("step") == "6");
 }
 
+TEST_CASE("a training state written before a config field existed (prediction_type) still resumes") {
+  TempDir tmp("train-old-state");
+  write_mnist(tmp.path / "mnist", 40, 10, 1);
+  std::ostringstream log;
+  TrainOptions o = tiny_options(tmp.path / "mnist", tmp.path / "run");
+  o.steps = 3;
+  train(o, log);
+  // rewrite the state's config as the binaries before v-prediction wrote it: without the field
+  const std::string state = (tmp.path / "run" / "train_state.safetensors").string();
+  nn::SafeTensors st = nn::load_safetensors(state);
+  nlohmann::json cfg = nlohmann::json::parse(st.metadata.at("config"));
+  REQUIRE(cfg.contains("prediction_type"));
+  cfg.erase("prediction_type");
+  st.metadata["config"] = cfg.dump();
+  nn::save_safetensors(state, st.tensors, st.metadata);
+  o.steps = 6;
+  o.resume = true;
+  CHECK(train(o, log).end_step == 6);
+  // a real difference is still refused
+  o.steps = 8;
+  cfg["prediction_type"] = "v_prediction";
+  st = nn::load_safetensors(state);
+  st.metadata["config"] = cfg.dump();
+  nn::save_safetensors(state, st.tensors, st.metadata);
+  CHECK_THROWS_WITH_AS(train(o, log), doctest::Contains("was trained with config"), Error);
+  CHECK(same_config(nlohmann::json::parse("[1]"), load_config("mnist-t2i-tiny")) == false);
+}
+
 TEST_CASE("the training loss falls on the tiny data") {
   TempDir tmp("train-falls");
   write_mnist(tmp.path / "mnist", 40, 10, 3);
