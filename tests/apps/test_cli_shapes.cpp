@@ -230,6 +230,7 @@ TEST_CASE(
   CHECK(rgb_grid);
   const diffusion::LoadedModel lm = diffusion::load_model(tmp / "run/model.safetensors");
   CHECK(lm.model->config.image_channels == 3);
+  CHECK(lm.model->config.prediction_type == "v_prediction");  // the config's target, kept in the checkpoint
   CHECK(lm.vocab.contains("triangle"));  // --vocab shapes keeps the left-out word's token
   r = run("eval --dataset shapes --model " + (tmp / "run/model.safetensors") +
           " --n-prompts 6 --steps 2 --exclude triangle --json " + (tmp / "e.json"));
