@@ -97,6 +97,9 @@ void register_train(CLI::App& app, Runner& run) {
                   "model config: mnist-t2i (reference), mnist-t2i-small, mnist-t2i-tiny, shapes-t2i (32x32 "
                   "colour; -small, -tiny), or a .json file")
       ->capture_default_str();
+  cmd->add_option("--prediction-type", o->prediction_type,
+                  "what the network learns, in place of the config's: epsilon (loss (1)) or v_prediction "
+                  "(docs/diffusion.md; the shapes configs' default)");
   cmd->add_option("--data", o->data_dir,
                   "MNIST folder (from `loradiff data fetch-mnist`), or a folder of images with same-name "
                   ".txt captions")

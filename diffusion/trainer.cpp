@@ -20,6 +20,7 @@
 #include "data/sha256.h"
 #include "data/tokenizer.h"
 #include "diffusion/model_io.h"
+#include "diffusion/prediction.h"
 #include "diffusion/resources.h"
 #include "diffusion/sampler.h"
 #include "diffusion/train_data.h"
@@ -55,6 +56,8 @@ void validate(const TrainOptions& o) {
   if (!(o.ema_decay >= 0 && o.ema_decay < 1)) fail("--ema: ", o.ema_decay, " must be in [0, 1)");
   for (int d : o.exclude_digits)
     if (d < 0 || d > 9) fail("--exclude-digits: ", d, " is not a digit 0-9");
+  if (!o.prediction_type.empty() && !is_prediction_type(o.prediction_type))
+    fail("--prediction-type: '", o.prediction_type, "' is not known (expected epsilon or v_prediction)");
   for (int64_t every : {o.log_every, o.checkpoint_every, o.sample_every, o.eval_every})
     if (every < 0) fail("--*-every options must be >= 0 (0 = never)");
 }
@@ -127,6 +130,7 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
   comm.check_batch(o.batch);
   // A bad config or data folder is reported before anything is created on disk.
   ModelConfig cfg = load_config(o.config);
+  if (!o.prediction_type.empty()) cfg.prediction_type = o.prediction_type;  // stored with the config
   // The training data (MNIST or a captioned folder), its vocabulary and sample prompts, read once,
   // before anything is written: their shape is checked against the config, their count against --batch.
   TrainData td = load_train_data(o, cfg, primary && o.eval_every > 0 && o.eval_batches > 0);
@@ -223,7 +227,8 @@ TrainResult train(const TrainOptions& o, std::ostream& log_primary) {
            "cadences may change)");
     if (!same_config(st.json("config"), cfg))
       fail("--resume: the run in '", o.out_dir, "' was trained with config ", excerpt(st.text("config")),
-           ", not --config ", o.config);
+           ", not --config ", o.config,
+           o.prediction_type.empty() ? "" : " with --prediction-type " + o.prediction_type);
     model->load_state_dict(st.take("model."), true);
     ema.load_state_dict(st.take("ema."));
     opt.load_state_dict(st.take("optim."));

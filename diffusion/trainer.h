@@ -26,6 +26,7 @@ namespace ld::diffusion {
 
 struct TrainOptions {
   std::string config = "mnist-t2i";
+  std::string prediction_type;  // --prediction-type: replaces the config's (prediction.h); "" = keep it
   std::string data_dir = "data/mnist";
   std::string out_dir;
   int64_t steps = 20000;
@@ -42,7 +43,7 @@ struct TrainOptions {
   double val_fraction = -1;  // --val-fraction: part of it held out; -1 = kDefaultValFraction (0.05)
   std::string vocab;  // --vocab: builtin, auto or a word-list file; "" = builtin (MNIST), auto (folder)
   int64_t vocab_min_count = 1, vocab_size = 4096, vocab_spare = 8;  // --vocab auto (data/vocab_build.h)
-  int64_t max_train_samples = 0;  // 0 = all (tests use a few)
+  int64_t max_train_samples = 0;                                    // 0 = all (tests use a few)
   int64_t log_every = 10, checkpoint_every = 500, sample_every = 1000, eval_every = 500;
   int64_t eval_batches = 4;   // held-out batches per evaluation
   int64_t sample_steps = 50;  // DDIM steps for the sample grids

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -36,7 +36,9 @@ namespace {
 
 using Result = test::ExecResult;
 // Runs the binary with `args` (no shell, so arguments may hold spaces), killing it after `timeout_s`.
-Result run(const std::vector<std::string>& args, int timeout_s = 120) { return test::run_argv(args, timeout_s); }
+Result run(const std::vector<std::string>& args, int timeout_s = 120) {
+  return test::run_argv(args, timeout_s);
+}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -90,12 +92,13 @@ struct Fixture {
       for (size_t b; (b = w.find('{')) != std::string::npos;) {
         const size_t e = w.find('}', b);
         const std::string key = w.substr(b + 1, e - b - 1);
-        const std::string path = (dir / (key == "model" || key == "model2" || key == "adapter" || key == "classifier"
-                                             ? key + ".safetensors"
-                                             : key == "notes"                           ? "notes.txt"
-                                             : key == "config32" || key == "config-tokens" ? key + ".json"
-                                                                                         : key))
-                                     .string();
+        const std::string path =
+            (dir / (key == "model" || key == "model2" || key == "adapter" || key == "classifier"
+                        ? key + ".safetensors"
+                    : key == "notes"                              ? "notes.txt"
+                    : key == "config32" || key == "config-tokens" ? key + ".json"
+                                                                  : key))
+                .string();
         w.replace(b, e - b + 1, path);
       }
       out.push_back(w);
@@ -105,8 +108,8 @@ struct Fixture {
 };
 
 struct Case {
-  const char* args;    // placeholders: see Fixture::args
-  const char* names;   // the error line must contain this: the argument or the offending value
+  const char* args;   // placeholders: see Fixture::args
+  const char* names;  // the error line must contain this: the argument or the offending value
 };
 
 // Missing, malformed and out-of-range arguments, command by command.
@@ -184,13 +187,15 @@ const Case kCases[] = {
     {"train --out {out} --batch 0", "--batch"},
     {"train --out {out} --batch 1000 --data {mnist}", "--batch"},
     {"train --out {out} --lr nan", "--lr"},
+    {"train --out {out} --prediction-type x0", "--prediction-type"},
     {"train --out {out} --lr -1", "--lr"},
     {"train --out {out} --ema 1.5", "--ema"},
     {"train --out {out} --warmup -1", "--warmup"},
     {"train --out {out} --clip nan", "--clip"},
     {"train --out {out} --exclude-digits 11", "--exclude-digits"},
     {"train --out {out} --captions weird --data {mnist} --batch 8", "'weird'"},
-    {"train --out {out} --captions weird", "--captions: 'weird' is not simple, varied, ru, ru-varied or ru-simple"},
+    {"train --out {out} --captions weird",
+     "--captions: 'weird' is not simple, varied, ru, ru-varied or ru-simple"},
     {"train --out {out} --val-fraction 0.9", "--val-fraction: 0.9"},
     {"train --out {out} --vocab-size 2", "--vocab-size: 2"},
     {"train --out {out} --config no-such-config", "--config"},
@@ -227,19 +232,23 @@ const Case kCases[] = {
     {"sample --model {model} --prompt {prompt} --out {out}.png --negative-prompt {two-line-prompt}",
      "--negative-prompt: control character"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --strength 0.5", "--strength"},
-    {"sample --model {model} --prompt {prompt} --out {out}.png --init-image {images}/seven0.png --strength 1.5",
+    {"sample --model {model} --prompt {prompt} --out {out}.png --init-image {images}/seven0.png --strength "
+     "1.5",
      "--strength"},
-    {"sample --model {model} --prompt {prompt} --out {out}.png --init-image {images}/seven0.png --strength nan",
+    {"sample --model {model} --prompt {prompt} --out {out}.png --init-image {images}/seven0.png --strength "
+     "nan",
      "--strength"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --mask {images}/seven0.png", "--mask"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --init-image {missing}", "--init-image"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --init-image {notes}", "--init-image"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --init-image {adir}", "--init-image"},
-    {"sample --model {model} --prompt {prompt} --out {out}.png --init-image {images}/seven0.png --mask {notes}",
+    {"sample --model {model} --prompt {prompt} --out {out}.png --init-image {images}/seven0.png --mask "
+     "{notes}",
      "--mask"},
     {"sample --model {model} --prompt {prompt} --init-image {images}/seven0.png --out {images}/seven0.png",
      "--init-image"},
-    {"sample --model {model} --from-png {images}/seven0.png --out {out}.png", "has no 'parameters' text chunk"},
+    {"sample --model {model} --from-png {images}/seven0.png --out {out}.png",
+     "has no 'parameters' text chunk"},
     {"sample --model {model} --from-png {missing} --out {out}.png", "--from-png"},
     {"sample --model {model} --from-png {notes} --out {out}.png", "--from-png"},
     {"sample --model {model} --from-png {images}/seven0.png --seed 3 --out {out}.png", "--from-png: --seed"},
@@ -255,9 +264,12 @@ const Case kCases[] = {
     {"sample --model {model} --prompt {prompt} --out {out}.png --lora {model}",
      "not a loradiff LoRA adapter"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:nan", "--lora"},
-    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:0.8:left=1", "unknown block or key 'left'"},
-    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:0.8:up=x", "the value of up 'x'"},
-    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:0.8:start=0.6,end=0.5", "below end"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:0.8:left=1",
+     "unknown block or key 'left'"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:0.8:up=x",
+     "the value of up 'x'"},
+    {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:0.8:start=0.6,end=0.5",
+     "below end"},
     {"sample --model {model} --prompt {prompt} --out {out}.png --lora {adapter}:0.8:end=2", "in [0, 1]"},
     {"sample --model {model} --prompt {prompt} --out {adir} --n 1 --steps 1", "adir"},
     {"sample --model {model} --prompt {prompt} --out {missing}/s.png --n 1 --steps 1", "missing"},
@@ -409,7 +421,8 @@ std::vector<std::string> error_lines(const Result& r) {
   std::vector<std::string> out;
   const std::vector<std::string> lines = lines_of(r.output);
   for (const auto& l : lines)
-    if (l.rfind("loradiff: error: ", 0) == 0 || l.rfind("loradiff: unknown command", 0) == 0) out.push_back(l);
+    if (l.rfind("loradiff: error: ", 0) == 0 || l.rfind("loradiff: unknown command", 0) == 0)
+      out.push_back(l);
   if (out.empty() && r.code >= 100 && r.code <= 115 && !lines.empty()) out.push_back(lines[0]);
   return out;
 }
@@ -454,8 +467,8 @@ TEST_CASE("every bad command line exits non-zero with one error line naming the 
     REQUIRE(r.exited);  // not killed by a signal (a crash)
     CHECK(r.code != 0);
     CHECK(r.code < 128);
-    for (const char* crash : {"terminate called", "Aborted", "Segmentation fault", "AddressSanitizer", "LeakSanitizer",
-                              "runtime error:", "what():", "core dumped", "#0 0x"})
+    for (const char* crash : {"terminate called", "Aborted", "Segmentation fault", "AddressSanitizer",
+                              "LeakSanitizer", "runtime error:", "what():", "core dumped", "#0 0x"})
       CHECK(r.output.find(crash) == std::string::npos);
     const std::vector<std::string> errors = error_lines(r);
     REQUIRE(errors.size() == 1);
@@ -503,8 +516,10 @@ TEST_CASE("every numeric option of every command has a range, checked while pars
       type = type.substr(0, type.find_first_of(":="));
       if (type != "INT" && type != "UINT" && type != "FLOAT") continue;
       std::vector<std::string> bad = {"-1", "abc"};
-      if (type == "FLOAT") bad.insert(bad.end(), {"nan", "inf"});
-      else bad.insert(bad.end(), {"1e30", "1.5"});
+      if (type == "FLOAT")
+        bad.insert(bad.end(), {"nan", "inf"});
+      else
+        bad.insert(bad.end(), {"1e30", "1.5"});
       for (const std::string& value : bad) {
         std::vector<std::string> args = words;
         args.push_back(name);

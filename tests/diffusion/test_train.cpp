@@ -127,6 +127,26 @@ TEST_CASE("a training state written before a config field existed (prediction_ty
   CHECK(same_config(nlohmann::json::parse("[1]"), load_config("mnist-t2i-tiny")) == false);
 }
 
+TEST_CASE("--prediction-type replaces the config's target, is kept in the checkpoint and checked on resume") {
+  TempDir tmp("train-v");
+  write_mnist(tmp.path / "mnist", 40, 10, 1);
+  std::ostringstream log;
+  TrainOptions o = tiny_options(tmp.path / "mnist", tmp.path / "run");
+  o.steps = 3;
+  o.prediction_type = "v_prediction";
+  train(o, log);
+  CHECK(load_model((tmp.path / "run" / "model.safetensors").string()).model->config.prediction_type ==
+        "v_prediction");
+  o.steps = 4;
+  o.resume = true;
+  o.prediction_type = "";  // the config's epsilon: another target than the run's
+  CHECK_THROWS_WITH_AS(train(o, log), doctest::Contains("was trained with config"), Error);
+  o.prediction_type = "v_prediction";
+  CHECK(train(o, log).end_step == 4);
+  o.prediction_type = "sample";
+  CHECK_THROWS_WITH_AS(train(o, log), doctest::Contains("--prediction-type: 'sample' is not known"), Error);
+}
+
 TEST_CASE("the training loss falls on the tiny data") {
   TempDir tmp("train-falls");
   write_mnist(tmp.path / "mnist", 40, 10, 3);
