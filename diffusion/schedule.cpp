@@ -23,7 +23,8 @@ static NoiseSchedule from_betas(std::vector<double> beta) {
 NoiseSchedule NoiseSchedule::linear(int64_t T, double b0, double b1) {
   if (T < 2) fail("noise schedule: T = ", T, " must be >= 2");
   std::vector<double> beta(T);
-  for (int64_t t = 0; t < T; ++t) beta[t] = b0 + (b1 - b0) * static_cast<double>(t) / static_cast<double>(T - 1);
+  for (int64_t t = 0; t < T; ++t)
+    beta[t] = b0 + (b1 - b0) * static_cast<double>(t) / static_cast<double>(T - 1);
   return from_betas(std::move(beta));
 }
 
@@ -45,24 +46,32 @@ NoiseSchedule NoiseSchedule::make(const std::string& kind, int64_t T, double b0,
   fail("noise schedule: unknown kind '", kind, "' (expected linear or cosine)");
 }
 
-Tensor q_sample(const NoiseSchedule& s, const Tensor& x0_in, const Tensor& t_in, const Tensor& eps_in) {
-  if (x0_in.shape() != eps_in.shape())
-    fail("q_sample: x0 ", shape_str(x0_in.shape()), " and noise ", shape_str(eps_in.shape()), " differ");
-  check_dtype("q_sample", t_in, DType::I32, "timesteps");
-  const int64_t B = x0_in.size(0), per = x0_in.numel() / std::max<int64_t>(B, 1);
-  if (t_in.numel() != B) fail("q_sample: ", t_in.numel(), " timesteps for a batch of ", B);
-  Tensor x0 = x0_in.contiguous(), eps = eps_in.contiguous(), t = t_in.contiguous();
-  Tensor xt = Tensor::empty(x0.shape());
-  for (int64_t b = 0; b < B; ++b) {
-    const int32_t tb = t.i32()[b];
-    if (tb < 0 || tb >= s.T()) fail("q_sample: timestep ", tb, " outside [0, ", s.T(), ")");
-    const float a = static_cast<float>(std::sqrt(s.alphabar[tb]));
-    const float n = static_cast<float>(std::sqrt(1.0 - s.alphabar[tb]));
-    const float *px = x0.f32() + b * per, *pe = eps.f32() + b * per;
-    float* po = xt.f32() + b * per;
-    for (int64_t i = 0; i < per; ++i) po[i] = a * px[i] + n * pe[i];
+Tensor mix_at_timesteps(const NoiseSchedule& s, const Tensor& a_in, double (*fa)(double), const Tensor& b_in,
+                        double (*fb)(double), const Tensor& t_in, const char* what) {
+  if (a_in.shape() != b_in.shape())
+    fail(what, ": ", shape_str(a_in.shape()), " and ", shape_str(b_in.shape()), " differ");
+  check_dtype(what, t_in, DType::I32, "timesteps");
+  const int64_t B = a_in.size(0), per = a_in.numel() / std::max<int64_t>(B, 1);
+  if (t_in.numel() != B) fail(what, ": ", t_in.numel(), " timesteps for a batch of ", B);
+  const Tensor a = a_in.contiguous(), b = b_in.contiguous(), t = t_in.contiguous();
+  Tensor out = Tensor::empty(a.shape());
+  for (int64_t i = 0; i < B; ++i) {
+    const int32_t ti = t.i32()[i];
+    if (ti < 0 || ti >= s.T()) fail(what, ": timestep ", ti, " outside [0, ", s.T(), ")");
+    const float ca = static_cast<float>(fa(s.alphabar[ti])), cb = static_cast<float>(fb(s.alphabar[ti]));
+    const float *pa = a.f32() + i * per, *pb = b.f32() + i * per;
+    float* po = out.f32() + i * per;
+    for (int64_t k = 0; k < per; ++k) po[k] = ca * pa[k] + cb * pb[k];
   }
-  return xt;
+  return out;
+}
+
+Tensor q_sample(const NoiseSchedule& s, const Tensor& x0, const Tensor& t, const Tensor& eps) {
+  if (x0.shape() != eps.shape())
+    fail("q_sample: x0 ", shape_str(x0.shape()), " and noise ", shape_str(eps.shape()), " differ");
+  return mix_at_timesteps(
+      s, x0, [](double ab) { return std::sqrt(ab); }, eps, [](double ab) { return std::sqrt(1.0 - ab); }, t,
+      "q_sample");
 }
 
 }  // namespace ld::diffusion

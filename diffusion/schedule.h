@@ -24,4 +24,9 @@ struct NoiseSchedule {
 // x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps, per sample t (I32 (B)).
 Tensor q_sample(const NoiseSchedule& s, const Tensor& x0, const Tensor& t, const Tensor& eps);
 
+// out[i] = fa(alphabar_{t_i}) a[i] + fb(alphabar_{t_i}) b[i] for each sample i of the batch (t: I32 (B)):
+// q_sample, the v target and v -> eps (prediction.h) are all this mix. Errors start with `what`.
+Tensor mix_at_timesteps(const NoiseSchedule& s, const Tensor& a, double (*fa)(double), const Tensor& b,
+                        double (*fb)(double), const Tensor& t, const char* what);
+
 }  // namespace ld::diffusion
