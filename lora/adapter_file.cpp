@@ -244,27 +244,32 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
     fail("adapter '", src, "' does not fit the ", model.type_name(),
          " (nothing was attached): ", one_line_list(problems));
   // 1b. the weighted update of every layer, and the layer's weight with it merged, must be finite:
-  // a weight like 1e38 or a huge alpha would otherwise only show as NaN images
+  // a weight like 1e38 or a huge alpha would otherwise only show as NaN images. The merged weight
+  // is computed as LoRALayer::merge computes it (W + w ((alpha / r) B A), in that order), so an
+  // adapter that loads can always be merged (`--merge`, `lora merge`).
   for (size_t k = 0; k < a.layers.size(); ++k) {
     const AdapterLayer& l = a.layers[k];
-    const float scale = weight * a.alpha / static_cast<float>(l.rank());
+    const float scale = a.alpha / static_cast<float>(l.rank());
     const Tensor W = modules[k]->parameter("weight").value();
     std::string what;
-    if (!std::isfinite(scale)) {
+    if (!std::isfinite(scale) || !std::isfinite(weight * scale)) {
       what = "the scale w alpha / r";
     } else {
       const Tensor delta = mul_scalar(
           matmul(l.B.reshape({l.B.size(0), l.rank()}), l.A.reshape({l.rank(), l.A.numel() / l.rank()})),
           scale);
+      Tensor merged = W.contiguous().reshape(delta.shape()).clone();
       if (has_non_finite(delta))
-        what = "the update w (alpha / r) B A";
-      else if (has_non_finite(add(W.contiguous().reshape(delta.shape()), delta)))
+        what = "the update (alpha / r) B A";
+      else if (axpy_(merged, weight, delta); has_non_finite(merged))
         what = "the merged weight W + w (alpha / r) B A";
     }
     if (!what.empty())
       fail("adapter '", src, "' at weight ", weight, ": ", what, " of layer '", l.name,
            "' is not finite (w = ", weight, ", alpha = ", a.alpha, ", r = ", l.rank(),
-           "); nothing was attached; use a smaller weight");
+           "); nothing was attached; ",
+           what.starts_with("the update") ? "the adapter's values are too large for float32"
+                                          : "use a smaller weight");
   }
 
   // 2. warnings: a different base

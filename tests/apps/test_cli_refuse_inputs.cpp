@@ -289,7 +289,8 @@ TEST_CASE("adapter weights that overflow: sample --lora and lora merge refuse an
                  30);
   INFO(r.output);
   CHECK(r.code == 1);
-  CHECK(r.output.find("adapter '" + file + "' at weight 1e+34: the update w (alpha / r) B A of layer") !=
+  CHECK(r.output.find("adapter '" + file +
+                      "' at weight 1e+34: the merged weight W + w (alpha / r) B A of layer") !=
         std::string::npos);
   CHECK_FALSE(fs::exists(f.dir / "out.png"));
   // each adapter alone is finite (2e38), the two merged overflow

@@ -223,11 +223,40 @@ TEST_CASE("non-finite adapters, weights, alphas and merges are refused before th
       l.A = Tensor::full(l.A.shape(), 2.0f);
       l.B = Tensor::full(l.B.shape(), 2.0f);
     }
-    CHECK_THROWS_WITH_AS(load_adapter(*model, ones, 1e38f, "x"),
-                         doctest::Contains("at weight 1e+38: the update w (alpha / r) B A of layer"), Error);
+    CHECK_THROWS_WITH_AS(
+        load_adapter(*model, ones, 1e38f, "x"),
+        doctest::Contains("at weight 1e+38: the merged weight W + w (alpha / r) B A of layer"), Error);
     CHECK(lora_layers(*model).empty());
     CHECK(diffusion::weights_hash(model->state_dict()) == before);
     CHECK_NOTHROW(load_adapter(*model, ones, 0.8f, "x"));  // the same adapter at a sane weight
+  }
+  SUBCASE("an update that overflows before the weight: refused as merge would refuse it") {
+    // B A = 2 * 1.44e38 is finite, (alpha / r) B A = 4.3e38 overflows, w (alpha / r) B A at w = 0.5
+    // would not. Merging computes W + w ((alpha / r) B A), so loading must refuse it too (the
+    // fuzzer's finding).
+    Adapter edge = a;
+    for (auto& l : edge.layers) {
+      l.A = Tensor::full(l.A.shape(), 1.2e19f);
+      l.B = Tensor::full(l.B.shape(), 1.2e19f);
+    }
+    CHECK_THROWS_WITH_AS(load_adapter(*model, edge, 0.5f, "x"),
+                         doctest::Contains("the update (alpha / r) B A of layer"), Error);
+    CHECK_THROWS_WITH_AS(load_adapter(*model, edge, 0.5f, "x"),
+                         doctest::Contains("the adapter's values are too large for float32"), Error);
+    CHECK(lora_layers(*model).empty());
+    CHECK(diffusion::weights_hash(model->state_dict()) == before);
+  }
+  SUBCASE("an adapter that loads can be merged and unmerged back to the base bits") {
+    Adapter edge = a;  // (alpha / r) B A = 1.5 * 2 * 1e37 = 3e37: finite, and so is W + 3e37
+    for (auto& l : edge.layers) {
+      l.A = Tensor::full(l.A.shape(), 1e19f);
+      l.B = Tensor::full(l.B.shape(), 1e18f);
+    }
+    REQUIRE_NOTHROW(load_adapter(*model, edge, 1.0f, "x"));
+    CHECK_NOTHROW(merge_lora(*model));
+    unmerge_lora(*model);
+    remove_lora(*model);
+    CHECK(diffusion::weights_hash(model->state_dict()) == before);
   }
   SUBCASE("a huge alpha: the scale itself overflows") {
     Adapter huge = a;
