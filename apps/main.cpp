@@ -13,6 +13,7 @@
 #include "tensor/blas_kernel.h"
 #include "tensor/error.h"
 #include "tensor/interrupt.h"
+#include "tensor/omp_wait.h"
 #include "tensor/parallel.h"
 #include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
@@ -30,16 +31,10 @@ static bool runs_data_parallel(const CLI::App& app) {
 }
 
 int main(int argc, char** argv) {
-  // OpenMP's idle threads spin by default while they wait for work. On a machine
-  // where other programs also run, a spinning thread steals the core that the
-  // thread it waits for needs: a training step measured 9x slower. libgomp reads
-  // OMP_WAIT_POLICY once, when it is loaded, so set it and restart ourselves.
-  // (Set OMP_WAIT_POLICY=active yourself on an otherwise idle machine.)
-  bool restart = false;
-  if (!std::getenv("OMP_WAIT_POLICY")) {
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    restart = true;
-  }
+  // How OpenMP's idle threads wait between parallel regions: a short spin when the machine has idle
+  // cores, sleeping at once when it is busy (tensor/omp_wait.h). libgomp reads this once, when it is
+  // loaded, so set it and restart ourselves.
+  bool restart = ld::prepare_omp_wait();
   // OpenBLAS picks its GEMM kernel when it is loaded, and falls back to a generic one on a CPU newer
   // than itself (2x slower training): ask for the best one this CPU has (tensor/blas_kernel.h).
   restart = ld::prepare_blas_kernel(restart) || restart;
@@ -67,6 +62,7 @@ int main(int argc, char** argv) {
            "\nSIMD: " + ld::simd_description() + " (element-wise loops)" +
            "\nkernels: " + ld::kernels_name(ld::kernels()) +
            "\nthreads: " + std::to_string(ld::num_threads()) +
+           "; idle threads: " + ld::omp_wait_description() +
            (ld::dist::built_with_mpi() ? "\nMPI: yes (mpirun -np N loradiff train | lora train | compress)"
                                        : "\nMPI: no (built without it)");
   });
@@ -75,8 +71,9 @@ int main(int argc, char** argv) {
       "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's; at most 4 x the hardware threads),\n"
       "LORADIFF_SIMD=baseline|avx2 (cap the element-wise loops' instruction set; default the best this CPU\n"
       "has), LORADIFF_KERNELS=fast|reference (reference: the plain loops of tensor/reference.h),\n"
-      "OMP_WAIT_POLICY (default passive), OPENBLAS_CORETYPE (OpenBLAS's GEMM kernel; default the best for\n"
-      "this CPU, see `loradiff --version`).");
+      "OMP_WAIT_POLICY, GOMP_SPINCOUNT (how idle threads wait; default a short spin when the machine has\n"
+      "idle cores, else sleep), OPENBLAS_CORETYPE (OpenBLAS's GEMM kernel; default the best for this CPU;\n"
+      "both shown by `loradiff --version`).");
   std::function<int()> run;
   ld::app::register_gradcheck(app, run);
   ld::app::register_bench(app, run);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "tensor/blas_kernel.h"
+#include "tensor/omp_wait.h"
 #include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
 
@@ -43,6 +44,7 @@ void emit(const nlohmann::json& j) {
   line["simd"] = simd_description();
   line["blas_kernel"] = blas_kernel();
   line["blas_origin"] = blas_kernel_origin();
+  line["omp_wait"] = omp_wait_description();  // how idle threads wait (tensor/omp_wait.h)
   line["kernels"] = kernels_name(kernels());  // fast, or the plain references (tensor/reference.h)
   std::cout << line.dump() << std::endl;
 }

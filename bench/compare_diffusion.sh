@@ -10,23 +10,31 @@ TRAIN_PAIRS=${1:-5}
 SAMPLE_PAIRS=${2:-2}
 CONFIG=${CONFIG:-mnist-t2i}
 BIN=${LORADIFF:-build/release/apps/loradiff}
-export LORADIFF_NUM_THREADS=${LORADIFF_NUM_THREADS:-2} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# both on 2 threads, the workload's definition (docs/results.md)
+export LORADIFF_NUM_THREADS=${LORADIFF_NUM_THREADS:-2}
 # loradiff runs in the user's default environment (it picks the best GEMM kernel itself,
-# tensor/blas_kernel.h); PyTorch gets the same OpenBLAS kernel through OPENBLAS_CORETYPE, so that
-# neither side runs a generic kernel on a CPU its OpenBLAS does not know.
+# tensor/blas_kernel.h, and how its idle threads wait, tensor/omp_wait.h). PyTorch gets its best
+# settings: the same OpenBLAS kernel through OPENBLAS_CORETYPE, so that neither side runs a generic
+# kernel on a CPU its OpenBLAS does not know, and the waiting loradiff chose in the run before it: the
+# short spin on idle cores, else sleeping (measured on 2 idle cores, PyTorch's training step: 0.95-1.03 s
+# with the short spin, 1.04-1.34 s sleeping at once, 1.39-1.65 s with libgomp's default 300,000 spins).
 KERNEL=$("$BIN" --version 2>/dev/null | sed -n 's/^BLAS: .* kernel \([A-Za-z0-9_]*\) .*/\1/p')
-torch_env=()
-[ -n "$KERNEL" ] && [ "$KERNEL" != unknown ] && torch_env=(env "OPENBLAS_CORETYPE=$KERNEL")
+torch_env() {  # the environment for PyTorch after loradiff's JSON line in $1
+  local e=(env "OMP_WAIT_POLICY=passive")
+  [ -n "$KERNEL" ] && [ "$KERNEL" != unknown ] && e+=("OPENBLAS_CORETYPE=$KERNEL")
+  tail -n 1 "$1" | grep -q '"omp_wait":"spin 10000' && e+=("GOMP_SPINCOUNT=10000")
+  echo "${e[@]}"
+}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "{\"start\": \"$(date -Is)\", \"load\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 for i in $(seq "$TRAIN_PAIRS"); do
   "$BIN" bench train --config "$CONFIG" --batch 64 --reps 3 | tee -a "$tmp/train.jsonl"
-  "${torch_env[@]}" /usr/bin/python3 bench/torch_diffusion.py --config "$CONFIG" --what train --reps 3 2>/dev/null | tee -a "$tmp/train.jsonl"
+  $(torch_env "$tmp/train.jsonl") /usr/bin/python3 bench/torch_diffusion.py --config "$CONFIG" --what train --reps 3 2>/dev/null | tee -a "$tmp/train.jsonl"
 done
 for i in $(seq "$SAMPLE_PAIRS"); do
   "$BIN" bench sample --config "$CONFIG" --reps 1 | tee -a "$tmp/sample.jsonl"
-  "${torch_env[@]}" /usr/bin/python3 bench/torch_diffusion.py --config "$CONFIG" --what sample --sample-reps 1 2>/dev/null |
+  $(torch_env "$tmp/sample.jsonl") /usr/bin/python3 bench/torch_diffusion.py --config "$CONFIG" --what sample --sample-reps 1 2>/dev/null |
     tee -a "$tmp/sample.jsonl"
 done
 /usr/bin/python3 - "$tmp" <<'PY'

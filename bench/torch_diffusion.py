@@ -182,6 +182,9 @@ def main():
     result = bench_train(args, threads) if args.what == "train" else bench_sample(args, threads)
     # the OpenBLAS kernel PyTorch's matmuls ran on (bench/compare_diffusion.sh sets loradiff's choice)
     result["openblas_coretype"] = os.environ.get("OPENBLAS_CORETYPE", "chosen by OpenBLAS")
+    # how its OpenMP threads wait (bench/compare_diffusion.sh gives it loradiff's choice)
+    result["omp_wait"] = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+                                   if k in os.environ) or "OpenMP's default"
     print(json.dumps(result), flush=True)
 
 

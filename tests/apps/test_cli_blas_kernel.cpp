@@ -1,4 +1,5 @@
-// tests/apps/test_cli_blas_kernel.cpp: `loradiff --version` names the GEMM kernel and the SIMD level, a
+// tests/apps/test_cli_blas_kernel.cpp: `loradiff --version` names the GEMM kernel, the SIMD level and how
+// idle threads wait (tensor/omp_wait.h); a
 // generic kernel on a capable CPU is replaced by a restart (tensor/blas_kernel.h), and a user's
 // OPENBLAS_CORETYPE is respected, with a warning when it is below the CPU.
 #include <doctest/doctest.h>
@@ -44,4 +45,21 @@ TEST_CASE(
         std::string::npos);
   // once: one line about it, no restart loop
   CHECK(r.output.find("restarting") == r.output.rfind("restarting"));
+}
+
+TEST_CASE("--version says how idle threads wait: loradiff's choice by the load, or the user's setting") {
+  // loradiff's own choice: a short spin or sleep, by how idle the CPUs were at start (tensor/omp_wait.h)
+  auto r = run_cli("--version", "-u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u LORADIFF_OMP_WAIT");
+  CHECK(r.rc == 0);
+  INFO(r.output);
+  const bool spin =
+      r.output.find("idle threads: spin 10000, then sleep (idle cores at start)") != std::string::npos;
+  const bool sleep = r.output.find("idle threads: sleep (cores busy at start)") != std::string::npos;
+  CHECK(spin != sleep);
+  // the user's setting is kept and named
+  r = run_cli("--version", "-u GOMP_SPINCOUNT -u LORADIFF_OMP_WAIT OMP_WAIT_POLICY=active");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("idle threads: OMP_WAIT_POLICY=active (set by the user)") != std::string::npos);
+  r = run_cli("--version", "-u OMP_WAIT_POLICY -u LORADIFF_OMP_WAIT GOMP_SPINCOUNT=777");
+  CHECK(r.output.find("idle threads: GOMP_SPINCOUNT=777 (set by the user)") != std::string::npos);
 }
