@@ -3,9 +3,9 @@
 #include <doctest/doctest.h>
 
 #include "tensor/conv.h"
+#include "tensor/elementwise.h"
 #include "tensor/random.h"
 #include "tensor/reduce.h"
-#include "tensor/elementwise.h"
 #include "tensor/winograd.h"
 
 using namespace ld;
@@ -51,9 +51,10 @@ TEST_CASE("conv2d forward equals the direct convolution") {
 }
 
 // The gradients of the direct convolution, written out:
-//   dx[n,c,h,w] += dy[n,o,i,j] w[o,c,u,v],  dw[o,c,u,v] += dy[n,o,i,j] x[n,c,h,w],  h = i s - p + u, w = j s - p + v
-static std::pair<Tensor, Tensor> direct_conv_grads(const Tensor& x, const Tensor& w, const Tensor& dy, int64_t s,
-                                                   int64_t p) {
+//   dx[n,c,h,w] += dy[n,o,i,j] w[o,c,u,v],  dw[o,c,u,v] += dy[n,o,i,j] x[n,c,h,w],  h = i s - p + u, w = j s
+//   - p + v
+static std::pair<Tensor, Tensor> direct_conv_grads(const Tensor& x, const Tensor& w, const Tensor& dy,
+                                                   int64_t s, int64_t p) {
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), O = w.size(0), kh = w.size(2),
                 kw = w.size(3), Ho = dy.size(2), Wo = dy.size(3);
   std::vector<double> dx(x.numel(), 0.0), dw(w.numel(), 0.0);
@@ -82,11 +83,18 @@ TEST_CASE("conv2d backward equals the direct gradients (im2col and Winograd path
     int64_t s, p;
     bool winograd;
   };
-  for (Case c : {Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 1, 1, false}, Case{{2, 3, 8, 8}, {2, 3, 3, 3}, 2, 1, false},
-                 Case{{2, 16, 6, 6}, {16, 16, 3, 3}, 1, 1, true}, Case{{3, 17, 5, 7}, {20, 17, 3, 3}, 1, 1, true},
-                 Case{{2, 16, 1, 1}, {16, 16, 3, 3}, 1, 1, true}, Case{{1, 16, 2, 9}, {18, 16, 3, 3}, 1, 1, true}}) {
+  for (Case c :
+       {Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 1, 1, false}, Case{{2, 3, 8, 8}, {2, 3, 3, 3}, 2, 1, false},
+        Case{{2, 16, 6, 6}, {16, 16, 3, 3}, 1, 1, true}, Case{{3, 17, 5, 7}, {20, 17, 3, 3}, 1, 1, true},
+        Case{{2, 16, 1, 1}, {16, 16, 3, 3}, 1, 1, true}, Case{{1, 16, 2, 9}, {18, 16, 3, 3}, 1, 1, true},
+        // strided rows with padding on both sides, odd widths, a stride larger than the padding
+        Case{{3, 2, 7, 9}, {3, 2, 3, 3}, 2, 1, false}, Case{{2, 2, 11, 10}, {2, 2, 5, 5}, 3, 2, false},
+        Case{{2, 1, 9, 7}, {2, 1, 3, 3}, 2, 0, false},
+        // a 1-channel input and a 1-channel output (conv_in, out_conv), a 1x1 over a batch of 5
+        Case{{5, 1, 6, 6}, {4, 1, 3, 3}, 1, 1, false}, Case{{5, 4, 6, 6}, {1, 4, 3, 3}, 1, 1, false},
+        Case{{5, 6, 3, 4}, {7, 6, 1, 1}, 1, 0, false}}) {
     CAPTURE(shape_str(c.x));
-    CHECK(winograd_applies(c.x[1], c.w[0], 3, 3, c.s, c.p) == c.winograd);
+    CHECK(winograd_applies(c.x[1], c.w[0], c.w[2], c.w[3], c.s, c.p) == c.winograd);
     Tensor x = rand_normal(c.x, g), w = rand_normal(c.w, g), b = rand_normal({c.w[0]}, g);
     Tensor y = conv2d_forward(x, w, b, c.s, c.p);
     check_close(y, direct_conv(x, w, b, c.s, c.p));
@@ -122,7 +130,8 @@ TEST_CASE("col2im is the adjoint of im2col: <im2col(x), c> == <x, col2im(c)>") {
 
 TEST_CASE("conv2d backward: the bias gradient is the sum of dy; shapes") {
   Generator g(13);
-  Tensor x = rand_normal({2, 3, 5, 5}, g), w = rand_normal({4, 3, 3, 3}, g), dy = rand_normal({2, 4, 5, 5}, g);
+  Tensor x = rand_normal({2, 3, 5, 5}, g), w = rand_normal({4, 3, 3, 3}, g),
+         dy = rand_normal({2, 4, 5, 5}, g);
   Conv2dGrads r = conv2d_backward(x, w, dy, 1, 1, true, true, true);
   CHECK(r.dx.shape() == x.shape());
   CHECK(r.dw.shape() == w.shape());
@@ -132,8 +141,11 @@ TEST_CASE("conv2d backward: the bias gradient is the sum of dy; shapes") {
 }
 
 TEST_CASE("conv2d errors name the shapes") {
-  CHECK_THROWS_WITH_AS(conv2d_forward(Tensor::zeros({1, 3, 5, 5}), Tensor::zeros({2, 4, 3, 3}), Tensor(), 1, 1),
-                       doctest::Contains("has 3 channels but weight (2,4,3,3) expects 4"), Error);
-  CHECK_THROWS_AS(conv2d_forward(Tensor::zeros({3, 5, 5}), Tensor::zeros({2, 3, 3, 3}), Tensor(), 1, 1), Error);
-  CHECK_THROWS_AS(conv2d_forward(Tensor::zeros({1, 3, 2, 2}), Tensor::zeros({2, 3, 5, 5}), Tensor(), 1, 0), Error);
+  CHECK_THROWS_WITH_AS(
+      conv2d_forward(Tensor::zeros({1, 3, 5, 5}), Tensor::zeros({2, 4, 3, 3}), Tensor(), 1, 1),
+      doctest::Contains("has 3 channels but weight (2,4,3,3) expects 4"), Error);
+  CHECK_THROWS_AS(conv2d_forward(Tensor::zeros({3, 5, 5}), Tensor::zeros({2, 3, 3, 3}), Tensor(), 1, 1),
+                  Error);
+  CHECK_THROWS_AS(conv2d_forward(Tensor::zeros({1, 3, 2, 2}), Tensor::zeros({2, 3, 5, 5}), Tensor(), 1, 0),
+                  Error);
 }
