@@ -43,13 +43,16 @@ inline float exp_f32(float x) {
 // erf(x) for x >= 0 by Abramowitz and Stegun 7.1.26:
 //   erf(x) = 1 - (a1 t + a2 t^2 + a3 t^3 + a4 t^4 + a5 t^5) e^{-x^2},  t = 1 / (1 + p x)
 // and erf(-x) = -erf(x).
-inline float erf_f32(float x) {
+// erf_given_exp takes e^{-x^2} from the caller: GELU's gradient needs the same exponential for
+// its phi(x) term, and computes it once (tensor/elementwise.cpp).
+inline float erf_given_exp(float x, float exp_minus_x2) {
   const float ax = x < 0.0f ? -x : x;
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
   const float poly =
       t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
-  const float e = 1.0f - poly * exp_f32(-ax * ax);
+  const float e = 1.0f - poly * exp_minus_x2;
   return x < 0.0f ? -e : e;
 }
+inline float erf_f32(float x) { return erf_given_exp(x, exp_f32(-x * x)); }
 
 }  // namespace ld
