@@ -246,7 +246,7 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
   // 1b. the weighted update of every layer, and the layer's weight with it merged, must be finite:
   // a weight like 1e38 or a huge alpha would otherwise only show as NaN images. The merged weight
   // is computed as LoRALayer::merge computes it (W + w ((alpha / r) B A), in that order), so an
-  // adapter that loads can always be merged (`--merge`, `lora merge`).
+  // adapter that loads at weight w can be merged at w (`--merge`, `lora merge`).
   for (size_t k = 0; k < a.layers.size(); ++k) {
     const AdapterLayer& l = a.layers[k];
     const float scale = a.alpha / static_cast<float>(l.rank());

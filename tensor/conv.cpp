@@ -45,6 +45,17 @@ Conv2dGeometry geometry_of(const Shape& xs, int64_t kh, int64_t kw, int64_t stri
   return g;
 }
 
+// The output columns [lo, hi) whose input column ow stride - pad + j lies inside the row (0 <= it < W);
+// the others read padding. (A negative numerator truncates to a value <= 0, clamped to 0 like the
+// ceiling it stands for.)
+struct ColumnRange {
+  int64_t lo, hi;
+};
+ColumnRange inside_columns(const Conv2dGeometry& g, int64_t j) {
+  const int64_t lo = std::clamp<int64_t>((g.pad - j + g.stride - 1) / g.stride, 0, g.Wo);
+  return {lo, std::clamp<int64_t>((g.W + g.pad - j + g.stride - 1) / g.stride, lo, g.Wo)};
+}
+
 // im2col of samples [n0, n1) of contiguous x into col (K, (n1-n0)*P).
 void im2col_chunk(const float* x, const Conv2dGeometry& g, int64_t n0, int64_t n1, float* col) {
   const int64_t P = g.Ho * g.Wo, cols = (n1 - n0) * P, K = g.C * g.kh * g.kw;
@@ -55,39 +66,21 @@ void im2col_chunk(const float* x, const Conv2dGeometry& g, int64_t n0, int64_t n
       const int64_t c = k / (g.kh * g.kw), i = (k / g.kw) % g.kh, j = k % g.kw;
       const float* xc = x + (n * g.C + c) * g.H * g.W;
       float* out = col + k * cols + (n - n0) * P;
-      if (g.stride == 1) {
-        // output columns [lo, hi) read x[h, ow - pad + j]; the rest are padding zeros
-        const int64_t lo = std::clamp<int64_t>(g.pad - j, 0, g.Wo),
-                      hi = std::clamp<int64_t>(g.W + g.pad - j, lo, g.Wo);
-        for (int64_t oh = 0; oh < g.Ho; ++oh) {
-          const int64_t h = oh - g.pad + i;
-          float* row = out + oh * g.Wo;
-          if (h < 0 || h >= g.H) {
-            std::fill(row, row + g.Wo, 0.0f);
-            continue;
-          }
-          std::fill(row, row + lo, 0.0f);
-          if (hi > lo)
-            std::memcpy(row + lo, xc + h * g.W + lo - g.pad + j,
-                        static_cast<size_t>(hi - lo) * sizeof(float));
-          std::fill(row + hi, row + g.Wo, 0.0f);
-        }
-        continue;
-      }
+      const ColumnRange r = inside_columns(g, j);
       for (int64_t oh = 0; oh < g.Ho; ++oh) {
         const int64_t h = oh * g.stride - g.pad + i;
         float* row = out + oh * g.Wo;
-        if (h < 0 || h >= g.H) {
+        if (h < 0 || h >= g.H) {  // a padding row
           std::fill(row, row + g.Wo, 0.0f);
           continue;
         }
-        // output columns [lo, hi) read x[h, ow stride - pad + j] inside the row; the rest are zeros
-        const int64_t lo = std::clamp<int64_t>((g.pad - j + g.stride - 1) / g.stride, 0, g.Wo),
-                      hi = std::clamp<int64_t>((g.W + g.pad - j + g.stride - 1) / g.stride, lo, g.Wo);
-        const float* xr = xc + h * g.W - g.pad + j;
-        std::fill(row, row + lo, 0.0f);
-        for (int64_t ow = lo; ow < hi; ++ow) row[ow] = xr[ow * g.stride];
-        std::fill(row + hi, row + g.Wo, 0.0f);
+        const float* xr = xc + h * g.W;
+        std::fill(row, row + r.lo, 0.0f);
+        if (g.stride == 1 && r.hi > r.lo)  // one contiguous run of the input row
+          std::memcpy(row + r.lo, xr + r.lo - g.pad + j, static_cast<size_t>(r.hi - r.lo) * sizeof(float));
+        else
+          for (int64_t ow = r.lo; ow < r.hi; ++ow) row[ow] = xr[ow * g.stride - g.pad + j];
+        std::fill(row + r.hi, row + g.Wo, 0.0f);
       }
     }
 }
@@ -104,22 +97,15 @@ void col2im_chunk(const float* col, const Conv2dGeometry& g, int64_t n0, int64_t
       for (int64_t i = 0; i < g.kh; ++i)
         for (int64_t j = 0; j < g.kw; ++j) {
           const float* in = col + ((c * g.kh + i) * g.kw + j) * cols + (n - n0) * P;
+          const ColumnRange r = inside_columns(g, j);
           for (int64_t oh = 0; oh < g.Ho; ++oh) {
             const int64_t h = oh * g.stride - g.pad + i;
             if (h < 0 || h >= g.H) continue;
             float* xr = xc + h * g.W;
             const float* row = in + oh * g.Wo;
-            if (g.stride == 1) {  // the columns ow in [lo, hi) land inside the row: a plain vector add
-              const int64_t lo = std::max<int64_t>(0, g.pad - j),
-                            hi = std::min<int64_t>(g.Wo, g.W + g.pad - j);
-              for (int64_t ow = lo; ow < hi; ++ow) xr[ow - g.pad + j] += row[ow];
-              continue;
-            }
-            // the columns ow in [lo, hi) land inside the row, at ow stride - pad + j
-            const int64_t lo = std::clamp<int64_t>((g.pad - j + g.stride - 1) / g.stride, 0, g.Wo),
-                          hi = std::clamp<int64_t>((g.W + g.pad - j + g.stride - 1) / g.stride, lo, g.Wo);
-            float* xs = xr - g.pad + j;
-            for (int64_t ow = lo; ow < hi; ++ow) xs[ow * g.stride] += row[ow];
+            // the columns ow in [lo, hi) land inside the row, at ow stride - pad + j (stride 1: a plain
+            // vector add)
+            for (int64_t ow = r.lo; ow < r.hi; ++ow) xr[ow * g.stride - g.pad + j] += row[ow];
           }
         }
     }
@@ -129,8 +115,8 @@ void col2im_chunk(const float* col, const Conv2dGeometry& g, int64_t n0, int64_t
 // columns are then still in cache when the GEMM reads them. Measured on the
 // mnist-t2i training step (bench train): 2.3-2.4 s with 2 MB chunks against 2.8 s
 // with 64 MB ones, and 100 MB less peak memory.
-// At most N / threads samples, so that every thread gets a chunk (a 1-channel input fits the
-// whole batch into 2 MB: conv_in ran on one thread, 5.3 ms instead of 2.6).
+// At most ceil(N / threads) samples, so that every thread gets a chunk (a 1-channel input fits the
+// whole batch into 2 MB, and one thread did all of conv_in).
 int64_t chunk_size(const Conv2dGeometry& g) {
   const int64_t per_sample = g.C * g.kh * g.kw * g.Ho * g.Wo;
   const int64_t fit = (int64_t{1} << 19) / std::max<int64_t>(per_sample, 1);
@@ -279,8 +265,9 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
     Tensor xv = x.view({g.N, g.C, P}), dyv = dy.view({g.N, Cout, P});
     if (need_dw) {
       // dW = sum_n dY[n] @ X[n]^T: each thread sums its samples' single-threaded GEMMs into its own
-      // partial, added in thread order afterwards (one parallel region, not one per sample: 1.5-3x
-      // faster at 7x7-28x28, and the bits do not depend on timing)
+      // partial, added in thread order afterwards: one parallel region instead of one per sample (the
+      // whole 1x1 backward 5-31 % faster at the mnist-t2i shapes). The bits do not depend on timing,
+      // but they do on the thread count (docs/reliability.md).
       const int nt = static_cast<int>(std::clamp<int64_t>(g.N, 1, num_threads()));
       std::vector<float> part(static_cast<size_t>(nt * Cout * g.C), 0.0f);
       const float *px = x.f32(), *pdy = dy.f32();

@@ -4,7 +4,6 @@
 #include <omp.h>
 #include <sched.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -22,7 +21,7 @@ namespace ld {
 
 namespace {
 
-constexpr const char* kOursVar = "LORADIFF_OMP_WAIT";  // "spin" or "sleep": loradiff's own choice
+constexpr const char* kOursVar = "LORADIFF_OMP_WAIT";  // loradiff's own choice: OmpWaitPlan::mark
 
 std::string spin_description(const std::string& why) {
   return "spin " + std::to_string(kShortSpin) + ", then sleep (" + why + ")";
@@ -41,18 +40,17 @@ OmpWaitPlan plan_omp_wait(const char* user_policy, const char* user_spin, const 
                           int threads) {
   const bool has_policy = user_policy && *user_policy, has_spin = user_spin && *user_spin;
   OmpWaitPlan plan;
-  if (ours && *ours) {
+  if (ours && *ours && has_policy && std::strcmp(user_policy, "passive") == 0) {
     // set by loradiff before it restarted itself (or inherited from a loradiff parent): report it,
     // unless somebody changed the variables since
-    const std::string spin = std::to_string(kShortSpin);
-    if (std::strcmp(ours, "spin") == 0 && has_policy && std::strcmp(user_policy, "passive") == 0 &&
-        has_spin && spin == user_spin) {
+    const std::string spin = std::to_string(kShortSpin), mark = ours;
+    if (mark == "spin" && has_spin && spin == user_spin) {
       plan.description = spin_description("idle cores at start");
       return plan;
     }
-    if (std::strcmp(ours, "sleep") == 0 && has_policy && std::strcmp(user_policy, "passive") == 0 &&
-        !has_spin) {
-      plan.description = "sleep (cores busy at start)";
+    if (mark.starts_with("sleep") && !has_spin) {
+      plan.description =
+          mark == "sleep-unknown" ? "sleep (machine load unknown)" : "sleep (cores busy at start)";
       return plan;
     }
   }
@@ -64,9 +62,14 @@ OmpWaitPlan plan_omp_wait(const char* user_policy, const char* user_spin, const 
   plan.policy = "passive";
   if (idle_cpus >= 0 && idle_cpus >= threads - 0.5) {
     plan.spin = std::to_string(kShortSpin);
+    plan.mark = "spin";
     plan.description = spin_description("idle cores at start");
+  } else if (idle_cpus < 0) {
+    plan.mark = "sleep-unknown";
+    plan.description = "sleep (machine load unknown)";
   } else {
-    plan.description = idle_cpus < 0 ? "sleep (machine load unknown)" : "sleep (cores busy at start)";
+    plan.mark = "sleep";
+    plan.description = "sleep (cores busy at start)";
   }
   return plan;
 }
@@ -133,26 +136,29 @@ bool prepare_omp_wait() {
   const char* policy = std::getenv("OMP_WAIT_POLICY");
   const char* spin = std::getenv("GOMP_SPINCOUNT");
   const char* ours = std::getenv(kOursVar);
-  const bool user_set = (policy && *policy) || (spin && *spin);
-  // measure only when the choice is ours to make (it takes 20-60 ms)
+  OmpWaitPlan plan = plan_omp_wait(policy, spin, ours, -1.0, 1);
+  if (!plan.set) return false;  // the user's setting, or ours after the restart
+  // the choice is ours to make: measure (20-60 ms)
+  std::string warning;  // the restarted process reports a bad LORADIFF_NUM_THREADS itself
+  int threads = parse_num_threads(std::getenv("LORADIFF_NUM_THREADS"), omp_get_max_threads(),
+                                  max_sane_threads(), warning);
+  // `mpirun -np N` on one machine: N processes start at once, each with its threads
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
+    if (const char* v = std::getenv(var); v && std::atoi(v) > 1) {
+      threads *= std::atoi(v);
+      break;
+    }
+  // up to three 20 ms looks, until one finds the CPUs idle: a process that has just ended (the run
+  // before this one in a script) keeps a CPU busy for a moment while the kernel frees its memory
   double idle = -1.0;
-  int threads = 1;
-  if (!user_set && !(ours && *ours)) {
-    std::string warning;  // the restarted process reports a bad LORADIFF_NUM_THREADS itself
-    threads = parse_num_threads(std::getenv("LORADIFF_NUM_THREADS"), omp_get_max_threads(),
-                                max_sane_threads(), warning);
-    // `mpirun -np N` on one machine: N processes start at once, each with its threads
-    for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"})
-      if (const char* v = std::getenv(var); v && std::atoi(v) > 1) threads *= std::atoi(v);
-    // up to three 20 ms looks, until one finds the CPUs idle: a process that has just ended (the run
-    // before this one in a script) keeps a CPU busy for a moment while the kernel frees its memory
-    for (int look = 0; look < 3 && !(idle >= threads - 0.5); ++look) idle = std::max(idle, idle_cpus());
-  }
-  const OmpWaitPlan plan = plan_omp_wait(policy, spin, ours, idle, threads);
-  if (!plan.set) return false;
+  for (int look = 0; look < 3 && !(idle >= threads - 0.5); ++look) idle = std::max(idle, idle_cpus());
+  plan = plan_omp_wait(policy, spin, ours, idle, threads);
   setenv("OMP_WAIT_POLICY", plan.policy.c_str(), 1);
-  if (!plan.spin.empty()) setenv("GOMP_SPINCOUNT", plan.spin.c_str(), 1);
-  setenv(kOursVar, plan.spin.empty() ? "sleep" : "spin", 1);
+  if (plan.spin.empty())
+    unsetenv("GOMP_SPINCOUNT");  // an empty one, which counted as not set
+  else
+    setenv("GOMP_SPINCOUNT", plan.spin.c_str(), 1);
+  setenv(kOursVar, plan.mark.c_str(), 1);
   return true;
 }
 

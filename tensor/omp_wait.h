@@ -33,13 +33,14 @@ inline constexpr long kShortSpin = 10000;
 struct OmpWaitPlan {
   bool set = false;         // true: put policy (and spin, when not empty) into the environment
   std::string policy;       // OMP_WAIT_POLICY value to set ("passive")
-  std::string spin;         // GOMP_SPINCOUNT value to set, or "" for none
+  std::string spin;         // GOMP_SPINCOUNT value to set, or "" for none (an empty one is removed)
+  std::string mark;         // LORADIFF_OMP_WAIT value to set: "spin", "sleep" or "sleep-unknown"
   std::string description;  // what --version and bench lines report
 };
 
 // A pure function of what start-up sees (unit-tested):
 //   user_policy, user_spin  OMP_WAIT_POLICY / GOMP_SPINCOUNT from the environment, or nullptr
-//   ours                    LORADIFF_OMP_WAIT from the environment (set by loradiff with its choice
+//   ours                    LORADIFF_OMP_WAIT from the environment (loradiff's mark of its choice, set
 //                           before it restarts itself), or nullptr
 //   idle_cpus               idle CPUs among those this process may use (< 0: unknown)
 //   threads                 OpenMP threads this run uses (all processes of an `mpirun` on this machine)

@@ -1,8 +1,10 @@
 // tests/apps/test_cli_blas_kernel.cpp: `loradiff --version` names the GEMM kernel, the SIMD level and how
-// idle threads wait (tensor/omp_wait.h); a
-// generic kernel on a capable CPU is replaced by a restart (tensor/blas_kernel.h), and a user's
-// OPENBLAS_CORETYPE is respected, with a warning when it is below the CPU.
+// idle threads wait (tensor/omp_wait.h); a generic kernel on a capable CPU is replaced by a restart
+// (tensor/blas_kernel.h), and a user's OPENBLAS_CORETYPE is respected, with a warning when it is below
+// the CPU.
 #include <doctest/doctest.h>
+
+#include <filesystem>
 
 #include "tensor/blas_kernel.h"
 #include "tests/apps/cli_run.h"
@@ -55,7 +57,13 @@ TEST_CASE("--version says how idle threads wait: loradiff's choice by the load, 
   const bool spin =
       r.output.find("idle threads: spin 10000, then sleep (idle cores at start)") != std::string::npos;
   const bool sleep = r.output.find("idle threads: sleep (cores busy at start)") != std::string::npos;
-  CHECK(spin != sleep);
+  const bool unknown = r.output.find("idle threads: sleep (machine load unknown)") != std::string::npos;
+  CHECK(int(spin) + int(sleep) + int(unknown) == 1);
+  CHECK(unknown == !std::filesystem::exists("/proc/stat"));
+  // an empty GOMP_SPINCOUNT counts as not set (libgomp itself warns about it once, when it loads)
+  r = run_cli("--version", "-u OMP_WAIT_POLICY -u LORADIFF_OMP_WAIT GOMP_SPINCOUNT=");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("set by the user") == std::string::npos);
   // the user's setting is kept and named
   r = run_cli("--version", "-u GOMP_SPINCOUNT -u LORADIFF_OMP_WAIT OMP_WAIT_POLICY=active");
   CHECK(r.rc == 0);

@@ -51,8 +51,8 @@ TEST_CASE("conv2d forward equals the direct convolution") {
 }
 
 // The gradients of the direct convolution, written out:
-//   dx[n,c,h,w] += dy[n,o,i,j] w[o,c,u,v],  dw[o,c,u,v] += dy[n,o,i,j] x[n,c,h,w],  h = i s - p + u, w = j s
-//   - p + v
+//   dx[n,c,h,w] += dy[n,o,i,j] w[o,c,u,v],  dw[o,c,u,v] += dy[n,o,i,j] x[n,c,h,w]
+//   with h = i s - p + u, w = j s - p + v
 static std::pair<Tensor, Tensor> direct_conv_grads(const Tensor& x, const Tensor& w, const Tensor& dy,
                                                    int64_t s, int64_t p) {
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), O = w.size(0), kh = w.size(2),

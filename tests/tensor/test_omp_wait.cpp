@@ -16,6 +16,7 @@ TEST_CASE("nothing set: a short spin when enough CPUs are idle for our threads, 
   CHECK(p.policy == "passive");
   CHECK(p.spin == spin);
   CHECK(p.description == "spin " + spin + ", then sleep (idle cores at start)");
+  CHECK(p.mark == "spin");
   CHECK(plan_omp_wait(nullptr, nullptr, nullptr, 1.6, 2).spin == spin);  // tick noise tolerated
   // one other busy thread on 2 CPUs: sleep at once
   p = plan_omp_wait(nullptr, nullptr, nullptr, 1.0, 2);
@@ -23,6 +24,7 @@ TEST_CASE("nothing set: a short spin when enough CPUs are idle for our threads, 
   CHECK(p.policy == "passive");
   CHECK(p.spin.empty());
   CHECK(p.description == "sleep (cores busy at start)");
+  CHECK(p.mark == "sleep");
   CHECK(plan_omp_wait(nullptr, nullptr, nullptr, 1.0, 1).spin == spin);   // 1 thread needs 1 CPU
   CHECK(plan_omp_wait(nullptr, nullptr, nullptr, 7.9, 16).spin.empty());  // 2 mpirun processes x 8
   // unknown load (no /proc): the safe choice
@@ -30,6 +32,7 @@ TEST_CASE("nothing set: a short spin when enough CPUs are idle for our threads, 
   CHECK(p.set);
   CHECK(p.spin.empty());
   CHECK(p.description == "sleep (machine load unknown)");
+  CHECK(p.mark == "sleep-unknown");
   // empty values count as not set
   CHECK(plan_omp_wait("", "", "", 2.0, 2).set);
 }
@@ -54,6 +57,13 @@ TEST_CASE("after the restart loradiff's own choice is recognised, not taken for 
   p = plan_omp_wait("passive", nullptr, "sleep", -1.0, 2);
   CHECK_FALSE(p.set);
   CHECK(p.description == "sleep (cores busy at start)");
+  p = plan_omp_wait("passive", nullptr, "sleep-unknown", -1.0, 2);
+  CHECK_FALSE(p.set);
+  CHECK(p.description == "sleep (machine load unknown)");
+  // loradiff's mark without the variables it set (inherited, or one removed since): choose again
+  p = plan_omp_wait(nullptr, nullptr, "spin", 2.0, 2);
+  CHECK(p.set);
+  CHECK(p.mark == "spin");
   // somebody changed a variable after loradiff set it: that is the user's setting now
   p = plan_omp_wait("active", nullptr, "sleep", -1.0, 2);
   CHECK_FALSE(p.set);
