@@ -250,19 +250,15 @@ LoadAdapterReport load_adapter(nn::Module& model, const Adapter& a, float weight
   for (size_t k = 0; k < a.layers.size(); ++k) {
     const AdapterLayer& l = a.layers[k];
     const float scale = a.alpha / static_cast<float>(l.rank());
-    const Tensor W = modules[k]->parameter("weight").value();
     std::string what;
     if (!std::isfinite(scale) || !std::isfinite(weight * scale)) {
       what = "the scale w alpha / r";
+    } else if (const Tensor delta = a.delta_matrix(k); has_non_finite(delta)) {  // (alpha / r) B A
+      what = "the update (alpha / r) B A";
     } else {
-      const Tensor delta = mul_scalar(
-          matmul(l.B.reshape({l.B.size(0), l.rank()}), l.A.reshape({l.rank(), l.A.numel() / l.rank()})),
-          scale);
-      Tensor merged = W.contiguous().reshape(delta.shape()).clone();
-      if (has_non_finite(delta))
-        what = "the update (alpha / r) B A";
-      else if (axpy_(merged, weight, delta); has_non_finite(merged))
-        what = "the merged weight W + w (alpha / r) B A";
+      Tensor merged = modules[k]->parameter("weight").value().contiguous().reshape(delta.shape()).clone();
+      axpy_(merged, weight, delta);
+      if (has_non_finite(merged)) what = "the merged weight W + w (alpha / r) B A";
     }
     if (!what.empty())
       fail("adapter '", src, "' at weight ", weight, ": ", what, " of layer '", l.name,

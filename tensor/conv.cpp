@@ -124,6 +124,13 @@ int64_t chunk_size(const Conv2dGeometry& g) {
   return std::clamp<int64_t>(std::min(fit, share), 1, std::max<int64_t>(g.N, 1));  // N = 0: an empty batch
 }
 
+// dw (n floats) += the nt per-thread partial sums in part (nt x n), in thread order: the same bits on
+// every run at a given thread count.
+void add_partials(const std::vector<float>& part, int nt, int64_t n, float* dw) {
+  for (int t = 0; t < nt; ++t)
+    for (int64_t i = 0; i < n; ++i) dw[i] += part[static_cast<size_t>(t) * n + i];
+}
+
 bool is_pointwise(const Conv2dGeometry& g) { return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0; }
 
 }  // namespace
@@ -280,9 +287,7 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
                       static_cast<int>(P), 1.0f, pdy + n * Cout * P, static_cast<int>(P), px + n * g.C * P,
                       static_cast<int>(P), 1.0f, mine, static_cast<int>(g.C));
       }
-      float* dw = r.dw.f32();
-      for (int t = 0; t < nt; ++t)
-        for (int64_t i = 0; i < Cout * g.C; ++i) dw[i] += part[static_cast<size_t>(t) * Cout * g.C + i];
+      add_partials(part, nt, Cout * g.C, r.dw.f32());
     }
     if (need_dx) r.dx = matmul(w.transpose(0, 1), dyv).view(x.shape());  // dX[n] = W^T @ dY[n]
   } else {
@@ -323,11 +328,7 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
         }
       }
     }
-    if (need_dw) {
-      float* dw = r.dw.f32();
-      for (int t = 0; t < nt; ++t)
-        for (int64_t i = 0; i < Cout * K; ++i) dw[i] += dw_part[static_cast<size_t>(t) * Cout * K + i];
-    }
+    if (need_dw) add_partials(dw_part, nt, Cout * K, r.dw.f32());
   }
   if (need_dw) r.dw = r.dw.view(w_in.shape());
   return r;

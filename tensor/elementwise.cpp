@@ -11,8 +11,10 @@
 namespace ld {
 
 const char* unary_name(Unary op) {
-  static const char* names[] = {"neg",  "exp",  "log",  "sqrt", "tanh",  "sigmoid",
-                                "relu", "silu", "gelu", "abs",  "square"};
+  // clang-format off
+  static const char* names[] = {"neg", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "silu", "gelu", "abs",
+                                "square"};
+  // clang-format on
   return names[static_cast<int>(op)];
 }
 
@@ -39,7 +41,7 @@ inline float unary_f(float x) {
   if constexpr (op == Unary::Tanh) return std::tanh(x);
   if constexpr (op == Unary::Sigmoid) return sigmoidf(x);
   if constexpr (op == Unary::Relu) return x > 0.0f ? x : 0.0f;
-  if constexpr (op == Unary::Silu) return x * sigmoidf(x);                             // x s(x)
+  if constexpr (op == Unary::Silu) return x * sigmoidf(x);                                  // x s(x)
   if constexpr (op == Unary::Gelu) return 0.5f * x * (1.0f + erf_f32(x * kInvSqrt2));  // x Phi(x)
   if constexpr (op == Unary::Abs) return std::fabs(x);
   if constexpr (op == Unary::Square) return x * x;
@@ -49,9 +51,9 @@ inline float unary_f(float x) {
 template <Unary op>
 inline float unary_df(float x, float y) {
   if constexpr (op == Unary::Neg) return -1.0f;
-  if constexpr (op == Unary::Exp) return y;          // d e^x = e^x
-  if constexpr (op == Unary::Log) return 1.0f / x;   // d log x = 1/x
-  if constexpr (op == Unary::Sqrt) return 0.5f / y;  // d sqrt x = 1/(2 sqrt x)
+  if constexpr (op == Unary::Exp) return y;           // d e^x = e^x
+  if constexpr (op == Unary::Log) return 1.0f / x;    // d log x = 1/x
+  if constexpr (op == Unary::Sqrt) return 0.5f / y;   // d sqrt x = 1/(2 sqrt x)
   if constexpr (op == Unary::Tanh) return 1.0f - y * y;
   if constexpr (op == Unary::Sigmoid) return y * (1.0f - y);
   if constexpr (op == Unary::Relu) return x > 0.0f ? 1.0f : 0.0f;
@@ -134,42 +136,22 @@ void check_cpu_f32(const char* op, const Tensor& t) {
 
 }  // namespace
 
-#define LD_UNARY_CASES(F) \
-  switch (op) {           \
-    case Unary::Neg:      \
-      F(Unary::Neg);      \
-      break;              \
-    case Unary::Exp:      \
-      F(Unary::Exp);      \
-      break;              \
-    case Unary::Log:      \
-      F(Unary::Log);      \
-      break;              \
-    case Unary::Sqrt:     \
-      F(Unary::Sqrt);     \
-      break;              \
-    case Unary::Tanh:     \
-      F(Unary::Tanh);     \
-      break;              \
-    case Unary::Sigmoid:  \
-      F(Unary::Sigmoid);  \
-      break;              \
-    case Unary::Relu:     \
-      F(Unary::Relu);     \
-      break;              \
-    case Unary::Silu:     \
-      F(Unary::Silu);     \
-      break;              \
-    case Unary::Gelu:     \
-      F(Unary::Gelu);     \
-      break;              \
-    case Unary::Abs:      \
-      F(Unary::Abs);      \
-      break;              \
-    case Unary::Square:   \
-      F(Unary::Square);   \
-      break;              \
+// clang-format off
+#define LD_UNARY_CASES(F)                         \
+  switch (op) {                                   \
+    case Unary::Neg: F(Unary::Neg); break;         \
+    case Unary::Exp: F(Unary::Exp); break;         \
+    case Unary::Log: F(Unary::Log); break;         \
+    case Unary::Sqrt: F(Unary::Sqrt); break;       \
+    case Unary::Tanh: F(Unary::Tanh); break;       \
+    case Unary::Sigmoid: F(Unary::Sigmoid); break; \
+    case Unary::Relu: F(Unary::Relu); break;       \
+    case Unary::Silu: F(Unary::Silu); break;       \
+    case Unary::Gelu: F(Unary::Gelu); break;       \
+    case Unary::Abs: F(Unary::Abs); break;         \
+    case Unary::Square: F(Unary::Square); break;   \
   }
+// clang-format on
 
 Tensor unary(Unary op, const Tensor& x) {
   check_cpu_f32(unary_name(op), x);
@@ -202,26 +184,16 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
   Tensor o = Tensor::empty(shape);
   auto L = make_strided_loop<3>(shape, {o.strides(), broadcast_strides(a.shape(), a.strides(), shape),
                                         broadcast_strides(b.shape(), b.strides(), shape)});
+  // clang-format off
   switch (op) {
-    case Binary::Add:
-      binary_cpu<Binary::Add>(o.f32(), a.f32(), b.f32(), L);
-      break;
-    case Binary::Sub:
-      binary_cpu<Binary::Sub>(o.f32(), a.f32(), b.f32(), L);
-      break;
-    case Binary::Mul:
-      binary_cpu<Binary::Mul>(o.f32(), a.f32(), b.f32(), L);
-      break;
-    case Binary::Div:
-      binary_cpu<Binary::Div>(o.f32(), a.f32(), b.f32(), L);
-      break;
-    case Binary::Max:
-      binary_cpu<Binary::Max>(o.f32(), a.f32(), b.f32(), L);
-      break;
-    case Binary::Min:
-      binary_cpu<Binary::Min>(o.f32(), a.f32(), b.f32(), L);
-      break;
+    case Binary::Add: binary_cpu<Binary::Add>(o.f32(), a.f32(), b.f32(), L); break;
+    case Binary::Sub: binary_cpu<Binary::Sub>(o.f32(), a.f32(), b.f32(), L); break;
+    case Binary::Mul: binary_cpu<Binary::Mul>(o.f32(), a.f32(), b.f32(), L); break;
+    case Binary::Div: binary_cpu<Binary::Div>(o.f32(), a.f32(), b.f32(), L); break;
+    case Binary::Max: binary_cpu<Binary::Max>(o.f32(), a.f32(), b.f32(), L); break;
+    case Binary::Min: binary_cpu<Binary::Min>(o.f32(), a.f32(), b.f32(), L); break;
   }
+  // clang-format on
   return o;
 }
 
@@ -254,8 +226,7 @@ void axpy_(const Tensor& dst, float alpha, const Tensor& src) {
   check_cpu_f32("axpy_", src);
   Shape s = broadcast_shapes(dst.shape(), src.shape(), "axpy_");
   if (s != dst.shape())
-    fail("axpy_: source ", shape_str(src.shape()), " does not broadcast to destination ",
-         shape_str(dst.shape()));
+    fail("axpy_: source ", shape_str(src.shape()), " does not broadcast to destination ", shape_str(dst.shape()));
   auto L = make_strided_loop<2>(dst.shape(),
                                 {dst.strides(), broadcast_strides(src.shape(), src.strides(), dst.shape())});
   float* d = dst.f32();
