@@ -50,8 +50,7 @@ Var fused_lora_linear(const Var& x, const Var& w, const Var& b, const std::vecto
   const Tensor X = x.value().reshape({M, in});
   Tensor Y = Tensor::empty({M, out});
   if (b.defined()) {
-    Y.copy_(b.value().view({1, out}).expand({M, out}));
-    gemm(X, W.transpose(0, 1), Y, 1.0f, 1.0f);
+    gemm_bias(X, W.transpose(0, 1), b.value(), Y);
   } else {
     gemm(X, W.transpose(0, 1), Y);
   }

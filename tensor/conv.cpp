@@ -170,12 +170,30 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
   Tensor x = x_in.contiguous();
   Tensor w = w_in.contiguous().view({Cout, K});
   Tensor y = Tensor::empty({g.N, Cout, g.Ho, g.Wo});
+  const Tensor bias_c = bias.defined() ? bias.contiguous() : Tensor();
+  const float* pb = bias.defined() ? bias_c.f32() : nullptr;
+  bool bias_added = false;  // the Winograd and im2col paths add it as they write each output plane
   if (is_pointwise(g)) {
-    // 1x1 conv: Y[n] = W @ X[n], one batched matmul with no im2col.
-    y = matmul(w, x.view({g.N, g.C, P})).view({g.N, Cout, g.Ho, g.Wo});
+    // 1x1 conv: Y[n] = W @ X[n] (+ bias, added while Y[n] is in cache), one GEMM per sample, the
+    // samples spread over the threads; no im2col.
+    const float *px = x.f32(), *pw = w.f32();
+    float* py = y.f32();
+#pragma omp parallel for schedule(static) if (g.N > 1 && Cout * K * P * g.N >= (int64_t{1} << 20)) \
+    num_threads(num_threads())
+    for (int64_t n = 0; n < g.N; ++n) {
+      float* yn = py + n * Cout * P;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Cout), static_cast<int>(P),
+                  static_cast<int>(K), 1.0f, pw, static_cast<int>(K), px + n * K * P, static_cast<int>(P), 0.0f, yn,
+                  static_cast<int>(P));
+      if (pb)
+        for (int64_t o = 0; o < Cout; ++o)
+          for (int64_t p = 0; p < P; ++p) yn[o * P + p] += pb[o];
+    }
+    bias_added = true;
   } else if (winograd_applies(g.C, Cout, g.kh, g.kw, stride, pad)) {
     winograd_conv3x3(x.f32(), w.f32(), g.N, g.C, g.H, g.W, Cout, y.f32(),
-                     winograd_tile(g.C, Cout, g.H, g.W, false));  // tensor/winograd.h
+                     winograd_tile(g.C, Cout, g.H, g.W, false), pb);  // tensor/winograd.h
+    bias_added = true;
   } else {
     // Chunks of samples are spread over the threads, one parallel region for the
     // whole convolution: each thread fills its own im2col buffer (about 2 MB, so it
@@ -198,16 +216,18 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Cout), static_cast<int>(cols),
                     static_cast<int>(K), 1.0f, pw, static_cast<int>(K), col.get(), static_cast<int>(cols),
                     0.0f, out.get(), static_cast<int>(cols));
-        for (int64_t n = n0; n < n1; ++n)  // (Cout, n*P) -> y[n, Cout, P]
-          for (int64_t o = 0; o < Cout; ++o)
-            std::copy(out.get() + o * cols + (n - n0) * P, out.get() + o * cols + (n - n0 + 1) * P,
-                      py + (n * Cout + o) * P);
+        for (int64_t n = n0; n < n1; ++n)  // (Cout, n*P) -> y[n, Cout, P] (+ bias)
+          for (int64_t o = 0; o < Cout; ++o) {
+            const float* src = out.get() + o * cols + (n - n0) * P;
+            float* dst = py + (n * Cout + o) * P;
+            const float b = pb ? pb[o] : 0.0f;
+            for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + b;
+          }
       }
     }
+    bias_added = true;
   }
-  if (bias.defined()) {
-    Tensor bias_c = bias.contiguous();
-    const float* pb = bias_c.f32();
+  if (pb && !bias_added) {
     float* py = y.f32();
 #pragma omp parallel for collapse(2) schedule(static) if (y.numel() >= kParallelGrain) \
     num_threads(num_threads())
@@ -233,11 +253,14 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
   Tensor w = w_in.contiguous().view({Cout, K});
   Conv2dGrads r;
   if (need_dbias) {
+    // db[o] = sum over n of (sum of plane (n, o)): threads take whole output channels, each summed
+    // over n in order, so the bits do not depend on the thread count.
     r.dbias = Tensor::zeros({Cout});
     float* db = r.dbias.f32();
     const float* pdy = dy.f32();
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t o = 0; o < Cout; ++o) {
+#pragma omp parallel for schedule(static) if (dy.numel() >= kParallelGrain) num_threads(num_threads())
+    for (int64_t o = 0; o < Cout; ++o)
+      for (int64_t n = 0; n < g.N; ++n) {
         const float* row = pdy + (n * Cout + o) * P;
         float s = 0.0f;
 #pragma omp simd reduction(+ : s)

@@ -9,6 +9,7 @@
 
 #include "tensor/parallel.h"
 #include "tensor/reference.h"
+#include "tensor/thin_gemm.h"
 
 namespace ld {
 
@@ -47,6 +48,17 @@ void sgemm_threaded(const BlasView& a, const BlasView& b, float* c, int64_t M, i
                 static_cast<int>(K), alpha, pa, static_cast<int>(a.ld), pb, static_cast<int>(b.ld), beta, pc,
                 static_cast<int>(ldc));
   };
+  // Tall, thin products (many rows, a small B) go to our own kernel (tensor/thin_gemm.h).
+  if (a.trans == CblasNoTrans && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && thin_gemm_applies(M, N, K)) {
+    thin_gemm(a.ptr, a.ld, b.ptr, b.ld, b.trans == CblasTrans, c, ldc, M, N, K, nullptr, beta == 1.0f);
+    return;
+  }
+  // ... and so do products over a long K with small results (weight gradients dY^T X).
+  if (a.trans == CblasTrans && b.trans == CblasNoTrans && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
+      thin_gemm_tn_applies(M, N, K)) {
+    thin_gemm_tn(a.ptr, a.ld, b.ptr, b.ld, c, ldc, M, N, K, beta == 1.0f);
+    return;
+  }
   const int threads = num_threads();
   if (threads == 1 || omp_in_parallel() || M * N * K < (int64_t{1} << 20)) {
     call(a.ptr, b.ptr, c, M, N);
@@ -86,20 +98,46 @@ void check_matmul_inputs(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
+namespace {
+
+// a and b as BLAS operands; a copy (kept alive in `a` / `b`) where a view has no unit stride.
+void blas_views(Tensor& a, Tensor& b, BlasView* va, BlasView* vb) {
+  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
+  if (!blas_view(a.f32(), M, K, a.strides()[0], a.strides()[1], va)) {
+    a = a.contiguous();
+    blas_view(a.f32(), M, K, K, 1, va);
+  }
+  if (!blas_view(b.f32(), K, N, b.strides()[0], b.strides()[1], vb)) {
+    b = b.contiguous();
+    blas_view(b.f32(), K, N, N, 1, vb);
+  }
+}
+
+}  // namespace
+
 void gemm(const Tensor& a_in, const Tensor& b_in, Tensor& c, float alpha, float beta) {
   if (use_reference_kernels()) return gemm_reference(a_in, b_in, c, alpha, beta);
   Tensor a = a_in, b = b_in;
-  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
   BlasView va, vb;
-  if (!blas_view(a.f32(), M, K, a.strides()[0], a.strides()[1], &va)) {
-    a = a.contiguous();
-    blas_view(a.f32(), M, K, K, 1, &va);
+  blas_views(a, b, &va, &vb);
+  sgemm_threaded(va, vb, c.f32(), a.size(0), b.size(1), a.size(1), c.strides()[0], alpha, beta);
+}
+
+void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tensor& c) {
+  const int64_t M = a_in.size(0), K = a_in.size(1), N = b_in.size(1);
+  if (!use_reference_kernels() && thin_gemm_applies(M, N, K)) {
+    Tensor a = a_in, b = b_in;
+    BlasView va, vb;
+    blas_views(a, b, &va, &vb);
+    if (va.trans == CblasNoTrans) {
+      const Tensor bc = bias.contiguous();
+      thin_gemm(va.ptr, va.ld, vb.ptr, vb.ld, vb.trans == CblasTrans, c.f32(), c.strides()[0], M, N, K, bc.f32(),
+                false);
+      return;
+    }
   }
-  if (!blas_view(b.f32(), K, N, b.strides()[0], b.strides()[1], &vb)) {
-    b = b.contiguous();
-    blas_view(b.f32(), K, N, N, 1, &vb);
-  }
-  sgemm_threaded(va, vb, c.f32(), M, N, K, c.strides()[0], alpha, beta);
+  c.copy_(bias.view({1, N}).expand({M, N}));
+  gemm(a_in, b_in, c, 1.0f, 1.0f);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {

@@ -255,7 +255,7 @@ int winograd_tile(int64_t C, int64_t Cout, int64_t H, int64_t W, bool weight_gra
 }
 
 void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
-                      int64_t Cout, float* y, int tile) {
+                      int64_t Cout, float* y, int tile, const float* bias) {
   const Variant& var = variant(tile);
   const Tiling t(H, W, var.m);
   std::vector<float> u(static_cast<size_t>(var.nxi * Cout * C));
@@ -275,8 +275,12 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
                     u.data() + xi * Cout * C, as_int(C), s.v.get() + xi * vs, as_int(T), 0.0f,
                     s.m.get() + xi * ms, as_int(T));
       for (int64_t n = n0; n < n1; ++n)
-        for (int64_t o = 0; o < Cout; ++o)
-          var.output(s.m.get() + o * T + (n - n0) * t.tiles(), ms, t, y + (n * Cout + o) * H * W, s.rows);
+        for (int64_t o = 0; o < Cout; ++o) {
+          float* plane = y + (n * Cout + o) * H * W;
+          var.output(s.m.get() + o * T + (n - n0) * t.tiles(), ms, t, plane, s.rows);
+          if (bias)
+            for (int64_t p = 0; p < H * W; ++p) plane[p] += bias[o];
+        }
     }
   }
 }

@@ -3,7 +3,7 @@
 //   Y = X W^T + 1 b^T
 //   dX = dY W,   dW = dY^T X,   db = sum over rows of dY
 // One fused op instead of matmul + broadcast add: one GEMM each way and no
-// temporary for the bias. A frozen W (LoRA) skips the dW GEMM entirely.
+// temporary for the bias (which is where the forward's sums start: tensor/matmul.h gemm_bias). A frozen W (LoRA) skips the dW GEMM entirely.
 #include "autograd/ops.h"
 #include "tensor/matmul.h"
 #include "tensor/reduce.h"
@@ -23,8 +23,7 @@ Var linear(const Var& x, const Var& w, const Var& b) {
   Tensor X = xv.reshape({M, in});
   Tensor Y = Tensor::empty({M, out});
   if (b.defined()) {
-    Y.copy_(b.value().view({1, out}).expand({M, out}));
-    gemm(X, wv.transpose(0, 1), Y, 1.0f, 1.0f);
+    gemm_bias(X, wv.transpose(0, 1), b.value(), Y);
   } else {
     gemm(X, wv.transpose(0, 1), Y);
   }

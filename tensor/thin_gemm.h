@@ -1,0 +1,58 @@
+// tensor/thin_gemm.h: a register-blocked GEMM for tall, thin products
+//   C (M, N) = A (M, K) @ B (K, N)  [+ C]  [+ bias on every row]
+// with many rows and few columns: a transformer's projections on pixel tokens (M = batch x H x W
+// = 12,544 rows at 14x14, batch 64; K, N = 64 ... 512), forward (X W^T + b) and input gradient
+// (dY W).
+//
+// OpenBLAS packs both operands into panels before its kernel runs. With K = 64 that packing is
+// as much memory traffic as the arithmetic is work, and such products run at 170-190 GFLOP/s on
+// the development machine (2 threads) against ~280 for a square one. Here only B (K x N: at most
+// a few hundred KB, it stays in L2) is packed, once per call; A is read where it lies, one row
+// block at a time, and every element of A is broadcast into a register and multiplied with a row
+// of B held in vector registers:
+//
+//   for each block of MR rows of C and panel of 16 NV columns:      (MR x NV accumulators)
+//     c[r][v] = bias[v] or C[r][v] or 0
+//     for k in 0..K:  b[v] = Bp[k, panel v];  for r: c[r][v] += A[r, k] * b[v]
+//     C[r][v] = c[r][v]
+//
+// MR x NV accumulators fill the vector registers (AVX-512: 6 x 4 of 32; AVX2: 6 x 2 of 16), so
+// each loaded B vector serves MR rows and each broadcast A value NV vectors. Measured at the
+// mnist-t2i shapes: 250-290 GFLOP/s where OpenBLAS gives 170-230 (docs/performance.md).
+//
+// Every element of C is summed in the order k = 0, 1, ..., K-1 by one thread, so the result has
+// the same bits for every thread count; against OpenBLAS it differs by rounding only. The plain
+// version of the same maths is gemm_reference (tensor/reference.h); tests/tensor/test_thin_gemm.cpp
+// compares the two at every kernel shape and remainder.
+#pragma once
+#include <cstdint>
+
+namespace ld {
+
+// Which instruction set thin_gemm runs on this CPU: "avx512", "avx2", or "" (not available: no
+// AVX2 + FMA, a non-x86 build, LORADIFF_SIMD=baseline, LORADIFF_KERNELS=reference, or
+// LORADIFF_THIN_GEMM=off). LORADIFF_THIN_GEMM=off|avx2|avx512 caps it (for measuring what it gives;
+// every product then goes to OpenBLAS, or runs the AVX2 kernel on an AVX-512 CPU).
+const char* thin_gemm_isa();
+// The same cap from code (tests): "off", "avx2", "avx512" (= no cap).
+void set_thin_gemm_cap(const char* isa);
+
+// Whether a product of this shape goes to thin_gemm: the ISA is available, there are many rows
+// (M >= 512) and B is small (K, N <= 1024), where it was measured faster than OpenBLAS.
+bool thin_gemm_applies(int64_t M, int64_t N, int64_t K);
+
+// C (M x N, row stride ldc) = A (M x K, row stride lda) @ op(B) [+ C if accumulate] [+ bias (N)]
+// op(B) (K x N) is B[k * ldb + n], or B[n * ldb + k] when b_transposed (a weight W (N, K) read as
+// W^T). Threads split the rows unless called inside a parallel region. Call only where
+// thin_gemm_isa() is non-empty.
+void thin_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, bool b_transposed, float* C,
+               int64_t ldc, int64_t M, int64_t N, int64_t K, const float* bias, bool accumulate);
+
+// C (M x N) [+]= A^T @ B with A (K x M, row stride lda), B (K x N, row stride ldb) and a long K: a
+// weight gradient dW = dY^T X summed over many rows. K is cut into chunks of 1,024 rows (by the
+// shape alone), one partial product each, added in chunk order: the same bits for every thread count.
+bool thin_gemm_tn_applies(int64_t M, int64_t N, int64_t K);
+void thin_gemm_tn(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t M,
+                  int64_t N, int64_t K, bool accumulate);
+
+}  // namespace ld
