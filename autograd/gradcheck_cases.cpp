@@ -78,6 +78,11 @@ std::vector<GradcheckCase> gradcheck_cases() {
   add_case("linear/no_bias_3d", [](V x) { return linear(x[0], x[1]); }, {randn({2, 3, 4}), randn({2, 4})});
   add_case("linear/noncontiguous", [](V x) { return linear(x[0], x[1], x[2]); },
            {transposed({3, 4}), randn({2, 4}), randn({2})});
+  // a residual connection fused into the layer (x W^T + b) + r; dr = dY
+  add_case("linear/residual", [](V x) { return linear(x[0], x[1], x[2], x[3]); },
+           {randn({4, 3}), randn({5, 3}), randn({5}), randn({4, 5})});
+  add_case("linear/residual_no_bias_3d", [](V x) { return linear(x[0], x[1], Var(), x[2]); },
+           {randn({2, 3, 4}), randn({2, 4}), randn({2, 3, 2})});
 
   // reductions
   add_case("sum/all", [](V x) { return sum(x[0]); }, {randn({3, 4})});
@@ -113,6 +118,15 @@ std::vector<GradcheckCase> gradcheck_cases() {
            {randn({2, 3, 4, 4}), randn({2, 3, 1, 1})});
   add_case("conv2d/noncontiguous", [](V x) { return conv2d(x[0], x[1], x[2], 1, 1); },
            {randn({2, 4, 4, 3}).permute({0, 3, 1, 2}), randn({2, 3, 3, 3}), randn({2})});
+  // a residual connection fused into each convolution path: im2col, strided, Winograd, 1x1
+  add_case("conv2d/residual_3x3", [](V x) { return conv2d(x[0], x[1], x[2], 1, 1, x[3]); },
+           {randn({2, 3, 5, 5}), randn({4, 3, 3, 3}), randn({4}), randn({2, 4, 5, 5})});
+  add_case("conv2d/residual_stride2", [](V x) { return conv2d(x[0], x[1], x[2], 2, 1, x[3]); },
+           {randn({2, 2, 6, 6}), randn({3, 2, 3, 3}), randn({3}), randn({2, 3, 3, 3})});
+  add_case("conv2d/residual_winograd", [](V x) { return conv2d(x[0], x[1], x[2], 1, 1, x[3]); },
+           {randn({1, 16, 3, 5}), affine(randn({16, 16, 3, 3}), 1.0f / 12, 0.0f), randn({16}), randn({1, 16, 3, 5})});
+  add_case("conv2d/residual_1x1", [](V x) { return conv2d(x[0], x[1], x[2], 1, 0, x[3]); },
+           {randn({2, 3, 4, 4}), randn({2, 3, 1, 1}), randn({2}), randn({2, 2, 4, 4})});
   add_case("upsample_nearest2x", [](V x) { return upsample_nearest2x(x[0]); }, {randn({2, 2, 3, 3})});
   add_case("group_norm", [](V x) { return group_norm(x[0], 2, x[1], x[2]); },
            {randn({2, 4, 3, 3}), randn({4}), randn({4})});

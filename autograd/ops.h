@@ -38,8 +38,9 @@ Var gelu(const Var& x);  // exact erf form
 
 // --- products (ops/matmul.cpp, ops/linear.cpp)
 Var matmul(const Var& a, const Var& b);  // (..., M, K) @ (..., K, N); batched = bmm
-// y = x W^T + b over the last axis of x; W (out, in), b (out) or undefined
-Var linear(const Var& x, const Var& w, const Var& b = Var());
+// y = x W^T + b over the last axis of x; W (out, in), b (out) or undefined. With a residual r
+// (shaped as y): y = (x W^T + b) + r, the layer and its residual connection in one pass.
+Var linear(const Var& x, const Var& w, const Var& b = Var(), const Var& residual = Var());
 
 // --- reductions (ops/reduce.cpp)
 Var sum(const Var& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);
@@ -59,7 +60,9 @@ Var log_softmax(const Var& x, int64_t axis = -1);
 
 // --- layers' maths (ops/conv2d.cpp, upsample.cpp, group_norm.cpp, layer_norm.cpp, embedding.cpp,
 // dropout.cpp)
-Var conv2d(const Var& x, const Var& w, const Var& b, int64_t stride = 1, int64_t padding = 0);
+// With a residual r (shaped as the output): (conv2d(x, w) + b) + r, added as each plane is written.
+Var conv2d(const Var& x, const Var& w, const Var& b, int64_t stride = 1, int64_t padding = 0,
+           const Var& residual = Var());
 Var upsample_nearest2x(const Var& x);
 Var group_norm(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps = 1e-5f);
 // silu(group_norm(x)) in one op: the normalised tensor is never stored (recomputed in backward)

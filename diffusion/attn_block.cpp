@@ -38,12 +38,13 @@ ag::Var AttnBlock::forward(const ag::Var& x, const ag::Var& context, const Tenso
   ag::Var h = proj_in->forward(norm->forward(x));  // (B, C, H, W), 1x1 conv
   // (B, C, H, W) -> (B, C, N) -> (B, N, C): one token per pixel
   h = ag::permute(ag::reshape(h, {B, C, H * W}), {0, 2, 1});
-  h = h + self_attn->forward(ln1->forward(h), ag::Var());  // (B, N, C): N queries on N keys
+  // Each residual connection h + f(h) is added by f's last layer as it writes its output (forward_add).
+  h = self_attn->forward(ln1->forward(h), ag::Var(), Tensor(), h);  // (B, N, C): N queries on N keys
   // (B, N, C): N queries on the T caption tokens, keys and values from the context (B, T, D)
-  h = h + cross_attn->forward(ln2->forward(h), context, key_keep);
-  h = h + ff->forward(ln3->forward(h));                      // (B, N, C) -> (B, N, 4C) -> (B, N, C)
+  h = cross_attn->forward(ln2->forward(h), context, key_keep, h);
+  h = ff->forward_add(ln3->forward(h), h);                   // (B, N, C) -> (B, N, 4C) -> (B, N, C)
   h = ag::reshape(ag::permute(h, {0, 2, 1}), {B, C, H, W});  // (B, N, C) -> (B, C, N) -> (B, C, H, W)
-  return x + proj_out->forward(h);                           // (B, C, H, W), 1x1 conv
+  return proj_out->forward_add(h, x);                        // x + proj_out(h): (B, C, H, W), 1x1 conv
 }
 
 }  // namespace ld::diffusion

@@ -14,4 +14,8 @@ FeedForward::FeedForward(int64_t dim, int64_t hidden, Generator& gen)
 // x (..., dim) -> fc1 (..., hidden) -> GELU -> fc2 (..., dim); e.g. (B, N, C) -> (B, N, 4C) -> (B, N, C)
 ag::Var FeedForward::forward(const ag::Var& x) { return fc2->forward(ag::gelu(fc1->forward(x))); }
 
+ag::Var FeedForward::forward_add(const ag::Var& x, const ag::Var& residual) {
+  return fc2->forward_add(ag::gelu(fc1->forward(x)), residual);
+}
+
 }  // namespace ld::diffusion

@@ -10,6 +10,7 @@ class FeedForward : public nn::Module {
   FeedForward(int64_t dim, int64_t hidden, Generator& gen);
   std::string type_name() const override { return "FeedForward"; }
   ag::Var forward(const ag::Var& x) override;
+  ag::Var forward_add(const ag::Var& x, const ag::Var& residual) override;  // residual + ff(x), added by fc2
 
   std::shared_ptr<nn::Module> fc1, fc2;  // Linear (replaceable: low-rank compression swaps them)
 };

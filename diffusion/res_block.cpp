@@ -35,8 +35,9 @@ ag::Var ResBlock::forward(const ag::Var& x, const ag::Var& silu_temb) {
   ag::Var h = conv1->forward(norm1->forward_silu(x));  // silu(norm1(x)): (B, cin, H, W) -> (B, cout, H, W)
   ag::Var t = time_proj->forward(silu_temb);           // (B, E) -> (B, cout)
   h = h + ag::reshape(t, {t.size(0), cout, 1, 1});     // (B, cout, 1, 1) broadcast over H, W
-  h = conv2->forward(dropout->forward(norm2->forward_silu(h)));  // silu(norm2(h)): (B, cout, H, W)
-  return h + (skip ? skip->forward(x) : x);  // skip: 1x1 conv (B, cin, H, W) -> (B, cout, H, W)
+  // conv2(dropout(silu(norm2(h)))) + skip(x), the skip added by conv2 as it writes its output
+  // (skip: 1x1 conv (B, cin, H, W) -> (B, cout, H, W), or x itself when cin = cout)
+  return conv2->forward_add(dropout->forward(norm2->forward_silu(h)), skip ? skip->forward(x) : x);
 }
 
 }  // namespace ld::diffusion

@@ -26,7 +26,7 @@ MultiHeadAttention::MultiHeadAttention(int64_t d, int64_t h, int64_t cd, bool qk
   register_module("to_out", to_out);
 }
 
-Var MultiHeadAttention::forward(const Var& x, const Var& context, const Tensor& key_keep) {
+Var MultiHeadAttention::forward(const Var& x, const Var& context, const Tensor& key_keep, const Var& residual) {
   const Var& c = context.defined() ? context : x;
   if (x.dim() != 3 || x.size(2) != dim)
     fail("MultiHeadAttention: input ", shape_str(x.shape()), " must be (B, L, ", dim, ")");
@@ -38,7 +38,8 @@ Var MultiHeadAttention::forward(const Var& x, const Var& context, const Tensor& 
   Var v = to_v->forward(c);  // (B, Lk, cd) -> (B, Lk, dim)
   // per head softmax(q k^T / sqrt(d)) v, key_keep (B, Lk) masking padded keys; the heads are read and
   // written in place in this layout, so no split or merge is needed: (B, Lq, dim), then to_out
-  return to_out->forward(ag::multi_head_attention(q, k, v, heads, key_keep));
+  const Var o = ag::multi_head_attention(q, k, v, heads, key_keep);
+  return residual.defined() ? to_out->forward_add(o, residual) : to_out->forward(o);
 }
 
 }  // namespace ld::nn

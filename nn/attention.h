@@ -20,7 +20,8 @@ class MultiHeadAttention : public Module {
                      Generator& gen);
   std::string type_name() const override { return "MultiHeadAttention"; }
   // context undefined = self-attention on x; key_keep undefined = attend to every key.
-  Var forward(const Var& x, const Var& context, const Tensor& key_keep = Tensor());
+  // With a residual r (shaped as x): r + attention(x), added by to_out as it writes its output.
+  Var forward(const Var& x, const Var& context, const Tensor& key_keep = Tensor(), const Var& residual = Var());
   Var forward(const Var& x) override { return forward(x, Var()); }
 
   int64_t dim, heads, context_dim;

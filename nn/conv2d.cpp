@@ -25,4 +25,11 @@ Var Conv2d::forward(const Var& x) {
   return ag::conv2d(x, weight, bias, stride, padding);
 }
 
+Var Conv2d::forward_add(const Var& x, const Var& residual) {
+  if (x.dim() != 4 || x.size(1) != in_channels)
+    fail("Conv2d(", in_channels, " -> ", out_channels, "): input ", shape_str(x.shape()), " must be (N, ",
+         in_channels, ", H, W)");
+  return ag::conv2d(x, weight, bias, stride, padding, residual);
+}
+
 }  // namespace ld::nn

@@ -14,6 +14,7 @@ class Conv2d : public Module {
          bool bias, Generator& gen);
   std::string type_name() const override { return "Conv2d"; }
   Var forward(const Var& x) override;
+  Var forward_add(const Var& x, const Var& residual) override;  // one op: the layer + residual
 
   int64_t in_channels, out_channels, kernel_size, stride, padding;
   Var weight;  // (out, in, k, k)

@@ -21,4 +21,11 @@ Var Linear::forward(const Var& x) {
   return ag::linear(x, weight, bias);
 }
 
+Var Linear::forward_add(const Var& x, const Var& residual) {
+  if (x.dim() < 1 || x.size(-1) != in_features)
+    fail("Linear(", in_features, ", ", out_features, "): input ", shape_str(x.shape()), " must end in ",
+         in_features);
+  return ag::linear(x, weight, bias, residual);
+}
+
 }  // namespace ld::nn

@@ -12,6 +12,7 @@ class Linear : public Module {
   Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen);
   std::string type_name() const override { return "Linear"; }
   Var forward(const Var& x) override;
+  Var forward_add(const Var& x, const Var& residual) override;  // one op: the layer + residual
 
   int64_t in_features, out_features;
   Var weight;  // (out, in)

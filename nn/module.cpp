@@ -1,6 +1,8 @@
 // nn/module.cpp: walking the module tree (names, modes, state dict).
 #include "nn/module.h"
 
+#include "autograd/ops.h"
+
 #include <set>
 
 #include "tensor/excerpt.h"
@@ -37,6 +39,8 @@ std::string LoadReport::str() const {
 Var Module::forward(const Var&) {
   fail(type_name(), ": this module has no single-input forward(x); call its own forward overload");
 }
+
+Var Module::forward_add(const Var& x, const Var& residual) { return ag::add(forward(x), residual); }
 
 void Module::check_new_name(const std::string& name) const {
   if (name.empty() || name.find('.') != std::string::npos)

@@ -62,6 +62,9 @@ class Module {
   // calling this one on them fails with a clear message.
   virtual Var forward(const Var& x);
   Var operator()(const Var& x) { return forward(x); }
+  // forward(x) + residual: a residual connection. Linear and Conv2d add the residual as they write
+  // their output (no pass of its own, the same bits); any other module adds it afterwards.
+  virtual Var forward_add(const Var& x, const Var& residual);
 
   // --- parameters, depth first, in registration order (own parameters first)
   std::vector<std::pair<std::string, Var>> named_parameters() const;

@@ -83,20 +83,9 @@ std::vector<float> keep_flags(const Tensor& key_keep) {
 // The large cases only: below this many multiply-adds threads cost more than they save.
 bool worth_threads(const Dims& n) { return n.B * n.H * n.Lq * n.Lk * n.d >= 8 * kParallelGrain; }
 
-// Max and sum of a row in 8 independent lanes: the compiler may not reorder a float reduction by
-// itself (a one-lane loop waits on each max/add in turn), and fixed lanes keep the order, and so the
-// bits, the same on every run.
-inline float row_max(const float* s, int64_t n) {
-  float lane[8] = {-kInf, -kInf, -kInf, -kInf, -kInf, -kInf, -kInf, -kInf};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int t = 0; t < 8; ++t) lane[t] = lane[t] > s[j + t] ? lane[t] : s[j + t];
-  float m = -kInf;
-  for (; j < n; ++j) m = m > s[j] ? m : s[j];
-  for (float x : lane) m = m > x ? m : x;
-  return m;
-}
-
+// Dot product (or sum) of a row in 8 independent lanes: the compiler may not reorder a float
+// reduction by itself (a one-lane loop waits on each add in turn), and fixed lanes keep the order,
+// and so the bits, the same on every run and at every vector width.
 inline float row_dot(const float* a, const float* b, int64_t n) {  // b == nullptr: sum of a
   float lane[8] = {};
   int64_t j = 0;
@@ -107,24 +96,47 @@ inline float row_dot(const float* a, const float* b, int64_t n) {  // b == nullp
   return s + (((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7])));
 }
 
-// Rows of scores s (m x n, leading dimension n) -> probabilities in place, and lse per row.
-inline void softmax_rows(float* S, int64_t m, int64_t n, const float* keep, float* lse) {
+// Rows of scores s (m x n, leading dimension n) -> unnormalised probabilities e^(s - max) in place,
+// lse per row, and 1 / (sum of the row) in inv_sum: the caller scales the row of P V by it (d values
+// instead of the n of P). One pass finds the max (exact in any order, so a SIMD reduction), one
+// computes the exponentials and sums them in 8 fixed lanes (the bits do not depend on the vector width).
+inline void softmax_rows(float* S, int64_t m, int64_t n, const float* keep, float* lse, float* inv_sum) {
   for (int64_t r = 0; r < m; ++r) {
     float* s = S + r * n;
     if (keep)
       for (int64_t j = 0; j < n; ++j) s[j] = keep[j] != 0.0f ? s[j] : -kInf;
-    const float mx = row_max(s, n);
+    float mx = -kInf;
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < n; ++j) mx = mx > s[j] ? mx : s[j];
     if (mx == -kInf) {  // every key padded: no attention at all
       for (int64_t j = 0; j < n; ++j) s[j] = 0.0f;
       lse[r] = -kInf;
+      inv_sum[r] = 0.0f;
       continue;
     }
-    for (int64_t j = 0; j < n; ++j) s[j] = exp_f32(s[j] - mx);  // a padded key's -inf gives exactly 0
-    const float sum = row_dot(s, nullptr, n);
+    float lane[8] = {};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+      for (int t = 0; t < 8; ++t) {
+        const float e = exp_f32(s[j + t] - mx);  // a padded key's -inf gives exactly 0
+        s[j + t] = e;
+        lane[t] += e;
+      }
+    float sum = 0.0f;
+    for (; j < n; ++j) {
+      s[j] = exp_f32(s[j] - mx);
+      sum += s[j];
+    }
+    sum += ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
     lse[r] = mx + std::log(sum);
-    const float inv = 1.0f / sum;
-    for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+    inv_sum[r] = 1.0f / sum;
   }
+}
+
+// Row r of o (m rows of d values, leading dimension ld) *= inv_sum[r]: the softmax's normalisation.
+inline void scale_rows(float* o, int64_t m, int64_t d, int64_t ld, const float* inv_sum) {
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t c = 0; c < d; ++c) o[r * ld + c] *= inv_sum[r];
 }
 
 // Backward, first half: P = exp(S - lse) in place (S holds the recomputed scaled scores), and
@@ -170,7 +182,7 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
   const float scale = 1.0f / std::sqrt(static_cast<float>(n.d));
 #pragma omp parallel if (worth_threads(n)) num_threads(num_threads())
   {
-    std::vector<float> tile(static_cast<size_t>(std::min(kRows, n.Lq) * Lk));
+    std::vector<float> tile(static_cast<size_t>(std::min(kRows, n.Lq) * Lk)), inv_sum(kRows);
     float* S = tile.data();
 #pragma omp for schedule(static)
     for (int64_t it = 0; it < items; ++it) {
@@ -184,10 +196,12 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
       // S = scale Q_blk K^T   (m x Lk)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, I(m), I(Lk), I(n.d), scale, qb, I(W), kb, I(W),
                   0.0f, S, I(Lk));
-      simd_dispatch([&] { softmax_rows(S, m, Lk, kp, lse); });
-      // O_blk = P V, written straight into this head's columns of o
+      simd_dispatch([&] { softmax_rows(S, m, Lk, kp, lse, inv_sum.data()); });
+      // O_blk = (e^(S - max) V) / sum, written straight into this head's columns of o
+      float* ob = po + (b * n.Lq + i0) * W + c * n.d;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(m), I(n.d), I(Lk), 1.0f, S, I(Lk), vb, I(W),
-                  0.0f, po + (b * n.Lq + i0) * W + c * n.d, I(W));
+                  0.0f, ob, I(W));
+      scale_rows(ob, m, n.d, W, inv_sum.data());
     }
   }
   return r;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tensor/matmul.h"
+#include "tensor/elementwise.h"
 #include "tensor/parallel.h"
 #include "tensor/reference.h"
 #include "tensor/winograd.h"
@@ -131,6 +132,16 @@ void add_partials(const std::vector<float>& part, int nt, int64_t n, float* dw) 
     for (int64_t i = 0; i < n; ++i) dw[i] += part[static_cast<size_t>(t) * n + i];
 }
 
+// `planes` planes of P floats (plane o gets bias[o]): += bias, then += residual, the order of a
+// separate bias add followed by a separate residual add. Either may be nullptr.
+void add_bias_residual(float* y, const float* bias, const float* residual, int64_t planes, int64_t P) {
+  if (bias)
+    for (int64_t o = 0; o < planes; ++o)
+      for (int64_t p = 0; p < P; ++p) y[o * P + p] += bias[o];
+  if (residual)
+    for (int64_t i = 0; i < planes * P; ++i) y[i] += residual[i];
+}
+
 bool is_pointwise(const Conv2dGeometry& g) { return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0; }
 
 }  // namespace
@@ -160,19 +171,28 @@ Tensor col2im(const Tensor& col_in, const Shape& x_shape, int64_t kh, int64_t kw
   return dx;
 }
 
-Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, int64_t stride,
-                      int64_t pad) {
+Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, int64_t stride, int64_t pad,
+                      const Tensor& residual) {
   Conv2dGeometry g = conv2d_geometry(x_in, w_in, stride, pad);
   const int64_t Cout = w_in.size(0), K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
   if (bias.defined() && bias.shape() != Shape{Cout})
     fail("conv2d: bias ", shape_str(bias.shape()), " must be (", Cout, ")");
-  if (use_reference_kernels()) return conv2d_reference_forward(x_in, w_in, bias, stride, pad);
+  if (residual.defined() && residual.shape() != Shape{g.N, Cout, g.Ho, g.Wo})
+    fail("conv2d: residual ", shape_str(residual.shape()), " must be (", g.N, ", ", Cout, ", ", g.Ho, ", ", g.Wo,
+         ")");
+  if (use_reference_kernels()) {
+    Tensor y = conv2d_reference_forward(x_in, w_in, bias, stride, pad);
+    if (residual.defined()) axpy_(y, 1.0f, residual);
+    return y;
+  }
   Tensor x = x_in.contiguous();
   Tensor w = w_in.contiguous().view({Cout, K});
   Tensor y = Tensor::empty({g.N, Cout, g.Ho, g.Wo});
   const Tensor bias_c = bias.defined() ? bias.contiguous() : Tensor();
   const float* pb = bias.defined() ? bias_c.f32() : nullptr;
-  bool bias_added = false;  // the Winograd and im2col paths add it as they write each output plane
+  const Tensor res_c = residual.defined() ? residual.contiguous() : Tensor();
+  const float* pr = residual.defined() ? res_c.f32() : nullptr;
+  // every path adds the bias and the residual as it writes each output plane, while it is in cache
   if (is_pointwise(g)) {
     // 1x1 conv: Y[n] = W @ X[n] (+ bias, added while Y[n] is in cache), one GEMM per sample, the
     // samples spread over the threads; no im2col.
@@ -185,15 +205,11 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Cout), static_cast<int>(P),
                   static_cast<int>(K), 1.0f, pw, static_cast<int>(K), px + n * K * P, static_cast<int>(P), 0.0f, yn,
                   static_cast<int>(P));
-      if (pb)
-        for (int64_t o = 0; o < Cout; ++o)
-          for (int64_t p = 0; p < P; ++p) yn[o * P + p] += pb[o];
+      add_bias_residual(yn, pb, pr ? pr + n * Cout * P : nullptr, Cout, P);
     }
-    bias_added = true;
   } else if (winograd_applies(g.C, Cout, g.kh, g.kw, stride, pad)) {
     winograd_conv3x3(x.f32(), w.f32(), g.N, g.C, g.H, g.W, Cout, y.f32(),
-                     winograd_tile(g.C, Cout, g.H, g.W, false), pb);  // tensor/winograd.h
-    bias_added = true;
+                     winograd_tile(g.C, Cout, g.H, g.W, false), pb, pr);  // tensor/winograd.h
   } else {
     // Chunks of samples are spread over the threads, one parallel region for the
     // whole convolution: each thread fills its own im2col buffer (about 2 MB, so it
@@ -220,22 +236,11 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
           for (int64_t o = 0; o < Cout; ++o) {
             const float* src = out.get() + o * cols + (n - n0) * P;
             float* dst = py + (n * Cout + o) * P;
-            const float b = pb ? pb[o] : 0.0f;
-            for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + b;
+            std::copy(src, src + P, dst);
+            add_bias_residual(dst, pb ? pb + o : nullptr, pr ? pr + (n * Cout + o) * P : nullptr, 1, P);
           }
       }
     }
-    bias_added = true;
-  }
-  if (pb && !bias_added) {
-    float* py = y.f32();
-#pragma omp parallel for collapse(2) schedule(static) if (y.numel() >= kParallelGrain) \
-    num_threads(num_threads())
-    for (int64_t n = 0; n < g.N; ++n)
-      for (int64_t o = 0; o < Cout; ++o) {
-        float* row = py + (n * Cout + o) * P;
-        for (int64_t p = 0; p < P; ++p) row[p] += pb[o];
-      }
   }
   return y;
 }

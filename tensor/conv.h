@@ -23,7 +23,10 @@ Tensor col2im(const Tensor& col, const Shape& x_shape, int64_t kh, int64_t kw, i
 
 // y[n, o] = b[o] + sum_{c,i,j} w[o, c, i, j] x[n, c, oh*s - p + i, ow*s - p + j]
 // As matrices per batch chunk: Y (Cout, N*P) = W (Cout, C*kh*kw) @ im2col(x).  bias may be undefined.
-Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad);
+// residual (N, Cout, Ho, Wo), when defined, is added to y (a residual connection y + r, in the same
+// order of operations as a separate add) as each output plane is written, while it is in cache.
+Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad,
+                      const Tensor& residual = Tensor());
 
 struct Conv2dGrads {
   Tensor dx, dw, dbias;

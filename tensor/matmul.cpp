@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "tensor/elementwise.h"
 #include "tensor/parallel.h"
 #include "tensor/reference.h"
 #include "tensor/thin_gemm.h"
@@ -123,21 +124,29 @@ void gemm(const Tensor& a_in, const Tensor& b_in, Tensor& c, float alpha, float 
   sgemm_threaded(va, vb, c.f32(), a.size(0), b.size(1), a.size(1), c.strides()[0], alpha, beta);
 }
 
-void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tensor& c) {
+void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tensor& c, const Tensor& residual) {
   const int64_t M = a_in.size(0), K = a_in.size(1), N = b_in.size(1);
+  if (residual.defined() && residual.shape() != Shape{M, N})
+    fail("gemm_bias: residual ", shape_str(residual.shape()), " must be (", M, ", ", N, ")");
   if (!use_reference_kernels() && thin_gemm_applies(M, N, K)) {
     Tensor a = a_in, b = b_in;
     BlasView va, vb;
     blas_views(a, b, &va, &vb);
     if (va.trans == CblasNoTrans) {
-      const Tensor bc = bias.contiguous();
-      thin_gemm(va.ptr, va.ld, vb.ptr, vb.ld, vb.trans == CblasTrans, c.f32(), c.strides()[0], M, N, K, bc.f32(),
-                false);
+      const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+      const Tensor rc = residual.defined() ? residual.contiguous() : Tensor();
+      thin_gemm(va.ptr, va.ld, vb.ptr, vb.ld, vb.trans == CblasTrans, c.f32(), c.strides()[0], M, N, K,
+                bias.defined() ? bc.f32() : nullptr, false, residual.defined() ? rc.f32() : nullptr, N);
       return;
     }
   }
-  c.copy_(bias.view({1, N}).expand({M, N}));
-  gemm(a_in, b_in, c, 1.0f, 1.0f);
+  if (bias.defined()) {
+    c.copy_(bias.view({1, N}).expand({M, N}));
+    gemm(a_in, b_in, c, 1.0f, 1.0f);
+  } else {
+    gemm(a_in, b_in, c);
+  }
+  if (residual.defined()) axpy_(c, 1.0f, residual);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {

@@ -71,7 +71,8 @@ Isa isa_now() {
 
 // One kernel call's operands: element (r, k) of A is A[r * ars + k * aks] (rows of A: ars = lda,
 // aks = 1; A read transposed: ars = 1, aks = lda), row k of B starts at B + k * ldb, row r of C at
-// C + r * ldc. C starts as bias (or 0), plus C itself when `accumulate`.
+// C + r * ldc. C starts as bias (or 0), plus C itself when `accumulate`; a residual R (row r at
+// R + r * ldr) is added to the finished sum, as a separate add would.
 struct Tile {
   const float* A;
   int64_t ars, aks;
@@ -81,7 +82,14 @@ struct Tile {
   int64_t ldc;
   const float* bias;
   bool accumulate;
-  Tile at(int64_t i) const { return {A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc, bias, accumulate}; }
+  const float* R = nullptr;
+  int64_t ldr = 0;
+  Tile at(int64_t i) const {
+    return {A + i * ars, ars, aks, B, ldb, C + i * ldc, ldc, bias, accumulate, R ? R + i * ldr : nullptr, ldr};
+  }
+  Tile columns(int64_t j) const {
+    return {A, ars, aks, B + j, ldb, C + j, ldc, bias ? bias + j : nullptr, accumulate, R ? R + j : nullptr, ldr};
+  }
 };
 
 // --- AVX-512: vectors of 16 floats, up to 4 per row (64 columns), 6 x 4 accumulators of 32 registers.
@@ -105,8 +113,11 @@ template <int MR, int NV>
     }
   }
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v)
-      _mm512_mask_storeu_ps(t.C + r * t.ldc + 16 * v, v + 1 < NV ? __mmask16(0xFFFF) : last, c[r][v]);
+    for (int v = 0; v < NV; ++v) {
+      const __mmask16 m = v + 1 < NV ? __mmask16(0xFFFF) : last;
+      if (t.R) c[r][v] = _mm512_add_ps(c[r][v], _mm512_maskz_loadu_ps(m, t.R + r * t.ldr + 16 * v));
+      _mm512_mask_storeu_ps(t.C + r * t.ldc + 16 * v, m, c[r][v]);
+    }
 }
 
 // The last rows of a panel, fewer than MR: one kernel call for exactly `left` rows.
@@ -134,10 +145,7 @@ template <int NV, int MR = NV >= 3 ? 24 / NV : 12>
   for (int64_t j = 0; j < N; j += 64) {
     const int64_t w = std::min<int64_t>(64, N - j), nv = (w + 15) / 16, tail = w - 16 * (nv - 1);
     const __mmask16 last = static_cast<__mmask16>((1u << tail) - 1);
-    Tile p = t;
-    p.B += j;
-    p.C += j;
-    if (p.bias) p.bias += j;
+    const Tile p = t.columns(j);
     switch (nv) {
       case 4: panel512<4>(rows, K, p, last); break;
       case 3: panel512<3>(rows, K, p, last); break;
@@ -168,7 +176,11 @@ template <int MR, int NV>
     }
   }
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) _mm256_maskstore_ps(t.C + r * t.ldc + 8 * v, v + 1 < NV ? all : last, c[r][v]);
+    for (int v = 0; v < NV; ++v) {
+      const __m256i m = v + 1 < NV ? all : last;
+      if (t.R) c[r][v] = _mm256_add_ps(c[r][v], _mm256_maskload_ps(t.R + r * t.ldr + 8 * v, m));
+      _mm256_maskstore_ps(t.C + r * t.ldc + 8 * v, m, c[r][v]);
+    }
 }
 
 template <int NV, int R>
@@ -195,10 +207,7 @@ template <int NV, int MR = 6>
     const __m256i last = _mm256_setr_epi32(0 < tail ? -1 : 0, 1 < tail ? -1 : 0, 2 < tail ? -1 : 0,
                                            3 < tail ? -1 : 0, 4 < tail ? -1 : 0, 5 < tail ? -1 : 0,
                                            6 < tail ? -1 : 0, 7 < tail ? -1 : 0);
-    Tile p = t;
-    p.B += j;
-    p.C += j;
-    if (p.bias) p.bias += j;
+    const Tile p = t.columns(j);
     if (nv == 2)
       panel256<2>(rows, K, p, last);
     else
@@ -239,7 +248,8 @@ bool thin_gemm_tn_applies(int64_t M, int64_t N, int64_t K) {
 }
 
 void thin_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, bool b_transposed, float* C,
-               int64_t ldc, int64_t M, int64_t N, int64_t K, const float* bias, bool accumulate) {
+               int64_t ldc, int64_t M, int64_t N, int64_t K, const float* bias, bool accumulate, const float* R,
+               int64_t ldr) {
 #if LORADIFF_THIN_GEMM
   const Isa isa = isa_now();
   if (isa == Isa::None) fail("thin_gemm: not available on this CPU / build (check thin_gemm_isa() first)");
@@ -259,11 +269,11 @@ void thin_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, bool b_
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t i0 = blk * kRowBlock;
     rows_any(isa, std::min(kRowBlock, M - i0), N, K,
-             Tile{A + i0 * lda, lda, 1, B, ldb, C + i0 * ldc, ldc, bias, accumulate});
+             Tile{A + i0 * lda, lda, 1, B, ldb, C + i0 * ldc, ldc, bias, accumulate, R ? R + i0 * ldr : nullptr, ldr});
   }
 #else
   (void)A, (void)lda, (void)B, (void)ldb, (void)b_transposed, (void)C, (void)ldc, (void)M, (void)N, (void)K,
-      (void)bias, (void)accumulate;
+      (void)bias, (void)accumulate, (void)R, (void)ldr;
   fail("thin_gemm: not available in this build");
 #endif
 }

@@ -42,11 +42,13 @@ void set_thin_gemm_cap(const char* isa);
 bool thin_gemm_applies(int64_t M, int64_t N, int64_t K);
 
 // C (M x N, row stride ldc) = A (M x K, row stride lda) @ op(B) [+ C if accumulate] [+ bias (N)]
+//                             [+ R (M x N, row stride ldr): a residual added to the finished sum]
 // op(B) (K x N) is B[k * ldb + n], or B[n * ldb + k] when b_transposed (a weight W (N, K) read as
 // W^T). Threads split the rows unless called inside a parallel region. Call only where
 // thin_gemm_isa() is non-empty.
 void thin_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, bool b_transposed, float* C,
-               int64_t ldc, int64_t M, int64_t N, int64_t K, const float* bias, bool accumulate);
+               int64_t ldc, int64_t M, int64_t N, int64_t K, const float* bias, bool accumulate,
+               const float* R = nullptr, int64_t ldr = 0);
 
 // C (M x N) [+]= A^T @ B with A (K x M, row stride lda), B (K x N, row stride ldb) and a long K: a
 // weight gradient dW = dY^T X summed over many rows. K is cut into chunks of 1,024 rows (by the

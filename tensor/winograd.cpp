@@ -255,7 +255,7 @@ int winograd_tile(int64_t C, int64_t Cout, int64_t H, int64_t W, bool weight_gra
 }
 
 void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
-                      int64_t Cout, float* y, int tile, const float* bias) {
+                      int64_t Cout, float* y, int tile, const float* bias, const float* residual) {
   const Variant& var = variant(tile);
   const Tiling t(H, W, var.m);
   std::vector<float> u(static_cast<size_t>(var.nxi * Cout * C));
@@ -280,6 +280,10 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
           var.output(s.m.get() + o * T + (n - n0) * t.tiles(), ms, t, plane, s.rows);
           if (bias)
             for (int64_t p = 0; p < H * W; ++p) plane[p] += bias[o];
+          if (residual) {
+            const float* r = residual + (n * Cout + o) * H * W;
+            for (int64_t p = 0; p < H * W; ++p) plane[p] += r[p];
+          }
         }
     }
   }

@@ -1,19 +1,24 @@
 // autograd/ops/conv2d.cpp: 2-D convolution by im2col + GEMM (tensor/conv.cpp).
 //   y[n,o,:,:] = b[o] + sum_c w[o,c] (*) x[n,c]          as matrices: Y = W col(x) + b
 //   dW = dY col(x)^T,   dx = col2im(W^T dY),   db[o] = sum_{n,h,w} dY[n,o,h,w]
+// With a residual r: y + r, and dr = dY (a residual connection fused into the layer's output pass).
 #include "tensor/conv.h"
 
 #include "autograd/ops.h"
 
 namespace ld::ag {
 
-Var conv2d(const Var& x, const Var& w, const Var& b, int64_t stride, int64_t padding) {
-  Tensor y = conv2d_forward(x.value(), w.value(), b.defined() ? b.value() : Tensor(), stride, padding);
+Var conv2d(const Var& x, const Var& w, const Var& b, int64_t stride, int64_t padding, const Var& residual) {
+  Tensor y = conv2d_forward(x.value(), w.value(), b.defined() ? b.value() : Tensor(), stride, padding,
+                            residual.defined() ? residual.value() : Tensor());
   std::vector<Var> inputs{x, w};
   if (b.defined()) inputs.push_back(b);
-  return make_node(y, "conv2d", inputs, [stride, padding](Node& self) {
+  if (residual.defined()) inputs.push_back(residual);  // last: d/dr (y) = 1, it gets dY as it is
+  const bool has_b = b.defined(), has_r = residual.defined();
+  return make_node(y, "conv2d", inputs, [stride, padding, has_b, has_r](Node& self) {
     Node &x = *self.inputs[0], &w = *self.inputs[1];
-    Node* b = self.inputs.size() > 2 ? self.inputs[2].get() : nullptr;
+    Node* b = has_b ? self.inputs[2].get() : nullptr;
+    if (has_r && self.inputs.back()->requires_grad) self.inputs.back()->accumulate(self.grad);
     Conv2dGrads g = conv2d_backward(x.value, w.value, self.grad, stride, padding, x.requires_grad,
                                     w.requires_grad, b && b->requires_grad);
     if (x.requires_grad) x.accumulate(g.dx);

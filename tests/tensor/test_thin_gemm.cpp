@@ -71,19 +71,21 @@ TEST_CASE("thin_gemm: every kernel, panel width and row remainder against the pl
     for (int64_t N : Ns)
       for (int64_t M : Ms)
         for (int64_t K : Ks)
-          for (int variant = 0; variant < 4; ++variant) {
+          for (int variant = 0; variant < 8; ++variant) {
             CAPTURE(kern);
             CAPTURE(M);
             CAPTURE(N);
             CAPTURE(K);
             CAPTURE(variant);
-            const bool bt = variant & 1, with_bias = variant & 2, accumulate = variant == 3;
-            const int64_t lda = K + 3, ldb = (bt ? K : N) + 2, ldc = N + 5;  // wider than the rows
+            // variants: B plain / transposed x no bias / bias / bias + accumulate / bias + residual
+            const int mode = variant >> 1;
+            const bool bt = variant & 1, with_bias = mode >= 1, accumulate = mode == 2, residual = mode == 3;
+            const int64_t lda = K + 3, ldb = (bt ? K : N) + 2, ldc = N + 5, ldr = N + 1;  // wider than the rows
             const auto A = random_vector(M * lda, 1), B = random_vector((bt ? N : K) * ldb, 2),
-                       bias = random_vector(N, 3), C0 = random_vector(M * ldc, 4);
+                       bias = random_vector(N, 3), C0 = random_vector(M * ldc, 4), R = random_vector(M * ldr, 5);
             std::vector<float> C = C0;
             thin_gemm(A.data(), lda, B.data(), ldb, bt, C.data(), ldc, M, N, K, with_bias ? bias.data() : nullptr,
-                      accumulate);
+                      accumulate, residual ? R.data() : nullptr, ldr);
             std::vector<float> got;
             std::vector<double> want, mag;
             for (int64_t i = 0; i < M; ++i)
@@ -96,6 +98,7 @@ TEST_CASE("thin_gemm: every kernel, panel width and row remainder against the pl
                 }
                 if (with_bias) s += bias[j], m += std::fabs(bias[j]);
                 if (accumulate) s += C0[i * ldc + j], m += std::fabs(C0[i * ldc + j]);
+                if (residual) s += R[i * ldr + j], m += std::fabs(R[i * ldr + j]);
                 got.push_back(C[i * ldc + j]);
                 want.push_back(s);
                 mag.push_back(m);
