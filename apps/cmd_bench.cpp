@@ -9,7 +9,7 @@ namespace ld::app {
 void register_bench(CLI::App& app, Runner& run) {
   auto* cmd = app.add_subcommand("bench", "benchmarks, printed as JSON lines");
   cmd->require_subcommand(1);
-  auto* ops = cmd->add_subcommand("ops", "matmul vs raw sgemm, conv2d, softmax, layer norm");
+  auto* ops = cmd->add_subcommand("ops", "matmul vs raw sgemm, dense-layer products (thin_gemm vs OpenBLAS), conv2d, softmax, layer norm");
   auto reps = std::make_shared<int>(7);
   // the diffusion workloads of docs/reference-model.md (bench/diffusion.cpp)
   ops->add_option("--reps", *reps, "repetitions per measurement (median reported)")->check(CLI::Range(1, 1000));

@@ -17,6 +17,7 @@
 #include "tensor/parallel.h"
 #include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
+#include "tensor/thin_gemm.h"
 
 // `train`, `lora train` and `compress` (its fine-tuning) split each batch over the processes of
 // `mpirun -np N` (docs/distributed.md).
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", [] {
     return std::string("loradiff ") + LORADIFF_VERSION + "\nBLAS: " + ld::blas_summary() +
            "\nSIMD: " + ld::simd_description() + " (element-wise loops)" +
+           "\ntall, thin products: " + ld::thin_gemm_description() +
            "\nkernels: " + ld::kernels_name(ld::kernels()) +
            "\nthreads: " + std::to_string(ld::num_threads()) +
            "; idle threads: " + ld::omp_wait_description() +
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
       "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's; at most 4 x the hardware threads),\n"
       "LORADIFF_SIMD=baseline|avx2 (cap the element-wise loops' instruction set; default the best this CPU\n"
       "has), LORADIFF_KERNELS=fast|reference (reference: the plain loops of tensor/reference.h),\n"
+      "LORADIFF_THIN_GEMM=off|avx2|avx512 (cap loradiff's own kernel for tall, thin products; off: OpenBLAS),\n"
       "OMP_WAIT_POLICY, GOMP_SPINCOUNT (how idle threads wait; default a short spin when the machine has\n"
       "idle cores, else sleep), OPENBLAS_CORETYPE (OpenBLAS's GEMM kernel; default the best for this CPU;\n"
       "both shown by `loradiff --version`).");

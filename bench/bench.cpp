@@ -8,6 +8,7 @@
 #include "tensor/omp_wait.h"
 #include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
+#include "tensor/thin_gemm.h"
 
 namespace ld::bench {
 
@@ -44,6 +45,7 @@ void emit(const nlohmann::json& j) {
   line["simd"] = simd_description();
   line["blas_kernel"] = blas_kernel();
   line["blas_origin"] = blas_kernel_origin();
+  line["thin_gemm"] = thin_gemm_isa();  // loradiff's kernel for tall, thin products ("": OpenBLAS)
   line["omp_wait"] = omp_wait_description();  // how idle threads wait (tensor/omp_wait.h)
   line["kernels"] = kernels_name(kernels());  // fast, or the plain references (tensor/reference.h)
   std::cout << line.dump() << std::endl;

@@ -1,5 +1,6 @@
 // bench/ops.cpp: `loradiff bench ops`, the tensor/autograd micro-benchmarks of the
-// the foundation benchmarks: matmul vs raw cblas_sgemm, conv2d forward+backward at the
+// the foundation benchmarks: matmul vs raw cblas_sgemm, the dense layers' products through
+// thin_gemm vs OpenBLAS, conv2d forward+backward at the
 // reference model's shapes, softmax and layer norm. bench/torch_ops.py measures
 // the same workloads in PyTorch for the side-by-side table in docs/results.md.
 #include <cblas.h>
@@ -7,6 +8,11 @@
 #include "autograd/ops.h"
 #include "bench/bench.h"
 #include "tensor/all.h"
+#include "tensor/thin_gemm.h"
+
+#include <functional>
+#include <string>
+#include <utility>
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -34,6 +40,41 @@ int run_ops(int reps) {
     emit({{"bench", "matmul"}, {"n", n}, {"threads", threads}, {"ms", ours}, {"gflops", gflop / (ours / 1e3)},
           {"sgemm_ms", raw}, {"sgemm_gflops", gflop / (raw / 1e3)}, {"ratio_of_sgemm", raw / ours}});
   }
+  // The dense layers of mnist-t2i's transformer blocks (M = 64 x 196 tokens at 14x14, 64 x 49 at
+  // 7x7): forward X W^T + b, input gradient dY W and weight gradient dY^T X, through thin_gemm
+  // (tensor/thin_gemm.h) and through OpenBLAS (the bias copied first), paired.
+  struct LinearShape {
+    int64_t M, in, out;
+  };
+  const std::string isa = thin_gemm_isa();
+  for (LinearShape s : {LinearShape{12544, 64, 64}, LinearShape{12544, 64, 256}, LinearShape{12544, 256, 64},
+                        LinearShape{3136, 128, 128}, LinearShape{3136, 128, 512}, LinearShape{3136, 512, 128}}) {
+    if (isa.empty()) break;
+    Tensor X = rand_normal({s.M, s.in}, gen), W = rand_normal({s.out, s.in}, gen), b = rand_normal({s.out}, gen),
+           dY = rand_normal({s.M, s.out}, gen), Y = Tensor::empty({s.M, s.out}), dX = Tensor::empty({s.M, s.in}),
+           dW = Tensor::empty({s.out, s.in});
+    const std::pair<const char*, std::function<void()>> products[] = {
+        {"forward", [&] { gemm_bias(X, W.transpose(0, 1), b, Y); }},
+        {"input_gradient", [&] { gemm(dY, W, dX); }},
+        {"weight_gradient", [&] { gemm(dY.transpose(0, 1), X, dW); }}};
+    for (const auto& [what, run] : products) {
+      auto [blas, thin] = paired_median_ms(
+          [&] {
+            set_thin_gemm_cap("off");
+            run();
+          },
+          [&] {
+            set_thin_gemm_cap(isa.c_str());
+            run();
+          },
+          reps);
+      const double gflop = 2.0 * s.M * s.in * s.out / 1e9;
+      emit({{"bench", "linear_gemm"}, {"product", what}, {"M", s.M}, {"in", s.in}, {"out", s.out},
+            {"threads", threads}, {"thin_gemm", isa}, {"ms", thin}, {"gflops", gflop / (thin / 1e3)},
+            {"openblas_ms", blas}, {"openblas_gflops", gflop / (blas / 1e3)}, {"ratio_of_openblas", thin / blas}});
+    }
+  }
+  set_thin_gemm_cap(isa.empty() ? "off" : isa.c_str());
   struct ConvShape {
     int64_t c, hw;
   };

@@ -26,6 +26,7 @@
 // compares the two at every kernel shape and remainder.
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace ld {
 
@@ -34,11 +35,15 @@ namespace ld {
 // LORADIFF_THIN_GEMM=off). LORADIFF_THIN_GEMM=off|avx2|avx512 caps it (for measuring what it gives;
 // every product then goes to OpenBLAS, or runs the AVX2 kernel on an AVX-512 CPU).
 const char* thin_gemm_isa();
+// For --version: "loradiff's AVX-512 kernel (tensor/thin_gemm.h)", or "OpenBLAS (<why>)".
+std::string thin_gemm_description();
 // The same cap from code (tests): "off", "avx2", "avx512" (= no cap).
 void set_thin_gemm_cap(const char* isa);
 
 // Whether a product of this shape goes to thin_gemm: the ISA is available, there are many rows
-// (M >= 512) and B is small (K, N <= 1024), where it was measured faster than OpenBLAS.
+// (M >= 512, M >= 4 max(N, K)) and B is small (K, N <= 512), where it was measured faster than
+// OpenBLAS (0.62-0.96x its time at the mnist-t2i shapes, `loradiff bench ops`); square products stay
+// on OpenBLAS.
 bool thin_gemm_applies(int64_t M, int64_t N, int64_t K);
 
 // C (M x N, row stride ldc) = A (M x K, row stride lda) @ op(B) [+ C if accumulate] [+ bias (N)]
@@ -51,7 +56,8 @@ void thin_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, bool b_
                const float* R = nullptr, int64_t ldr = 0);
 
 // C (M x N) [+]= A^T @ B with A (K x M, row stride lda), B (K x N, row stride ldb) and a long K: a
-// weight gradient dW = dY^T X summed over many rows. K is cut into chunks of 1,024 rows (by the
+// weight gradient dW = dY^T X summed over many rows; used for K >= 1,024 and small results
+// (M N <= 128 x 128), where it was measured faster than OpenBLAS. K is cut into chunks of 1,024 rows (by the
 // shape alone), one partial product each, added in chunk order: the same bits for every thread count.
 bool thin_gemm_tn_applies(int64_t M, int64_t N, int64_t K);
 void thin_gemm_tn(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t M,

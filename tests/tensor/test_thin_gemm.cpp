@@ -183,6 +183,14 @@ TEST_CASE("gemm, gemm_bias and matmul reach thin_gemm at tall shapes and agree w
                dY = rand_normal({M, N}, g, 0, 1);
   REQUIRE(thin_gemm_applies(M, N, K));
   REQUIRE(thin_gemm_tn_applies(N, K, M));
+  // the shapes of the model's dense layers go to thin_gemm, square and wide products stay on OpenBLAS
+  CHECK(thin_gemm_applies(12544, 64, 64));
+  CHECK(thin_gemm_applies(3136, 512, 128));
+  CHECK_FALSE(thin_gemm_applies(1024, 1024, 1024));
+  CHECK_FALSE(thin_gemm_applies(512, 512, 512));
+  CHECK_FALSE(thin_gemm_applies(100, 64, 64));
+  CHECK(thin_gemm_tn_applies(64, 256, 12544));
+  CHECK_FALSE(thin_gemm_tn_applies(512, 128, 3136));
   auto products = [&] {
     Tensor Y = Tensor::empty({M, N}), Yb = Tensor::empty({M, N}), dX = Tensor::empty({M, K}),
            dW = Tensor::empty({N, K});
