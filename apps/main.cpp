@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
       "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's; at most 4 x the hardware threads),\n"
       "LORADIFF_SIMD=baseline|avx2 (cap the element-wise loops' instruction set; default the best this CPU\n"
       "has), LORADIFF_KERNELS=fast|reference (reference: the plain loops of tensor/reference.h),\n"
-      "LORADIFF_THIN_GEMM=off|avx2|avx512 (cap loradiff's own kernel for tall, thin products; off: OpenBLAS),\n"
+      "LORADIFF_THIN_GEMM=auto|off|avx2|avx512 (loradiff's own kernel for tall, thin products; default auto:\n"
+      "AVX-512 where the CPU has it, else OpenBLAS),\n"
       "OMP_WAIT_POLICY, GOMP_SPINCOUNT (how idle threads wait; default a short spin when the machine has\n"
       "idle cores, else sleep), OPENBLAS_CORETYPE (OpenBLAS's GEMM kernel; default the best for this CPU;\n"
       "both shown by `loradiff --version`).");

@@ -60,11 +60,11 @@ int run_ops(int reps) {
     for (const auto& [what, run] : products) {
       auto [blas, thin] = paired_median_ms(
           [&] {
-            set_thin_gemm_cap("off");
+            set_thin_gemm_choice("off");
             run();
           },
           [&] {
-            set_thin_gemm_cap(isa.c_str());
+            set_thin_gemm_choice(isa.c_str());
             run();
           },
           reps);
@@ -74,7 +74,7 @@ int run_ops(int reps) {
             {"openblas_ms", blas}, {"openblas_gflops", gflop / (blas / 1e3)}, {"ratio_of_openblas", thin / blas}});
     }
   }
-  set_thin_gemm_cap(isa.empty() ? "off" : isa.c_str());
+  set_thin_gemm_choice(isa.empty() ? "off" : isa.c_str());
   struct ConvShape {
     int64_t c, hw;
   };

@@ -36,32 +36,38 @@ constexpr int64_t kSubBlock = 128;   // thin_gemm_tn: rows of A and B that every
 
 enum class Isa { None, Avx2, Avx512 };
 
-// The cap set by LORADIFF_THIN_GEMM=off|avx2 (read once) or set_thin_gemm_cap (tests).
-std::atomic<int> g_cap{-1};  // -1: not read yet; else the highest Isa allowed
+// What LORADIFF_THIN_GEMM (read once) or set_thin_gemm_choice (tests, benchmarks) asks for.
+enum class Choice { Unread, Auto, Off, Avx2, Avx512 };
+std::atomic<Choice> g_choice{Choice::Unread};
 
-int cap_from_env() {
-  const char* e = std::getenv("LORADIFF_THIN_GEMM");
-  if (!e || !*e) return static_cast<int>(Isa::Avx512);
-  const std::string v(e);
-  if (v == "off") return static_cast<int>(Isa::None);
-  if (v == "avx2") return static_cast<int>(Isa::Avx2);
-  if (v != "avx512") std::fprintf(stderr, "loradiff: LORADIFF_THIN_GEMM=%s is not off, avx2 or avx512; ignored\n", e);
-  return static_cast<int>(Isa::Avx512);
+Choice parse_choice(const char* e, bool warn) {
+  const std::string v = e ? e : "";
+  if (v.empty() || v == "auto") return Choice::Auto;
+  if (v == "off") return Choice::Off;
+  if (v == "avx2") return Choice::Avx2;
+  if (v == "avx512") return Choice::Avx512;
+  if (warn) std::fprintf(stderr, "loradiff: LORADIFF_THIN_GEMM=%s is not off, avx2, avx512 or auto; auto used\n", e);
+  return Choice::Auto;
 }
 
 Isa isa_now() {
 #if LORADIFF_THIN_GEMM
   if (use_reference_kernels() || simd_level() == SimdLevel::Baseline) return Isa::None;
-  static const Isa best = [] {
-    const CpuFeatures f = cpu_features();
-    return f.avx512f ? Isa::Avx512 : (f.avx2 && f.fma) ? Isa::Avx2 : Isa::None;
-  }();
-  int cap = g_cap.load(std::memory_order_relaxed);
-  if (cap < 0) {
-    cap = cap_from_env();
-    g_cap.store(cap, std::memory_order_relaxed);
+  static const CpuFeatures f = cpu_features();
+  Choice c = g_choice.load(std::memory_order_relaxed);
+  if (c == Choice::Unread) {
+    c = parse_choice(std::getenv("LORADIFF_THIN_GEMM"), true);
+    g_choice.store(c, std::memory_order_relaxed);
   }
-  return static_cast<Isa>(std::min(static_cast<int>(best), cap));
+  switch (c) {
+    // Auto: the AVX-512 kernel where the CPU has it. The AVX2 kernel only on request: against
+    // OpenBLAS's own AVX2 (Haswell) kernel it measured 0.83-1.37x the time of the products and a
+    // training step 2 % slower (docs/performance.md), so an AVX2 CPU keeps OpenBLAS.
+    case Choice::Auto:
+    case Choice::Avx512: return f.avx512f ? Isa::Avx512 : Isa::None;
+    case Choice::Avx2: return f.avx2 && f.fma ? Isa::Avx2 : Isa::None;
+    default: return Isa::None;
+  }
 #else
   return Isa::None;
 #endif
@@ -242,10 +248,7 @@ void rows_any(Isa isa, int64_t rows, int64_t N, int64_t K, const Tile& t) {
 
 }  // namespace
 
-void set_thin_gemm_cap(const char* isa) {
-  const std::string v = isa ? isa : "";
-  g_cap.store(static_cast<int>(v == "off" ? Isa::None : v == "avx2" ? Isa::Avx2 : Isa::Avx512));
-}
+void set_thin_gemm_choice(const char* choice) { g_choice.store(parse_choice(choice, false)); }
 
 const char* thin_gemm_isa() {
   switch (isa_now()) {
@@ -260,7 +263,7 @@ std::string thin_gemm_description() {
   if (isa == "avx512") return "loradiff's AVX-512 kernel (tensor/thin_gemm.h)";
   if (isa == "avx2") return "loradiff's AVX2 kernel (tensor/thin_gemm.h)";
   if (use_reference_kernels()) return "plain loops (LORADIFF_KERNELS=reference)";
-  return "OpenBLAS (loradiff's kernel off: LORADIFF_THIN_GEMM, LORADIFF_SIMD, or no AVX2 + FMA)";
+  return "OpenBLAS (loradiff's own kernel: AVX-512 CPUs only by default; LORADIFF_THIN_GEMM)";
 }
 
 bool thin_gemm_applies(int64_t M, int64_t N, int64_t K) {

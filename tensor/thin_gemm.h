@@ -18,7 +18,7 @@
 //
 // MR x NV accumulators fill the vector registers (AVX-512: 6 x 4 of 32; AVX2: 6 x 2 of 16), so
 // each loaded B vector serves MR rows and each broadcast A value NV vectors. Measured at the
-// mnist-t2i shapes: 250-290 GFLOP/s where OpenBLAS gives 170-230 (docs/performance.md).
+// mnist-t2i shapes (`loradiff bench ops`, 2 threads): 0.57-0.96x OpenBLAS's time with AVX-512.
 //
 // Every element of C is summed in the order k = 0, 1, ..., K-1 by one thread, so the result has
 // the same bits for every thread count; against OpenBLAS it differs by rounding only. The plain
@@ -30,15 +30,16 @@
 
 namespace ld {
 
-// Which instruction set thin_gemm runs on this CPU: "avx512", "avx2", or "" (not available: no
-// AVX2 + FMA, a non-x86 build, LORADIFF_SIMD=baseline, LORADIFF_KERNELS=reference, or
-// LORADIFF_THIN_GEMM=off). LORADIFF_THIN_GEMM=off|avx2|avx512 caps it (for measuring what it gives;
-// every product then goes to OpenBLAS, or runs the AVX2 kernel on an AVX-512 CPU).
+// Which instruction set thin_gemm runs now: "avx512", "avx2", or "" (OpenBLAS does every product).
+// By default the AVX-512 kernel where the CPU has it, else none (the AVX2 kernel is no faster than
+// OpenBLAS's own AVX2 kernel; it runs only when asked for). LORADIFF_THIN_GEMM=off|avx2|avx512|auto
+// chooses (for measuring what each gives); LORADIFF_SIMD=baseline and LORADIFF_KERNELS=reference
+// turn it off too.
 const char* thin_gemm_isa();
 // For --version: "loradiff's AVX-512 kernel (tensor/thin_gemm.h)", or "OpenBLAS (<why>)".
 std::string thin_gemm_description();
-// The same cap from code (tests): "off", "avx2", "avx512" (= no cap).
-void set_thin_gemm_cap(const char* isa);
+// The same choice from code (tests, `bench ops`): "off", "avx2", "avx512", "auto".
+void set_thin_gemm_choice(const char* choice);
 
 // Whether a product of this shape goes to thin_gemm: the ISA is available, there are many rows
 // (M >= 512, M >= 4 max(N, K)) and B is small (K, N <= 512), where it was measured faster than

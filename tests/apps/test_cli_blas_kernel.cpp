@@ -71,3 +71,17 @@ TEST_CASE("--version says how idle threads wait: loradiff's choice by the load, 
   r = run_cli("--version", "-u OMP_WAIT_POLICY -u LORADIFF_OMP_WAIT GOMP_SPINCOUNT=777");
   CHECK(r.output.find("idle threads: GOMP_SPINCOUNT=777 (set by the user)") != std::string::npos);
 }
+
+TEST_CASE("--version names the kernel of tall, thin products; LORADIFF_THIN_GEMM chooses it, a bad value warns") {
+  auto r = run_cli("--version", "LORADIFF_THIN_GEMM=off");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("tall, thin products: OpenBLAS") != std::string::npos);
+  r = run_cli("--version", "LORADIFF_THIN_GEMM=fastest");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("LORADIFF_THIN_GEMM=fastest is not off, avx2, avx512 or auto; auto used") != std::string::npos);
+  CHECK(r.output.find("tall, thin products: ") != std::string::npos);
+  r = run_cli("--version", "-u LORADIFF_THIN_GEMM");
+  const bool avx512 = r.output.find("CPU: AVX-512") != std::string::npos;
+  CHECK(r.output.find(avx512 ? "tall, thin products: loradiff's AVX-512 kernel" : "tall, thin products: OpenBLAS") !=
+        std::string::npos);
+}

@@ -27,15 +27,16 @@ std::vector<float> random_vector(int64_t n, uint64_t seed) {
 // The kernels this CPU can run, each selected by capping thin_gemm at it.
 std::vector<std::string> kernels_here() {
   std::vector<std::string> k;
-  set_thin_gemm_cap("avx2");
+  set_thin_gemm_choice("avx2");
   if (std::string(thin_gemm_isa()) == "avx2") k.push_back("avx2");
-  set_thin_gemm_cap("avx512");
+  set_thin_gemm_choice("avx512");
   if (std::string(thin_gemm_isa()) == "avx512") k.push_back("avx512");
+  set_thin_gemm_choice("auto");
   return k;
 }
 
 struct CapGuard {
-  ~CapGuard() { set_thin_gemm_cap("avx512"); }
+  ~CapGuard() { set_thin_gemm_choice("auto"); }
 };
 
 // |thin - exact| <= tol * (sum_k |a_k b_k| + |bias| + |c0|) for every element: the bound of a float
@@ -67,7 +68,7 @@ TEST_CASE("thin_gemm: every kernel, panel width and row remainder against the pl
   const int64_t Ms[] = {1, 7, 13, 96, 97, 203};
   const int64_t Ks[] = {1, 3, 64, 67};
   for (const std::string& kern : kernels) {
-    set_thin_gemm_cap(kern.c_str());
+    set_thin_gemm_choice(kern.c_str());
     for (int64_t N : Ns)
       for (int64_t M : Ms)
         for (int64_t K : Ks)
@@ -121,7 +122,7 @@ TEST_CASE("thin_gemm_tn: A read transposed over a long K, in chunks, against the
   // K below, at and above the 1,024-row chunk and the 128-row sub-block; M, N with remainders.
   const Case cases[] = {{1, 1, 1}, {7, 17, 129}, {64, 64, 1024}, {13, 70, 1025}, {64, 33, 3000}, {100, 5, 2049}};
   for (const std::string& kern : kernels) {
-    set_thin_gemm_cap(kern.c_str());
+    set_thin_gemm_choice(kern.c_str());
     for (const Case& c : cases)
       for (bool accumulate : {false, true}) {
         CAPTURE(kern);
@@ -153,7 +154,10 @@ TEST_CASE("thin_gemm_tn: A read transposed over a long K, in chunks, against the
 }
 
 TEST_CASE("thin_gemm and thin_gemm_tn: the same bits for every thread count") {
-  if (std::string(thin_gemm_isa()).empty()) return;
+  const auto kernels = kernels_here();
+  if (kernels.empty()) return;
+  CapGuard guard;
+  set_thin_gemm_choice(kernels.back().c_str());
   const int64_t M = 3000, N = 70, K = 80;
   const auto A = random_vector(M * K, 8), B = random_vector(K * N, 9), bias = random_vector(N, 10);
   const int before = num_threads();
@@ -175,8 +179,10 @@ TEST_CASE("thin_gemm and thin_gemm_tn: the same bits for every thread count") {
 }
 
 TEST_CASE("gemm, gemm_bias and matmul reach thin_gemm at tall shapes and agree with OpenBLAS") {
-  if (std::string(thin_gemm_isa()).empty()) return;
+  const auto kernels = kernels_here();
+  if (kernels.empty()) return;
   CapGuard guard;
+  set_thin_gemm_choice(kernels.back().c_str());
   Generator g(11);
   const int64_t M = 1500, K = 64, N = 96;
   const Tensor X = rand_normal({M, K}, g, 0, 1), W = rand_normal({N, K}, g, 0, 1), b = rand_normal({N}, g, 0, 1),
@@ -201,7 +207,7 @@ TEST_CASE("gemm, gemm_bias and matmul reach thin_gemm at tall shapes and agree w
     return std::vector<Tensor>{Y, Yb, dX, dW, matmul(X, W.transpose(0, 1))};
   };
   const std::vector<Tensor> thin = products();
-  set_thin_gemm_cap("off");
+  set_thin_gemm_choice("off");
   REQUIRE(std::string(thin_gemm_isa()).empty());
   const std::vector<Tensor> blas = products();
   for (size_t i = 0; i < thin.size(); ++i) {
