@@ -29,7 +29,7 @@ def load(name):
     out = collections.defaultdict(list)
     for line in open(f"{d}/{name}.jsonl"):
         j = json.loads(line)
-        key = (j["bench"], str(j.get("n", j.get("shape"))))
+        key = (j["bench"] + ("/" + j["product"] if "product" in j else ""), str(j.get("n", j.get("shape"))))
         for f in ("ms", "forward_ms", "forward_backward_ms", "ratio_of_sgemm"):
             if f in j: out[key + (f,)].append(j[f])
     return out

@@ -69,7 +69,8 @@ int run_ops(int reps) {
           },
           reps);
       const double gflop = 2.0 * s.M * s.in * s.out / 1e9;
-      emit({{"bench", "linear_gemm"}, {"product", what}, {"M", s.M}, {"in", s.in}, {"out", s.out},
+      emit({{"bench", "linear_gemm"}, {"product", what}, {"shape", {s.M, s.in, s.out}}, {"M", s.M}, {"in", s.in},
+            {"out", s.out},
             {"threads", threads}, {"thin_gemm", isa}, {"ms", thin}, {"gflops", gflop / (thin / 1e3)},
             {"openblas_ms", blas}, {"openblas_gflops", gflop / (blas / 1e3)}, {"ratio_of_openblas", thin / blas}});
     }
