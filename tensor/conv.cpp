@@ -1,5 +1,6 @@
 // tensor/conv.cpp: 2-D convolution forward and backward: im2col / col2im + GEMM, 1x1 convolutions
-// as a plain GEMM, and Winograd F(2x2, 3x3) where it applies (tensor/winograd.h).
+// as one GEMM per sample, and Winograd F(2x2, 3x3) where it applies (tensor/winograd.h). The forward
+// adds the bias (and a residual, when given) to each output plane as it writes it.
 #include "tensor/conv.h"
 
 #include <cblas.h>
@@ -10,8 +11,8 @@
 #include <memory>
 #include <vector>
 
-#include "tensor/matmul.h"
 #include "tensor/elementwise.h"
+#include "tensor/matmul.h"
 #include "tensor/parallel.h"
 #include "tensor/reference.h"
 #include "tensor/winograd.h"
@@ -194,7 +195,7 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
   const float* pr = residual.defined() ? res_c.f32() : nullptr;
   // every path adds the bias and the residual as it writes each output plane, while it is in cache
   if (is_pointwise(g)) {
-    // 1x1 conv: Y[n] = W @ X[n] (+ bias, added while Y[n] is in cache), one GEMM per sample, the
+    // 1x1 conv: Y[n] = W @ X[n] (+ bias, + residual, added while Y[n] is in cache), one GEMM per sample, the
     // samples spread over the threads; no im2col.
     const float *px = x.f32(), *pw = w.f32();
     float* py = y.f32();
@@ -232,7 +233,7 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Cout), static_cast<int>(cols),
                     static_cast<int>(K), 1.0f, pw, static_cast<int>(K), col.get(), static_cast<int>(cols),
                     0.0f, out.get(), static_cast<int>(cols));
-        for (int64_t n = n0; n < n1; ++n)  // (Cout, n*P) -> y[n, Cout, P] (+ bias)
+        for (int64_t n = n0; n < n1; ++n)  // (Cout, n*P) -> y[n, Cout, P] (+ bias, + residual)
           for (int64_t o = 0; o < Cout; ++o) {
             const float* src = out.get() + o * cols + (n - n0) * P;
             float* dst = py + (n * Cout + o) * P;

@@ -1,5 +1,5 @@
 // tensor/matmul.cpp: matrix products through BLAS (cblas_sgemm) on strided views, large GEMMs split
-// over OpenMP threads, batched and broadcast products.
+// over OpenMP threads, batched and broadcast products; tall, thin ones through thin_gemm.
 #include "tensor/matmul.h"
 
 #include <cblas.h>
@@ -84,23 +84,6 @@ void sgemm_threaded(const BlasView& a, const BlasView& b, float* c, int64_t M, i
   }
 }
 
-void check_matmul_inputs(const Tensor& a, const Tensor& b) {
-  check_dtype("matmul", a, DType::F32, "a");
-  check_dtype("matmul", b, DType::F32, "b");
-  check_same_device("matmul", a, b);
-  if (a.device() != Device::CPU) fail("matmul: no CUDA kernel in this build");
-  if (a.dim() < 2 || b.dim() < 2)
-    fail("matmul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()),
-         ": both operands need at least 2 axes");
-  if (a.size(-1) != b.size(-2))
-    fail("matmul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()), ": inner dimensions ", a.size(-1),
-         " and ", b.size(-2), " differ");
-}
-
-}  // namespace
-
-namespace {
-
 // a and b as BLAS operands; a copy (kept alive in `a` / `b`) where a view has no unit stride.
 void blas_views(Tensor& a, Tensor& b, BlasView* va, BlasView* vb) {
   const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
@@ -112,6 +95,19 @@ void blas_views(Tensor& a, Tensor& b, BlasView* va, BlasView* vb) {
     b = b.contiguous();
     blas_view(b.f32(), K, N, N, 1, vb);
   }
+}
+
+void check_matmul_inputs(const Tensor& a, const Tensor& b) {
+  check_dtype("matmul", a, DType::F32, "a");
+  check_dtype("matmul", b, DType::F32, "b");
+  check_same_device("matmul", a, b);
+  if (a.device() != Device::CPU) fail("matmul: no CUDA kernel in this build");
+  if (a.dim() < 2 || b.dim() < 2)
+    fail("matmul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()),
+         ": both operands need at least 2 axes");
+  if (a.size(-1) != b.size(-2))
+    fail("matmul: ", shape_str(a.shape()), " @ ", shape_str(b.shape()), ": inner dimensions ", a.size(-1),
+         " and ", b.size(-2), " differ");
 }
 
 }  // namespace

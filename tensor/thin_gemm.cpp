@@ -1,8 +1,8 @@
 // tensor/thin_gemm.cpp: the register-blocked kernel of thin_gemm.h, for AVX-512 and for AVX2.
 //
 // Shapes: M rows of A and C, K = A's columns = B's rows, N = columns of B and C,
-// Np = N rounded up to the vector width (B is packed zero-padded to Np columns),
-// MR = rows of C per kernel call, NV = vectors of C per row per call.
+// MR = rows of C per kernel call, NV = vectors of C per row per call. A row's last vector may be
+// partly outside C: its loads and stores are masked.
 #include "tensor/thin_gemm.h"
 
 #include <omp.h>
@@ -36,7 +36,7 @@ constexpr int64_t kSubBlock = 128;   // thin_gemm_tn: rows of A and B that every
 
 enum class Isa { None, Avx2, Avx512 };
 
-// What LORADIFF_THIN_GEMM (read once) or set_thin_gemm_choice (tests, benchmarks) asks for.
+// What set_thin_gemm_choice (tests, benchmarks) asked for; Unread: LORADIFF_THIN_GEMM's choice.
 enum class Choice { Unread, Auto, Off, Avx2, Avx512 };
 std::atomic<Choice> g_choice{Choice::Unread};
 
@@ -54,12 +54,9 @@ Isa isa_now() {
 #if LORADIFF_THIN_GEMM
   if (use_reference_kernels() || simd_level() == SimdLevel::Baseline) return Isa::None;
   static const CpuFeatures f = cpu_features();
-  Choice c = g_choice.load(std::memory_order_relaxed);
-  if (c == Choice::Unread) {
-    c = parse_choice(std::getenv("LORADIFF_THIN_GEMM"), true);
-    g_choice.store(c, std::memory_order_relaxed);
-  }
-  switch (c) {
+  static const Choice from_env = parse_choice(std::getenv("LORADIFF_THIN_GEMM"), true);  // warns once
+  const Choice c = g_choice.load(std::memory_order_relaxed);
+  switch (c == Choice::Unread ? from_env : c) {
     // Auto: the AVX-512 kernel where the CPU has it. The AVX2 kernel only on request: against
     // OpenBLAS's own AVX2 (Haswell) kernel it measured 0.83-1.37x the time of the products and a
     // training step 2 % slower (docs/performance.md), so an AVX2 CPU keeps OpenBLAS.
