@@ -81,6 +81,11 @@ std::vector<GradcheckCase> gradcheck_cases() {
   // a residual connection fused into the layer (x W^T + b) + r; dr = dY
   add_case("linear/residual", [](V x) { return linear(x[0], x[1], x[2], x[3]); },
            {randn({4, 3}), randn({5, 3}), randn({5}), randn({4, 5})});
+  // the residual is the input itself (x W^T + b + x, in == out): its two gradients add
+  add_case("linear/residual_is_input", [](V x) { return linear(x[0], x[1], x[2], x[0]); },
+           {randn({4, 3}), randn({3, 3}), randn({3})});
+  add_case("conv2d/residual_is_input", [](V x) { return conv2d(x[0], x[1], x[2], 1, 1, x[0]); },
+           {randn({2, 3, 4, 4}), randn({3, 3, 3, 3}), randn({3})});
   add_case("linear/residual_no_bias_3d", [](V x) { return linear(x[0], x[1], Var(), x[2]); },
            {randn({2, 3, 4}), randn({2, 4}), randn({2, 3, 2})});
 

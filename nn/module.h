@@ -63,7 +63,8 @@ class Module {
   virtual Var forward(const Var& x);
   Var operator()(const Var& x) { return forward(x); }
   // forward(x) + residual: a residual connection. Linear and Conv2d add the residual as they write
-  // their output (no pass of its own, the same bits); any other module adds it afterwards.
+  // their output (the same bits; no pass of its own on the convolution paths and where thin_gemm
+  // runs, tensor/thin_gemm.h); any other module adds it afterwards.
   virtual Var forward_add(const Var& x, const Var& residual);
 
   // --- parameters, depth first, in registration order (own parameters first)

@@ -197,8 +197,17 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
   if (is_pointwise(g)) {
     // 1x1 conv: Y[n] = W @ X[n] (+ bias, + residual, added while Y[n] is in cache), one GEMM per sample, the
     // samples spread over the threads; no im2col.
+    // With fewer samples than threads, each sample's GEMM is split over the threads instead (gemm).
     const float *px = x.f32(), *pw = w.f32();
     float* py = y.f32();
+    if (g.N < num_threads()) {
+      for (int64_t n = 0; n < g.N; ++n) {
+        Tensor yn = y.select(0, n).view({Cout, P});
+        gemm(w, x.select(0, n).view({K, P}), yn);
+        add_bias_residual(yn.f32(), pb, pr ? pr + n * Cout * P : nullptr, Cout, P);
+      }
+      return y;
+    }
 #pragma omp parallel for schedule(static) if (g.N > 1 && Cout * K * P * g.N >= (int64_t{1} << 20)) \
     num_threads(num_threads())
     for (int64_t n = 0; n < g.N; ++n) {

@@ -122,6 +122,8 @@ void gemm(const Tensor& a_in, const Tensor& b_in, Tensor& c, float alpha, float 
 
 void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tensor& c, const Tensor& residual) {
   const int64_t M = a_in.size(0), K = a_in.size(1), N = b_in.size(1);
+  if (bias.defined() && bias.shape() != Shape{N})
+    fail("gemm_bias: bias ", shape_str(bias.shape()), " must be (", N, ")");
   if (residual.defined() && residual.shape() != Shape{M, N})
     fail("gemm_bias: residual ", shape_str(residual.shape()), " must be (", M, ", ", N, ")");
   if (!use_reference_kernels() && thin_gemm_applies(M, N, K)) {

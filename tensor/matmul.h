@@ -15,7 +15,7 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, float alpha = 1.0f, float
 // c (M, N) = op(a) @ op(b) [+ bias on every row (bias (N))] [+ residual (M, N)], c contiguous: the
 // dense layer's forward, and its sum with a residual connection. Where thin_gemm runs
 // (tensor/thin_gemm.h) the bias is where the sums start and the residual is added as each row of c
-// is stored: no pass of their own. Undefined bias / residual: none.
+// is stored: no pass of their own; elsewhere (OpenBLAS) each is a pass. Undefined bias / residual: none.
 void gemm_bias(const Tensor& a, const Tensor& b, const Tensor& bias, Tensor& c, const Tensor& residual = Tensor());
 
 }  // namespace ld

@@ -52,7 +52,10 @@ Choice parse_choice(const char* e, bool warn) {
 
 Isa isa_now() {
 #if LORADIFF_THIN_GEMM
-  if (use_reference_kernels() || simd_level() == SimdLevel::Baseline) return Isa::None;
+  if (use_reference_kernels()) return Isa::None;
+#if LORADIFF_SIMD_DISPATCH
+  if (simd_level() == SimdLevel::Baseline) return Isa::None;  // LORADIFF_SIMD=baseline caps it too
+#endif
   static const CpuFeatures f = cpu_features();
   static const Choice from_env = parse_choice(std::getenv("LORADIFF_THIN_GEMM"), true);  // warns once
   const Choice c = g_choice.load(std::memory_order_relaxed);

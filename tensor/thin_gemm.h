@@ -6,10 +6,10 @@
 //
 // OpenBLAS packs both operands into panels before its kernel runs. With K = 64 that packing is
 // as much memory traffic as the arithmetic is work, and such products run at 170-190 GFLOP/s on
-// the development machine (2 threads) against ~280 for a square one. Here only B (K x N: at most
-// a few hundred KB, it stays in L2) is packed, once per call; A is read where it lies, one row
-// block at a time, and every element of A is broadcast into a register and multiplied with a row
-// of B held in vector registers:
+// the development machine (2 threads) against ~280 for a square one. Here A is read where it lies,
+// one row block at a time, and so is B (K x N: at most a few hundred KB, it stays in L2), except a
+// transposed B (a weight W read as W^T), which is copied once per call into rows; every element of
+// A is broadcast into a register and multiplied with a row of B held in vector registers:
 //
 //   for each block of MR rows of C and panel of 16 NV columns:      (MR x NV accumulators)
 //     c[r][v] = bias[v] or C[r][v] or 0

@@ -18,12 +18,13 @@ Var conv2d(const Var& x, const Var& w, const Var& b, int64_t stride, int64_t pad
   return make_node(y, "conv2d", inputs, [stride, padding, has_b, has_r](Node& self) {
     Node &x = *self.inputs[0], &w = *self.inputs[1];
     Node* b = has_b ? self.inputs[2].get() : nullptr;
-    if (has_r && self.inputs.back()->requires_grad) self.inputs.back()->accumulate(self.grad);
     Conv2dGrads g = conv2d_backward(x.value, w.value, self.grad, stride, padding, x.requires_grad,
                                     w.requires_grad, b && b->requires_grad);
     if (x.requires_grad) x.accumulate(g.dx);
     if (w.requires_grad) w.accumulate(g.dw);
     if (b && b->requires_grad) b->accumulate(g.dbias);
+    // last, as in linear: accumulate may keep dY's buffer as the residual's gradient
+    if (has_r && self.inputs.back()->requires_grad) self.inputs.back()->accumulate(self.grad);
   });
 }
 

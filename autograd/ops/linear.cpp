@@ -39,7 +39,6 @@ Var linear(const Var& x, const Var& w, const Var& b, const Var& residual) {
   const bool has_b = b.defined(), has_r = residual.defined();
   return make_node(Y.view(ys), "linear", inputs, [M, in, out, has_b, has_r](Node& self) {
     Node &x = *self.inputs[0], &w = *self.inputs[1];
-    if (has_r && self.inputs.back()->requires_grad) self.inputs.back()->accumulate(self.grad);
     Tensor dY = self.grad.reshape({M, out});
     if (x.requires_grad) {
       Tensor dX = Tensor::empty({M, in});
@@ -52,6 +51,9 @@ Var linear(const Var& x, const Var& w, const Var& b, const Var& residual) {
       w.accumulate(dW);
     }
     if (has_b && self.inputs[2]->requires_grad) self.inputs[2]->accumulate(sum(dY, {0}));
+    // last: accumulate may keep dY's buffer as the residual's gradient, and a residual that is x itself
+    // would then add dX into it before dW and db were computed from it
+    if (has_r && self.inputs.back()->requires_grad) self.inputs.back()->accumulate(self.grad);
   });
 }
 

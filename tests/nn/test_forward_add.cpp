@@ -11,6 +11,7 @@
 #include "nn/linear.h"
 #include "tensor/random.h"
 #include "tensor/thin_gemm.h"
+#include "tensor/winograd.h"
 
 using namespace ld;
 using namespace ld::nn;
@@ -45,20 +46,22 @@ TEST_CASE("Linear::forward_add has the bits of forward(x) + r, on thin_gemm and 
 TEST_CASE("Conv2d::forward_add has the bits of forward(x) + r on every convolution path") {
   Generator gen(2);
   struct Case {
-    int64_t cin, cout, k, stride, pad, hw;
+    int64_t n, cin, cout, k, stride, pad, hw;
     const char* path;
   };
-  const Case cases[] = {{8, 6, 1, 1, 0, 5, "1x1"},
-                        {3, 4, 3, 1, 1, 6, "im2col"},
-                        {4, 5, 3, 2, 1, 7, "strided im2col"},
-                        {16, 16, 3, 1, 1, 7, "Winograd F(2x2)"},
-                        {16, 16, 3, 1, 1, 16, "Winograd F(4x4)"}};
+  const Case cases[] = {{2, 8, 6, 1, 1, 0, 5, "1x1, samples over the threads"},
+                        {1, 8, 6, 1, 1, 0, 5, "1x1, one sample: its GEMM over the threads"},
+                        {2, 3, 4, 3, 1, 1, 6, "im2col"},
+                        {2, 4, 5, 3, 2, 1, 7, "strided im2col"},
+                        {2, 16, 16, 3, 1, 1, 7, "Winograd F(2x2)"},
+                        {1, 64, 64, 3, 1, 1, 28, "Winograd F(4x4)"}};  // C Cout H W above kWinograd44MinForwardWork
+  CHECK(winograd_tile(64, 64, 28, 28, false) == 4);  // the last case runs F(4x4)
   for (const Case& c : cases)
     for (bool bias : {true, false}) {
       CAPTURE(c.path);
       CAPTURE(bias);
       Conv2d conv(c.cin, c.cout, c.k, c.stride, c.pad, bias, gen);
-      const Var x(rand_normal({2, c.cin, c.hw, c.hw}, gen, 0, 1));
+      const Var x(rand_normal({c.n, c.cin, c.hw, c.hw}, gen, 0, 1));
       const Shape ys = conv.forward(x).shape();
       const Var r(rand_normal(ys, gen, 0, 1));
       check_same_bits(conv, x, r);
