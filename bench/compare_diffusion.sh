@@ -19,10 +19,17 @@ export LORADIFF_NUM_THREADS=${LORADIFF_NUM_THREADS:-2}
 # short spin on idle cores, else sleeping (measured on 2 idle cores, PyTorch's training step: 0.95-1.03 s
 # with the short spin, 1.04-1.34 s sleeping at once, 1.39-1.65 s with libgomp's default 300,000 spins).
 KERNEL=$("$BIN" --version 2>/dev/null | sed -n 's/^BLAS: .* kernel \([A-Za-z0-9_]*\) .*/\1/p')
-# A user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT reach both sides unchanged.
+# The same pages too: where loradiff runs its heap in 2 MB pages (glibc.malloc.hugetlb=1,
+# tensor/huge_pages.h), so does PyTorch (its CPU tensors come from glibc's malloc as well);
+# TORCH_HUGE_PAGES=off leaves PyTorch's environment without it, to see what it gives PyTorch.
+# A user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT / GLIBC_TUNABLES reach both sides unchanged.
 torch_env() {  # the environment for PyTorch after loradiff's JSON line in $1
   local e=(env) spin
   [ -n "$KERNEL" ] && [ "$KERNEL" != unknown ] && e+=("OPENBLAS_CORETYPE=$KERNEL")
+  if [ -z "${GLIBC_TUNABLES:-}" ] && [ "${TORCH_HUGE_PAGES:-on}" != off ] &&
+    tail -n 1 "$1" | grep -q '"pages":"2MB"'; then
+    e+=("GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
+  fi
   if [ -z "${OMP_WAIT_POLICY:-}${GOMP_SPINCOUNT:-}" ]; then
     e+=("OMP_WAIT_POLICY=passive")
     spin=$(tail -n 1 "$1" | sed -n 's/.*"omp_wait":"spin \([0-9]*\),.*/\1/p')

@@ -35,6 +35,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import torch_model as tm  # noqa: E402
 
 
+
+def pages():
+    """"2MB" when glibc puts the heap in transparent huge pages (GLIBC_TUNABLES glibc.malloc.hugetlb=1,
+    as loradiff does for itself, tensor/huge_pages.h), else "4KB"."""
+    tunables = os.environ.get("GLIBC_TUNABLES", "").split(":")
+    return "2MB" if any(t.startswith("glibc.malloc.hugetlb=") and t != "glibc.malloc.hugetlb=0" for t in tunables) else "4KB"
+
 def maxrss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
@@ -105,7 +112,7 @@ def bench_train(args, threads):
     peak = maxrss_mb()
     return {"bench": "train_step", "impl": "torch", "config": cfg["name"], "threads": threads, "batch": B,
             "reps": args.reps, "ms": statistics.median(times), "ms_min": min(times), "cpu_ms": statistics.median(cpu),
-            "peak_rss_mb": round(peak, 1), "rss_increase_mb": round(peak - base, 1),
+            "peak_rss_mb": round(peak, 1), "rss_increase_mb": round(peak - base, 1), "pages": pages(),
             "params": sum(p.numel() for p in model.parameters()), "torch": torch.__version__}
 
 
@@ -154,7 +161,7 @@ def bench_sample(args, threads):
             "extrapolated": steps < total, "reps": args.sample_reps, "ms": measured * total / steps,
             "ms_measured": measured, "ms_per_step": measured / steps,
             "cpu_ms": statistics.median(cpu) * total / steps,
-            "peak_rss_mb": round(peak, 1), "rss_increase_mb": round(peak - base, 1), "torch": torch.__version__}
+            "peak_rss_mb": round(peak, 1), "rss_increase_mb": round(peak - base, 1), "pages": pages(), "torch": torch.__version__}
 
 
 def main():

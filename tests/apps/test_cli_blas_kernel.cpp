@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "tensor/blas_kernel.h"
+#include "tensor/huge_pages.h"
 #include "tests/apps/cli_run.h"
 
 using ld::test::run_cli;
@@ -72,16 +73,46 @@ TEST_CASE("--version says how idle threads wait: loradiff's choice by the load, 
   CHECK(r.output.find("idle threads: GOMP_SPINCOUNT=777 (set by the user)") != std::string::npos);
 }
 
-TEST_CASE("--version names the kernel of tall, thin products; LORADIFF_THIN_GEMM chooses it, a bad value warns") {
+TEST_CASE(
+    "--version names the kernel of tall, thin products; LORADIFF_THIN_GEMM chooses it, a bad value warns") {
   auto r = run_cli("--version", "LORADIFF_THIN_GEMM=off");
   CHECK(r.rc == 0);
   CHECK(r.output.find("tall, thin products: OpenBLAS") != std::string::npos);
   r = run_cli("--version", "LORADIFF_THIN_GEMM=fastest");
   CHECK(r.rc == 0);
-  CHECK(r.output.find("LORADIFF_THIN_GEMM=fastest is not off, avx2, avx512 or auto; auto used") != std::string::npos);
+  CHECK(r.output.find("LORADIFF_THIN_GEMM=fastest is not off, avx2, avx512 or auto; auto used") !=
+        std::string::npos);
   CHECK(r.output.find("tall, thin products: ") != std::string::npos);
   r = run_cli("--version", "-u LORADIFF_THIN_GEMM");
   const bool avx512 = r.output.find("CPU: AVX-512") != std::string::npos;
-  CHECK(r.output.find(avx512 ? "tall, thin products: loradiff's AVX-512 kernel" : "tall, thin products: OpenBLAS") !=
-        std::string::npos);
+  CHECK(r.output.find(avx512 ? "tall, thin products: loradiff's AVX-512 kernel"
+                             : "tall, thin products: OpenBLAS") != std::string::npos);
+}
+
+TEST_CASE(
+    "--version says which pages the heap uses; LORADIFF_HUGE_PAGES=off and the user's tunable are "
+    "respected") {
+  auto r = run_cli("--version", "-u GLIBC_TUNABLES LORADIFF_HUGE_PAGES=off");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("memory: 4 KB pages (LORADIFF_HUGE_PAGES=off)") != std::string::npos);
+  r = run_cli("--version", "GLIBC_TUNABLES=glibc.malloc.hugetlb=0");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("memory: 4 KB pages (GLIBC_TUNABLES: glibc.malloc.hugetlb=0)") != std::string::npos);
+  r = run_cli("--version", "-u GLIBC_TUNABLES LORADIFF_HUGE_PAGES=sometimes");
+  CHECK(r.rc == 0);
+  const std::string warning = "LORADIFF_HUGE_PAGES=sometimes is not on or off; on used";
+  CHECK(r.output.find(warning) != std::string::npos);
+  CHECK(r.output.find(warning) == r.output.rfind(warning));  // once, not again after the restart
+  // the default: what the plan says for this machine, and the restarted process has the tunable
+  r = run_cli("--version", "-u LORADIFF_HUGE_PAGES -u GLIBC_TUNABLES");
+  CHECK(r.rc == 0);
+  const std::string mode = ld::transparent_huge_page_mode();
+  if (mode == "madvise")  // (on a glibc older than 2.35: 4 KB pages, and why)
+    CHECK((r.output.find("memory: 2 MB pages for the heap (GLIBC_TUNABLES: glibc.malloc.hugetlb=1") !=
+               std::string::npos ||
+           r.output.find("memory: 4 KB pages (this glibc is older than 2.35)") != std::string::npos));
+  else if (mode == "always")
+    CHECK(r.output.find("memory: 2 MB pages (transparent huge pages: always)") != std::string::npos);
+  else
+    CHECK(r.output.find("memory: 4 KB pages") != std::string::npos);
 }
