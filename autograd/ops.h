@@ -41,6 +41,8 @@ Var matmul(const Var& a, const Var& b);  // (..., M, K) @ (..., K, N); batched =
 // y = x W^T + b over the last axis of x; W (out, in), b (out) or undefined. With a residual r
 // (shaped as y): y = (x W^T + b) + r, the layer and its residual connection in one pass.
 Var linear(const Var& x, const Var& w, const Var& b = Var(), const Var& residual = Var());
+// GELU(x W^T + b) in one op: the product's rows are GELU'd while in cache (same bits as gelu(linear(...)))
+Var linear_gelu(const Var& x, const Var& w, const Var& b = Var());
 
 // --- reductions (ops/reduce.cpp)
 Var sum(const Var& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);

@@ -46,9 +46,10 @@ double forward_flops(const char* op, const Tensor& out, const std::vector<const 
   if (in.size() < 2 || !in[0] || !in[1] || !in[1]->defined() || in[1]->dim() < 2) return 0;
   const double outputs = static_cast<double>(out.numel());
   const Tensor& w = *in[1];
-  // linear / lora_linear: W (out, in);  matmul: B (..., K, N) with K = A's last size;
+  // linear / linear_gelu / lora_linear: W (out, in);  matmul: B (..., K, N) with K = A's last size;
   // conv2d: W (Cout, Cin/groups, kh, kw), each output a dot product of Cin/groups * kh * kw
-  if (!std::strcmp(op, "linear") || !std::strcmp(op, "lora_linear")) return 2 * outputs * w.size(1);
+  if (!std::strcmp(op, "linear") || !std::strcmp(op, "linear_gelu") || !std::strcmp(op, "lora_linear"))
+    return 2 * outputs * w.size(1);
   if (!std::strcmp(op, "matmul")) return 2 * outputs * static_cast<double>(in[0]->size(in[0]->dim() - 1));
   // attention: q (B, Lq, W), k (B, Lk, W): S = Q K^T and O = P V, each 2 * B * Lq * Lk * W (the
   // backward's count, 2 x this, is 4/5 of its five products: a slight underestimate of its rate)

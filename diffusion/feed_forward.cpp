@@ -11,11 +11,12 @@ FeedForward::FeedForward(int64_t dim, int64_t hidden, Generator& gen)
   register_module("fc2", fc2);
 }
 
-// x (..., dim) -> fc1 (..., hidden) -> GELU -> fc2 (..., dim); e.g. (B, N, C) -> (B, N, 4C) -> (B, N, C)
-ag::Var FeedForward::forward(const ag::Var& x) { return fc2->forward(ag::gelu(fc1->forward(x))); }
+// x (..., dim) -> fc1 (..., hidden) -> GELU -> fc2 (..., dim); e.g. (B, N, C) -> (B, N, 4C) -> (B, N, C).
+// fc1 GELUs its own output (Module::forward_gelu: rows while they are in cache), fc2 adds the residual.
+ag::Var FeedForward::forward(const ag::Var& x) { return fc2->forward(fc1->forward_gelu(x)); }
 
 ag::Var FeedForward::forward_add(const ag::Var& x, const ag::Var& residual) {
-  return fc2->forward_add(ag::gelu(fc1->forward(x)), residual);
+  return fc2->forward_add(fc1->forward_gelu(x), residual);
 }
 
 }  // namespace ld::diffusion

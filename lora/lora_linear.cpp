@@ -49,11 +49,7 @@ Var fused_lora_linear(const Var& x, const Var& w, const Var& b, const std::vecto
   gemm(sBs.size() == 1 ? sBs[0] : concat(sBs, 1), As.size() == 1 ? As[0] : concat(As, 0), W, 1.0f, 1.0f);
   const Tensor X = x.value().reshape({M, in});
   Tensor Y = Tensor::empty({M, out});
-  if (b.defined()) {
-    gemm_bias(X, W.transpose(0, 1), b.value(), Y);
-  } else {
-    gemm(X, W.transpose(0, 1), Y);
-  }
+  gemm_bias(X, W.transpose(0, 1), b.defined() ? b.value() : Tensor(), Y);  // no bias: a plain product
   std::vector<float> scales;
   std::vector<Var> inputs{x, w};
   if (b.defined()) inputs.push_back(b);

@@ -14,18 +14,25 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias, Generator& gen) : in_fea
   register_parameter("bias", bias);
 }
 
-Var Linear::forward(const Var& x) {
+void Linear::check_input(const Var& x) const {
   if (x.dim() < 1 || x.size(-1) != in_features)
     fail("Linear(", in_features, ", ", out_features, "): input ", shape_str(x.shape()), " must end in ",
          in_features);
+}
+
+Var Linear::forward(const Var& x) {
+  check_input(x);
   return ag::linear(x, weight, bias);
 }
 
 Var Linear::forward_add(const Var& x, const Var& residual) {
-  if (x.dim() < 1 || x.size(-1) != in_features)
-    fail("Linear(", in_features, ", ", out_features, "): input ", shape_str(x.shape()), " must end in ",
-         in_features);
+  check_input(x);
   return ag::linear(x, weight, bias, residual);
+}
+
+Var Linear::forward_gelu(const Var& x) {
+  check_input(x);
+  return ag::linear_gelu(x, weight, bias);
 }
 
 }  // namespace ld::nn

@@ -13,10 +13,14 @@ class Linear : public Module {
   std::string type_name() const override { return "Linear"; }
   Var forward(const Var& x) override;
   Var forward_add(const Var& x, const Var& residual) override;  // one op: the layer + residual
+  Var forward_gelu(const Var& x) override;                      // one op: GELU(the layer)
 
   int64_t in_features, out_features;
   Var weight;  // (out, in)
   Var bias;    // (out), undefined when built without bias
+
+ private:
+  void check_input(const Var& x) const;
 };
 
 }  // namespace ld::nn

@@ -42,6 +42,8 @@ Var Module::forward(const Var&) {
 
 Var Module::forward_add(const Var& x, const Var& residual) { return ag::add(forward(x), residual); }
 
+Var Module::forward_gelu(const Var& x) { return ag::gelu(forward(x)); }
+
 void Module::check_new_name(const std::string& name) const {
   if (name.empty() || name.find('.') != std::string::npos)
     fail(type_name(), ": name '", name, "' must be non-empty and contain no '.'");

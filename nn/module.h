@@ -66,6 +66,9 @@ class Module {
   // their output (the same bits; no pass of its own on the convolution paths and where thin_gemm
   // runs, tensor/thin_gemm.h); any other module adds it afterwards.
   virtual Var forward_add(const Var& x, const Var& residual);
+  // GELU(forward(x)): a layer and its activation. Linear GELUs its output rows while they are in cache
+  // (ag::linear_gelu, the same bits); any other module applies ag::gelu afterwards.
+  virtual Var forward_gelu(const Var& x);
 
   // --- parameters, depth first, in registration order (own parameters first)
   std::vector<std::pair<std::string, Var>> named_parameters() const;

@@ -133,8 +133,10 @@ void add_partials(const std::vector<float>& part, int nt, int64_t n, float* dw) 
     for (int64_t i = 0; i < n; ++i) dw[i] += part[static_cast<size_t>(t) * n + i];
 }
 
-// `planes` planes of P floats (plane o gets bias[o]): += bias, then += residual, the order of a
-// separate bias add followed by a separate residual add. Either may be nullptr.
+bool is_pointwise(const Conv2dGeometry& g) { return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0; }
+
+}  // namespace
+
 void add_bias_residual(float* y, const float* bias, const float* residual, int64_t planes, int64_t P) {
   if (bias)
     for (int64_t o = 0; o < planes; ++o)
@@ -142,10 +144,6 @@ void add_bias_residual(float* y, const float* bias, const float* residual, int64
   if (residual)
     for (int64_t i = 0; i < planes * P; ++i) y[i] += residual[i];
 }
-
-bool is_pointwise(const Conv2dGeometry& g) { return g.kh == 1 && g.kw == 1 && g.stride == 1 && g.pad == 0; }
-
-}  // namespace
 
 Tensor im2col(const Tensor& x_in, int64_t kh, int64_t kw, int64_t stride, int64_t pad) {
   check_dtype("im2col", x_in, DType::F32);

@@ -28,6 +28,12 @@ Tensor col2im(const Tensor& col, const Shape& x_shape, int64_t kh, int64_t kw, i
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad,
                       const Tensor& residual = Tensor());
 
+// The output epilogue every convolution path runs on a plane while it is in cache (im2col's and the
+// 1x1's GEMMs here, Winograd's output transform in winograd.cpp): `planes` planes of P floats, plane o
+// += bias[o], then += residual, the order of a separate bias add followed by a separate residual add.
+// Either may be nullptr.
+void add_bias_residual(float* y, const float* bias, const float* residual, int64_t planes, int64_t P);
+
 struct Conv2dGrads {
   Tensor dx, dw, dbias;
 };

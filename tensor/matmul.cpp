@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "tensor/elementwise.h"
 #include "tensor/parallel.h"
@@ -145,6 +146,50 @@ void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tenso
     gemm(a_in, b_in, c);
   }
   if (residual.defined()) axpy_(c, 1.0f, residual);
+}
+
+Tensor gemm_bias_gelu(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, const Tensor& pre) {
+  const int64_t M = a_in.size(0), K = a_in.size(1), N = b_in.size(1);
+  if (pre.defined() && pre.shape() != Shape{M, N})
+    fail("gemm_bias_gelu: pre-activation ", shape_str(pre.shape()), " must be (", M, ", ", N, ")");
+  if (!use_reference_kernels() && thin_gemm_applies(M, N, K)) {
+    Tensor a = a_in, b = b_in;
+    BlasView va, vb;
+    blas_views(a, b, &va, &vb);
+    if (va.trans == CblasNoTrans) {
+      if (bias.defined() && bias.shape() != Shape{N})
+        fail("gemm_bias_gelu: bias ", shape_str(bias.shape()), " must be (", N, ")");
+      // B as K x N rows, once (thin_gemm would copy a transposed one on every call below)
+      const Tensor bk = vb.trans == CblasTrans ? b.contiguous() : Tensor();
+      const float* pb = bk.defined() ? bk.f32() : vb.ptr;
+      const int64_t ldb = bk.defined() ? N : vb.ld;
+      const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+      const float* pbias = bias.defined() ? bc.f32() : nullptr;
+      Tensor y = Tensor::empty({M, N});
+      float *py = y.f32(), *ppre = pre.defined() ? pre.f32() : nullptr;
+      // Blocks of kRows rows: u (at most kRows x 512 floats, 256 KB) stays in this core's L2 between
+      // the product and GELU.
+      constexpr int64_t kRows = 128;
+      const int64_t blocks = (M + kRows - 1) / kRows;
+#pragma omp parallel if (num_threads() > 1 && !omp_in_parallel() && M * N * K >= (int64_t{1} << 20)) \
+    num_threads(num_threads())
+      {
+        std::vector<float> scratch(ppre ? 0 : static_cast<size_t>(kRows * N));
+#pragma omp for schedule(static)
+        for (int64_t blk = 0; blk < blocks; ++blk) {
+          const int64_t i0 = blk * kRows, rows = std::min(kRows, M - i0);
+          float* u = ppre ? ppre + i0 * N : scratch.data();
+          // one thread (inside this parallel region), rows [i0, i0 + rows)
+          thin_gemm(va.ptr + i0 * va.ld, va.ld, pb, ldb, false, u, N, rows, N, K, pbias, false);
+          unary_span(Unary::Gelu, py + i0 * N, u, rows * N);
+        }
+      }
+      return y;
+    }
+  }
+  Tensor u = pre.defined() ? pre : Tensor::empty({M, N});
+  gemm_bias(a_in, b_in, bias, u);
+  return unary(Unary::Gelu, u);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {

@@ -16,6 +16,14 @@ void gemm(const Tensor& a, const Tensor& b, Tensor& c, float alpha = 1.0f, float
 // dense layer's forward, and its sum with a residual connection. Where thin_gemm runs
 // (tensor/thin_gemm.h) the bias is where the sums start and the residual is added as each row of c
 // is stored: no pass of their own; elsewhere (OpenBLAS) each is a pass. Undefined bias / residual: none.
-void gemm_bias(const Tensor& a, const Tensor& b, const Tensor& bias, Tensor& c, const Tensor& residual = Tensor());
+void gemm_bias(const Tensor& a, const Tensor& b, const Tensor& bias, Tensor& c,
+               const Tensor& residual = Tensor());
+
+// Returns y (M, N) = GELU(op(a) @ op(b) + bias); `pre`, when defined ((M, N), contiguous),
+// receives the pre-activation u = op(a) @ op(b) + bias (GELU's backward needs it). The bits are those of
+// gemm_bias followed by unary(Gelu). Where thin_gemm runs, rows are done in blocks that stay in cache:
+// each block's u is computed, then GELU'd into y while it is still in L2, so u makes no trip through
+// memory (and without `pre` none is stored at all); elsewhere u is a whole tensor and GELU a pass.
+Tensor gemm_bias_gelu(const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& pre = Tensor());
 
 }  // namespace ld

@@ -172,6 +172,8 @@ template <int NV, int MR = NV >= 3 ? 24 / NV : 12>
 
 // --- AVX2 + FMA: vectors of 8 floats, up to 2 per row (16 columns), 6 x 2 accumulators (16
 // registers: 12 accumulators, 2 of B, 1 of A). `last`: the lanes of a row's last vector in C.
+// rest256 / panel256 repeat rest512 / panel512 line for line on purpose: a function that inlines an
+// always_inline kernel must carry the kernel's own gnu::target, so one template cannot serve both.
 template <int MR, int NV>
 [[gnu::target("avx2,fma"), gnu::always_inline]] inline void tile256(int64_t K, const Tile& t, __m256i last) {
   const __m256i all = _mm256_set1_epi32(-1);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "tensor/conv.h"
 #include "tensor/error.h"
 #include "tensor/parallel.h"
 #include "tensor/winograd_tiles.h"
@@ -278,12 +279,9 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
         for (int64_t o = 0; o < Cout; ++o) {
           float* plane = y + (n * Cout + o) * H * W;
           var.output(s.m.get() + o * T + (n - n0) * t.tiles(), ms, t, plane, s.rows);
-          if (bias)
-            for (int64_t p = 0; p < H * W; ++p) plane[p] += bias[o];
-          if (residual) {
-            const float* r = residual + (n * Cout + o) * H * W;
-            for (int64_t p = 0; p < H * W; ++p) plane[p] += r[p];
-          }
+          add_bias_residual(plane, bias ? bias + o : nullptr,
+                            residual ? residual + (n * Cout + o) * H * W : nullptr, 1,
+                            H * W);  // tensor/conv.h, while the plane is in cache
         }
     }
   }
