@@ -64,7 +64,10 @@ int main(int argc, char** argv) {
   // --version: what runs the numbers too (the GEMM kernel, the element-wise loops' instruction set).
   app.set_version_flag("--version", [] {
     return std::string("loradiff ") + LORADIFF_VERSION + "\nBLAS: " + ld::blas_summary() +
-           "\nSIMD: " + ld::simd_description() + " (element-wise loops)" +
+           "\nSIMD: " +
+           (ld::simd_level() == ld::SimdLevel::Avx512 && ld::simd_description() == std::string("avx512")
+                ? std::string("avx512 (exp / erf on data in cache), avx2 (other element-wise loops)")
+                : ld::simd_description() + std::string(" (element-wise loops)")) +
            "\ntall, thin products: " + ld::thin_gemm_description() +
            "\nkernels: " + ld::kernels_name(ld::kernels()) + "\nmemory: " + ld::huge_pages_description() +
            "\nthreads: " + std::to_string(ld::num_threads()) +
@@ -75,7 +78,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Environment: LORADIFF_NUM_THREADS (threads; default OpenMP's; at most 4 x the hardware threads),\n"
-      "LORADIFF_SIMD=baseline|avx2 (cap the element-wise loops' instruction set; default the best this CPU\n"
+      "LORADIFF_SIMD=baseline|avx2|avx512 (cap the element-wise loops' instruction set; default the best this CPU\n"
       "has), LORADIFF_KERNELS=fast|reference (reference: the plain loops of tensor/reference.h),\n"
       "LORADIFF_THIN_GEMM=auto|off|avx2|avx512 (loradiff's own kernel for tall, thin products; default auto:\n"
       "AVX-512 where the CPU has it, else OpenBLAS), LORADIFF_HUGE_PAGES=on|off (the heap in 2 MB pages\n"

@@ -99,7 +99,8 @@ inline float row_dot(const float* a, const float* b, int64_t n) {  // b == nullp
 // Rows of scores s (m x n, leading dimension n) -> unnormalised probabilities e^(s - max) in place,
 // lse per row, and 1 / (sum of the row) in inv_sum: the caller scales the row of P V by it (d values
 // instead of the n of P). One pass finds the max (exact in any order, so a SIMD reduction), one
-// computes the exponentials and sums them in 8 fixed lanes (the bits do not depend on the vector width).
+// computes the exponentials, one sums them in 8 fixed lanes: the bits do not depend on the vector
+// width, and the exponentials run 16 wide where the CPU has AVX-512 (simd_dispatch_compute).
 inline void softmax_rows(float* S, int64_t m, int64_t n, const float* keep, float* lse, float* inv_sum) {
   for (int64_t r = 0; r < m; ++r) {
     float* s = S + r * n;
@@ -114,20 +115,9 @@ inline void softmax_rows(float* S, int64_t m, int64_t n, const float* keep, floa
       inv_sum[r] = 0.0f;
       continue;
     }
-    float lane[8] = {};
-    int64_t j = 0;
-    for (; j + 8 <= n; j += 8)
-      for (int t = 0; t < 8; ++t) {
-        const float e = exp_f32(s[j + t] - mx);  // a padded key's -inf gives exactly 0
-        s[j + t] = e;
-        lane[t] += e;
-      }
-    float sum = 0.0f;
-    for (; j < n; ++j) {
-      s[j] = exp_f32(s[j] - mx);
-      sum += s[j];
-    }
-    sum += ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+    // the exponentials alone (as wide as the vectors are), then their sum in 8 fixed lanes from L1
+    for (int64_t j = 0; j < n; ++j) s[j] = exp_f32(s[j] - mx);  // a padded key's -inf gives exactly 0
+    const float sum = row_dot(s, nullptr, n);
     lse[r] = mx + std::log(sum);
     inv_sum[r] = 1.0f / sum;
   }
@@ -196,7 +186,7 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
       // S = scale Q_blk K^T   (m x Lk)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, I(m), I(Lk), I(n.d), scale, qb, I(W), kb, I(W),
                   0.0f, S, I(Lk));
-      simd_dispatch([&] { softmax_rows(S, m, Lk, kp, lse, inv_sum.data()); });
+      simd_dispatch_compute([&] { softmax_rows(S, m, Lk, kp, lse, inv_sum.data()); });
       // O_blk = (e^(S - max) V) / sum, written straight into this head's columns of o
       float* ob = po + (b * n.Lq + i0) * W + c * n.d;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, I(m), I(n.d), I(Lk), 1.0f, S, I(Lk), vb, I(W),
@@ -243,7 +233,7 @@ AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor
         // P = exp(scale Q_blk K^T - lse), D = rowsum(dO * O)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, I(m), I(Lk), I(d), scale, qb, I(W), kb, I(W),
                     0.0f, P.data(), I(Lk));
-        simd_dispatch([&] { probs_and_delta(P.data(), m, Lk, kp, lse, gb, ob, d, W, D.data()); });
+        simd_dispatch_compute([&] { probs_and_delta(P.data(), m, Lk, kp, lse, gb, ob, d, W, D.data()); });
         // dV += P^T dO_blk
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, I(Lk), I(d), I(m), 1.0f, P.data(), I(Lk), gb,
                     I(W), 1.0f, dvb, I(W));

@@ -12,9 +12,9 @@ const char* binary_name(Binary op);
 
 // y = f(x)
 Tensor unary(Unary op, const Tensor& x);
-// y[i] = f(x[i]) for i < n on contiguous memory, on the calling thread: the loop unary runs on each
-// contiguous row, so the bits are unary's (for fused epilogues such as gemm_bias_gelu, tensor/matmul.h).
-// y may be x.
+// y[i] = f(x[i]) for i < n on contiguous memory in cache, on the calling thread (for fused epilogues
+// such as gemm_bias_gelu, tensor/matmul.h): the formula of unary, element by element, so the bits are
+// unary's; AVX-512 where the CPU has it (simd_dispatch_compute). y may be x.
 void unary_span(Unary op, float* y, const float* x, int64_t n);
 // dx = f'(x) * dy, the derivative written in terms of x and y = f(x) (see elementwise.cpp)
 Tensor unary_backward(Unary op, const Tensor& x, const Tensor& y, const Tensor& dy);

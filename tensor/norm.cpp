@@ -133,10 +133,11 @@ NormResult group_norm_forward_impl(const char* op, const Tensor& x_in, int64_t G
   float *py = r.y.f32(), *pm = r.mean.f32(), *pr = r.rstd.f32();
 #pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
   for (int64_t i = 0; i < N * G; ++i) {
-    simd_dispatch([&] {
-      const float* xi = px + i * n;  // channels of one group are adjacent in (N, C, HW)
-      float* yi = py + i * n;
-      moments(xi, n, eps, &pm[i], &pr[i]);
+    const float* xi = px + i * n;  // channels of one group are adjacent in (N, C, HW)
+    float* yi = py + i * n;
+    simd_dispatch([&] { moments(xi, n, eps, &pm[i], &pr[i]); });  // the group's first read, from memory
+    // then the group again, now in cache; with SiLU its exponentials are the cost (simd_dispatch_compute)
+    const auto normalise = [&] {
       const int64_t c0 = (i % G) * Cg;
       for (int64_t c = 0; c < Cg; ++c) {
         const float scale = pr[i] * pg[c0 + c], shift = pb[c0 + c] - pm[i] * scale;
@@ -146,7 +147,11 @@ NormResult group_norm_forward_impl(const char* op, const Tensor& x_in, int64_t G
           yi[c * HW + k] = kSilu ? y * (1.0f / (1.0f + exp_f32(-y))) : y;
         }
       }
-    });
+    };
+    if constexpr (kSilu)
+      simd_dispatch_compute(normalise);
+    else
+      simd_dispatch(normalise);
   }
   return r;
 }

@@ -7,12 +7,17 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "tensor/blas_kernel.h"
+
 namespace ld {
 namespace {
 
 SimdLevel detect() {
 #if LORADIFF_SIMD_DISPATCH
   __builtin_cpu_init();
+  // AVX-512 also needs the OS to save the zmm registers: cpu_features() checks XGETBV
+  const CpuFeatures f = cpu_features();
+  if (f.avx512f && f.avx512dq && f.avx512bw && f.avx512vl && f.avx2 && f.fma) return SimdLevel::Avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdLevel::Avx2;
 #endif
   return SimdLevel::Baseline;
@@ -24,10 +29,10 @@ SimdLevel from_environment() {
   const SimdLevel best = simd_level_supported();
   const char* env = std::getenv("LORADIFF_SIMD");
   if (!env || !*env) return best;
-  for (SimdLevel l : {SimdLevel::Baseline, SimdLevel::Avx2})
+  for (SimdLevel l : {SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512})
     if (std::strcmp(env, simd_level_name(l)) == 0) return min_level(l, best);
   // A performance knob, read before main: warn and go on (as OpenMP does with a bad OMP_* value).
-  std::fprintf(stderr, "loradiff: LORADIFF_SIMD='%s' is not one of baseline, avx2; using %s\n", env,
+  std::fprintf(stderr, "loradiff: LORADIFF_SIMD='%s' is not one of baseline, avx2, avx512; using %s\n", env,
                simd_level_name(best));
   return best;
 }
@@ -47,6 +52,8 @@ void set_simd_level(SimdLevel level) { g_level = min_level(level, simd_level_sup
 
 const char* simd_level_name(SimdLevel level) {
   switch (level) {
+    case SimdLevel::Avx512:
+      return "avx512";
     case SimdLevel::Avx2:
       return "avx2";
     default:

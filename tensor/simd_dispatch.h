@@ -14,18 +14,27 @@
 // simd_dispatch calls the AVX2 one when this CPU has AVX2 and FMA. Results may differ in the
 // last bits between levels (FMA rounds once where mul + add rounds twice; wider vectors sum in
 // another order), never more. Measured (docs/results.md): a mnist-t2i training step 6-10 %
-// faster; an AVX-512 level gave nothing more, and the Winograd transforms (memory-bound
-// scatters) were no faster with AVX2 and 20 % slower with AVX-512, so they are not dispatched.
+// faster. Most of these loops stream tensors larger than the caches, and for them AVX-512 gave
+// nothing more (memory is the limit; the Winograd transforms, memory-bound scatters, were even
+// 20 % slower with it and are not dispatched).
 //
-// LORADIFF_SIMD=baseline|avx2 (or set_simd_level) caps the level: for tests that compare the
-// levels, and for measuring what each one gives. Without x86-64 and GCC or Clang, or with
+// simd_dispatch_compute is for the few loops whose data is already in cache and whose cost is
+// the arithmetic of exp and erf: attention's softmax on its score tile, GELU on a block of fc1's
+// output (tensor/matmul.h gemm_bias_gelu), and GroupNorm+SiLU's second pass over a group it has
+// just read. There the third level, AVX-512 (16 floats wide, F + DQ + BW + VL), runs where the CPU
+// has it: a DDIM step 3-4 % faster, a training step 2-3 % (docs/results.md). Those loops are
+// written so that every element is computed alone and sums run in fixed lanes: their bits are the
+// same at AVX2 and AVX-512.
+//
+// LORADIFF_SIMD=baseline|avx2|avx512 (or set_simd_level) caps the level: for tests that compare
+// the levels, and for measuring what each one gives. Without x86-64 and GCC or Clang, or with
 // -march=native (LORADIFF_NATIVE: everything is compiled for this CPU already), simd_dispatch
 // simply calls f.
 #pragma once
 
 namespace ld {
 
-enum class SimdLevel { Baseline, Avx2 };
+enum class SimdLevel { Baseline, Avx2, Avx512 };
 
 // The level used now: the best this CPU supports, capped by LORADIFF_SIMD / set_simd_level.
 SimdLevel simd_level();
@@ -34,8 +43,9 @@ SimdLevel simd_level_supported();
 // Cap the level (for tests and benchmarks); a level above simd_level_supported() is lowered to it.
 void set_simd_level(SimdLevel level);
 const char* simd_level_name(SimdLevel level);
-// What the element-wise loops run as, for reports: the level's name, or "march=native" in a
-// -march=native build (everything compiled for this CPU, nothing dispatched).
+// What the element-wise loops run as, for reports: the level's name (the arithmetic-bound loops
+// run at it; the others at most at avx2), or "march=native" in a -march=native build (everything
+// compiled for this CPU, nothing dispatched).
 const char* simd_description();
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(LORADIFF_NATIVE_BUILD)
@@ -47,14 +57,36 @@ template <class F>
   f();
 }
 template <class F>
+[[gnu::target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"), gnu::flatten]] void run_avx512(const F& f) {
+  f();
+}
+template <class F>
 [[gnu::flatten]] void run_baseline(const F& f) {
   f();
 }
 }  // namespace simd_detail
 
+// Loops over memory (most element-wise ops): AVX2 at most.
 template <class F>
 void simd_dispatch(const F& f) {
   switch (simd_level()) {
+    case SimdLevel::Avx512:
+    case SimdLevel::Avx2:
+      simd_detail::run_avx2(f);
+      break;
+    default:
+      simd_detail::run_baseline(f);
+      break;
+  }
+}
+
+// Loops of exp / erf arithmetic on data in cache: AVX-512 where the CPU has it.
+template <class F>
+void simd_dispatch_compute(const F& f) {
+  switch (simd_level()) {
+    case SimdLevel::Avx512:
+      simd_detail::run_avx512(f);
+      break;
     case SimdLevel::Avx2:
       simd_detail::run_avx2(f);
       break;
@@ -69,6 +101,10 @@ void simd_dispatch(const F& f) {
 
 template <class F>
 void simd_dispatch(const F& f) {
+  f();
+}
+template <class F>
+void simd_dispatch_compute(const F& f) {
   f();
 }
 

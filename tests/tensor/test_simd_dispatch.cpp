@@ -2,8 +2,10 @@
 // (within float rounding: FMA and wider sums round differently), and the level can be capped.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
+#include "tensor/attention.h"
 #include "tensor/elementwise.h"
 #include "tensor/norm.h"
 #include "tensor/random.h"
@@ -40,9 +42,42 @@ TEST_CASE("the level can be capped, never raised above what the CPU supports") {
   set_simd_level(SimdLevel::Baseline);
   CHECK(simd_level() == SimdLevel::Baseline);
   set_simd_level(SimdLevel::Avx2);
+  CHECK(simd_level() == std::min(SimdLevel::Avx2, simd_level_supported()));
+  set_simd_level(SimdLevel::Avx512);
   CHECK(simd_level() == simd_level_supported());
   CHECK(std::string(simd_level_name(SimdLevel::Avx2)) == "avx2");
+  CHECK(std::string(simd_level_name(SimdLevel::Avx512)) == "avx512");
   set_simd_level(saved);
+}
+
+TEST_CASE("the arithmetic-bound loops (simd_dispatch_compute) give the same bits at every level") {
+  // attention's softmax sums in fixed lanes and computes each exponential alone; unary_span computes
+  // each element alone: neither depends on the vector width, and unary_span has unary's bits. (On a
+  // CPU without AVX-512 the last level is capped to AVX2 and the check holds trivially.)
+  Generator g(12);
+  const Tensor q = rand_normal({2, 70, 32}, g, 0, 2), k = rand_normal({2, 45, 32}, g, 0, 2),
+               v = rand_normal({2, 45, 32}, g);
+  const Tensor x = mul(rand_normal({1000}, g), Tensor::scalar(3.0f));
+  const SimdLevel saved = simd_level();
+  const Tensor xg = rand_normal({3, 16, 7, 9}, g, 0, 2), gamma = rand_normal({16}, g), beta = rand_normal({16}, g);
+  std::vector<std::vector<float>> outs, lses, gelus, gns;
+  for (SimdLevel l : {SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512}) {
+    set_simd_level(l);
+    const AttentionResult r = attention_forward(q, k, v, 4, Tensor());
+    outs.push_back(r.out.to_vector());
+    lses.push_back(r.lse.to_vector());
+    std::vector<float> y(1000);
+    unary_span(Unary::Gelu, y.data(), x.f32(), 1000);
+    CHECK(y == unary(Unary::Gelu, x).to_vector());
+    gelus.push_back(y);
+    gns.push_back(group_norm_silu_forward(xg, 4, gamma, beta, 1e-5f).y.to_vector());
+  }
+  set_simd_level(saved);
+  // AVX2 and AVX-512 (baseline has no FMA, so its exponentials may round differently)
+  CHECK(outs[2] == outs[1]);
+  CHECK(lses[2] == lses[1]);
+  CHECK(gelus[2] == gelus[1]);
+  CHECK(gns[2] == gns[1]);
 }
 
 TEST_CASE("every dispatched loop gives the same numbers at every level") {
