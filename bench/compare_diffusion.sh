@@ -19,14 +19,16 @@ export LORADIFF_NUM_THREADS=${LORADIFF_NUM_THREADS:-2}
 # short spin on idle cores, else sleeping (measured on 2 idle cores, PyTorch's training step: 0.95-1.03 s
 # with the short spin, 1.04-1.34 s sleeping at once, 1.39-1.65 s with libgomp's default 300,000 spins).
 KERNEL=$("$BIN" --version 2>/dev/null | sed -n 's/^BLAS: .* kernel \([A-Za-z0-9_]*\) .*/\1/p')
-# The same pages too: where loradiff runs its heap in 2 MB pages (glibc.malloc.hugetlb=1,
-# tensor/huge_pages.h), so does PyTorch (its CPU tensors come from glibc's malloc as well);
-# TORCH_HUGE_PAGES=off leaves PyTorch's environment without it, to see what it gives PyTorch.
+# Pages: loradiff asks glibc for a heap in 2 MB pages (tensor/huge_pages.h); PyTorch runs without,
+# as a user gets it: given the same (glibc.malloc.hugetlb=1) its step was no faster, 1,163 against
+# 1,085 ms (medians of 5 alternated pairs, docs/results.md; likely because glibc hands its largest
+# blocks back to the kernel on free, and each step faults them in again, 2 MB at a time).
+# TORCH_HUGE_PAGES=on gives it them anyway.
 # A user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT / GLIBC_TUNABLES reach both sides unchanged.
 torch_env() {  # the environment for PyTorch after loradiff's JSON line in $1
   local e=(env) spin
   [ -n "$KERNEL" ] && [ "$KERNEL" != unknown ] && e+=("OPENBLAS_CORETYPE=$KERNEL")
-  if [ -z "${GLIBC_TUNABLES:-}" ] && [ "${TORCH_HUGE_PAGES:-on}" != off ] &&
+  if [ -z "${GLIBC_TUNABLES:-}" ] && [ "${TORCH_HUGE_PAGES:-off}" = on ] &&
     tail -n 1 "$1" | grep -q '"pages":"2MB"'; then
     e+=("GLIBC_TUNABLES=glibc.malloc.hugetlb=1")
   fi
