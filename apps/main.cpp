@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   // cores, sleeping at once when it is busy (tensor/omp_wait.h). libgomp reads this once, when it is
   // loaded, so set it and restart ourselves.
   bool restart = ld::prepare_omp_wait();
-  // glibc's heap in 2 MB pages where Linux offers them on request: a step 7-10 % faster
+  // glibc's heap in 2 MB pages where Linux offers them on request: up to 9 % faster
   // (tensor/huge_pages.h); glibc reads its tunables once, at start-up.
   restart = ld::prepare_huge_pages(restart) || restart;
   // OpenBLAS picks its GEMM kernel when it is loaded, and falls back to a generic one on a CPU newer

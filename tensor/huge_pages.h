@@ -22,7 +22,10 @@
 //   transparent huge pages "madvise"  ->  add glibc.malloc.hugetlb=1 and restart;
 //   "always" (every anonymous page already) or "never" / no such file  ->  nothing to do.
 //
-// Measured (docs/results.md): a training step 7-10 % faster, a DDIM step 4-5 %, the same peak memory.
+// Measured (docs/results.md), on a VM whose memory is slow at times: in its slow hours a training step
+// and a DDIM step 9 % faster; in its fast hours a training step 0-2 % faster, and a DDIM run pays once
+// for first touching its 2 MB pages (a 10-step run 4 % slower), repaid over 50 steps (2.5 % faster).
+// Peak memory unchanged.
 // `loradiff --version` ("memory: ...") and every bench line ("pages") say what is in use.
 #pragma once
 #include <string>
