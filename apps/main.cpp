@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   bool restart = ld::prepare_omp_wait();
   // glibc's heap in 2 MB pages where Linux offers them on request: up to 9 % faster
   // (tensor/huge_pages.h); glibc reads its tunables once, at start-up.
-  restart = ld::prepare_huge_pages(restart) || restart;
+  restart = ld::prepare_huge_pages() || restart;
   // OpenBLAS picks its GEMM kernel when it is loaded, and falls back to a generic one on a CPU newer
   // than itself (2x slower training): ask for the best one this CPU has (tensor/blas_kernel.h).
   restart = ld::prepare_blas_kernel(restart) || restart;

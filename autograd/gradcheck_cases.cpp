@@ -78,11 +78,11 @@ std::vector<GradcheckCase> gradcheck_cases() {
   add_case("linear/no_bias_3d", [](V x) { return linear(x[0], x[1]); }, {randn({2, 3, 4}), randn({2, 4})});
   add_case("linear/noncontiguous", [](V x) { return linear(x[0], x[1], x[2]); },
            {transposed({3, 4}), randn({2, 4}), randn({2})});
-  // a residual connection fused into the layer (x W^T + b) + r; dr = dY
-  // the layer and its GELU in one op, GELU(x W^T + b)
+  // the layer and its GELU in one op, GELU(x W^T + b) (the fused path itself: tests/nn/test_forward_gelu.cpp)
   add_case("linear_gelu/bias", [](V x) { return linear_gelu(x[0], x[1], x[2]); },
            {randn({4, 3}), randn({5, 3}), randn({5})});
   add_case("linear_gelu/no_bias_3d", [](V x) { return linear_gelu(x[0], x[1]); }, {randn({2, 3, 4}), randn({2, 4})});
+  // a residual connection fused into the layer (x W^T + b) + r; dr = dY
   add_case("linear/residual", [](V x) { return linear(x[0], x[1], x[2], x[3]); },
            {randn({4, 3}), randn({5, 3}), randn({5}), randn({4, 5})});
   // the residual is the input itself (x W^T + b + x, in == out): its two gradients add

@@ -48,7 +48,7 @@ void emit(const nlohmann::json& j) {
   line["blas_origin"] = blas_kernel_origin();
   line["thin_gemm"] = thin_gemm_isa();  // loradiff's kernel for tall, thin products ("": OpenBLAS)
   line["omp_wait"] = omp_wait_description();  // how idle threads wait (tensor/omp_wait.h)
-  line["pages"] = huge_pages_name();  // 2MB for large tensors, or 4KB (tensor/huge_pages.h)
+  line["pages"] = huge_pages_name();  // the heap in 2MB or 4KB pages (tensor/huge_pages.h)
   line["kernels"] = kernels_name(kernels());  // fast, or the plain references (tensor/reference.h)
   std::cout << line.dump() << std::endl;
 }

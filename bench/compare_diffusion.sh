@@ -24,7 +24,8 @@ KERNEL=$("$BIN" --version 2>/dev/null | sed -n 's/^BLAS: .* kernel \([A-Za-z0-9_
 # 1,085 ms (medians of 5 alternated pairs, docs/results.md; likely because glibc hands its largest
 # blocks back to the kernel on free, and each step faults them in again, 2 MB at a time).
 # TORCH_HUGE_PAGES=on gives it them anyway.
-# A user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT / GLIBC_TUNABLES reach both sides unchanged.
+# A user's own OMP_WAIT_POLICY / GOMP_SPINCOUNT reach both sides unchanged, and so does GLIBC_TUNABLES
+# (loradiff adds glibc.malloc.hugetlb=1 to it unless it names that tunable; PyTorch then gets none).
 torch_env() {  # the environment for PyTorch after loradiff's JSON line in $1
   local e=(env) spin
   [ -n "$KERNEL" ] && [ "$KERNEL" != unknown ] && e+=("OPENBLAS_CORETYPE=$KERNEL")

@@ -35,7 +35,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import torch_model as tm  # noqa: E402
 
 
-
 def pages():
     """"2MB" when glibc puts the heap in transparent huge pages (GLIBC_TUNABLES glibc.malloc.hugetlb=1,
     as loradiff does for itself, tensor/huge_pages.h), else "4KB"."""

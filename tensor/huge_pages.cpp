@@ -7,8 +7,13 @@
 #include <fstream>
 #include <string>
 
+#include "tensor/error.h"
+
 #if defined(__GLIBC__)
 #include <gnu/libc-version.h>
+#endif
+#if defined(__linux__)
+#include <sys/auxv.h>
 #endif
 
 namespace ld {
@@ -16,22 +21,24 @@ namespace ld {
 namespace {
 
 constexpr const char* kTunable = "glibc.malloc.hugetlb";
+constexpr const char* kOursVar = "LORADIFF_HUGE_PAGES_SET";  // set by loradiff before its restart
 
-// The value GLIBC_TUNABLES gives glibc.malloc.hugetlb ("name=value" items separated by ':'), or
-// nullptr when it does not name it.
+// The value GLIBC_TUNABLES gives glibc.malloc.hugetlb ("name=value" items separated by ':'; the last
+// one counts, as in glibc), or nullptr when it does not name it.
 const char* hugetlb_value(const char* tunables, std::string* value) {
   if (!tunables) return nullptr;
   const std::string all = tunables, key = std::string(kTunable) + "=";
+  bool found = false;
   for (size_t start = 0; start <= all.size();) {
     const size_t end = std::min(all.find(':', start), all.size());
     const std::string item = all.substr(start, end - start);
     if (item.rfind(key, 0) == 0) {
       *value = item.substr(key.size());
-      return value->c_str();
+      found = true;
     }
     start = end + 1;
   }
-  return nullptr;
+  return found ? value->c_str() : nullptr;
 }
 
 // glibc.malloc.hugetlb exists from glibc 2.35 on; an older glibc ignores it.
@@ -45,13 +52,12 @@ bool glibc_has_hugetlb_tunable() {
 #endif
 }
 
-HugePagePlan plan_now() {
-  const char* choice = std::getenv("LORADIFF_HUGE_PAGES");
-  return plan_huge_pages(glibc_has_hugetlb_tunable() ? transparent_huge_page_mode() : "no-glibc-tunable",
-                         std::getenv("GLIBC_TUNABLES"), choice);
-}
-
 }  // namespace
+
+HugePagePlan huge_page_plan_here(const char* glibc_tunables, const char* choice) {
+  return plan_huge_pages(glibc_has_hugetlb_tunable() ? transparent_huge_page_mode() : "no-glibc-tunable",
+                         glibc_tunables, choice);
+}
 
 HugePagePlan plan_huge_pages(const std::string& thp_mode, const char* glibc_tunables, const char* choice) {
   HugePagePlan p;
@@ -68,7 +74,7 @@ HugePagePlan plan_huge_pages(const std::string& thp_mode, const char* glibc_tuna
   }
   std::string value;
   if (hugetlb_value(glibc_tunables, &value)) {  // the user's (or, after the restart, ours): as it is
-    p.huge = value != "0";
+    p.huge = std::atoi(value.c_str()) != 0;     // 1: transparent huge pages; 2: hugetlbfs pages
     p.description = (p.huge ? "2 MB pages for the heap (GLIBC_TUNABLES: " : "4 KB pages (GLIBC_TUNABLES: ") +
                     std::string(kTunable) + "=" + value +
                     (p.huge ? ", transparent huge pages: madvise)" : ")");
@@ -95,20 +101,31 @@ std::string transparent_huge_page_mode() {
   return a != std::string::npos && b != std::string::npos && b > a ? line.substr(a + 1, b - a - 1) : "";
 }
 
-bool prepare_huge_pages(bool restarting) {
-  const HugePagePlan plan = plan_now();
+bool prepare_huge_pages() {
   const char* choice = std::getenv("LORADIFF_HUGE_PAGES");
-  // a bad value: said by the process that goes on (after a restart, the restarted one)
-  if (!restarting && !plan.set && choice && *choice && std::strcmp(choice, "on") != 0 &&
-      std::strcmp(choice, "off") != 0)
-    std::fprintf(stderr, "loradiff: LORADIFF_HUGE_PAGES=%s is not on or off; on used\n", choice);
+  if (choice && *choice && std::strcmp(choice, "on") != 0 && std::strcmp(choice, "off") != 0)
+    warn_knob_once("LORADIFF_HUGE_PAGES",
+                   str_cat("LORADIFF_HUGE_PAGES=", choice, " is not on or off; on used"));
+  // Never twice: where glibc drops GLIBC_TUNABLES (a set-user-ID or capability-raising start, "secure
+  // mode"), the restarted process would not see the tunable and would restart again, for ever.
+  if (std::getenv(kOursVar)) return false;
+#if defined(__linux__)
+  if (getauxval(AT_SECURE)) return false;
+#endif
+  const HugePagePlan plan = huge_page_plan_here(std::getenv("GLIBC_TUNABLES"), choice);
   if (!plan.set) return false;
   setenv("GLIBC_TUNABLES", plan.tunables.c_str(), 1);
+  setenv(kOursVar, "1", 1);
   return true;
 }
 
-std::string huge_pages_description() { return plan_now().description; }
+std::string huge_pages_description() {
+  return huge_page_plan_here(std::getenv("GLIBC_TUNABLES"), std::getenv("LORADIFF_HUGE_PAGES")).description;
+}
 
-const char* huge_pages_name() { return plan_now().huge ? "2MB" : "4KB"; }
+const char* huge_pages_name() {
+  return huge_page_plan_here(std::getenv("GLIBC_TUNABLES"), std::getenv("LORADIFF_HUGE_PAGES")).huge ? "2MB"
+                                                                                                     : "4KB";
+}
 
 }  // namespace ld

@@ -15,12 +15,13 @@
 // can be advised, and that 2 MB region then stays in small pages (measured: 660 of 720 MB in huge
 // pages and half the gain; with the tunable 705 MB, docs/results.md). glibc reads the tunable once,
 // at start-up, so apps/main.cpp adds it to GLIBC_TUNABLES and restarts itself: the same restart as
-// OpenMP's wait policy (tensor/omp_wait.h) and the BLAS kernel's (tensor/blas_kernel.h), which every
-// run makes anyway.
+// OpenMP's wait policy (tensor/omp_wait.h) and the BLAS kernel's (tensor/blas_kernel.h), which most
+// runs make anyway.
 //
 //   LORADIFF_HUGE_PAGES=off, or the user's GLIBC_TUNABLES names glibc.malloc.hugetlb  ->  untouched;
 //   transparent huge pages "madvise"  ->  add glibc.malloc.hugetlb=1 and restart;
-//   "always" (every anonymous page already) or "never" / no such file  ->  nothing to do.
+//   "always" (every anonymous page already, whatever LORADIFF_HUGE_PAGES says) or "never" / no such
+//   file  ->  nothing to do.
 //
 // Measured (docs/results.md), on a VM whose memory is slow at times: in its slow hours a training step
 // and a DDIM step 9 % faster; in its fast hours a training step 0-2 % faster, and a DDIM run pays once
@@ -49,10 +50,14 @@ HugePagePlan plan_huge_pages(const std::string& thp_mode, const char* glibc_tuna
 // The system's transparent huge page mode, as plan_huge_pages takes it.
 std::string transparent_huge_page_mode();
 
-// Called first thing in main(): applies plan_huge_pages. Returns true when it has set the environment
-// for a restart (the caller re-executes itself). `restarting`: another part of start-up restarts
-// anyway. A bad LORADIFF_HUGE_PAGES warns once, in the process that goes on (on is used).
-bool prepare_huge_pages(bool restarting);
+// plan_huge_pages with this system's mode (and "no-glibc-tunable" on a glibc older than 2.35).
+HugePagePlan huge_page_plan_here(const char* glibc_tunables, const char* choice);
+
+// Called first thing in main(): applies huge_page_plan_here to the environment. Returns true when it
+// has set it for a restart (the caller re-executes itself); never twice (its mark
+// LORADIFF_HUGE_PAGES_SET), nor in glibc's secure mode, where GLIBC_TUNABLES is dropped. A bad
+// LORADIFF_HUGE_PAGES warns once (on is used).
+bool prepare_huge_pages();
 
 // What this process runs with: "2 MB pages for the heap (glibc.malloc.hugetlb=1, transparent huge
 // pages: madvise)", "4 KB pages (LORADIFF_HUGE_PAGES=off)", ...

@@ -140,7 +140,7 @@ void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tenso
     }
   }
   if (bias.defined()) {
-    c.copy_(bias.view({1, N}).expand({M, N}));
+    c.copy_(bias.reshape({1, N}).expand({M, N}));  // reshape: a strided bias is copied
     gemm(a_in, b_in, c, 1.0f, 1.0f);
   } else {
     gemm(a_in, b_in, c);
@@ -150,8 +150,8 @@ void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tenso
 
 Tensor gemm_bias_gelu(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, const Tensor& pre) {
   const int64_t M = a_in.size(0), K = a_in.size(1), N = b_in.size(1);
-  if (pre.defined() && pre.shape() != Shape{M, N})
-    fail("gemm_bias_gelu: pre-activation ", shape_str(pre.shape()), " must be (", M, ", ", N, ")");
+  if (pre.defined() && (pre.shape() != Shape{M, N} || !pre.is_contiguous()))
+    fail("gemm_bias_gelu: pre-activation ", shape_str(pre.shape()), " must be a contiguous (", M, ", ", N, ")");
   if (!use_reference_kernels() && thin_gemm_applies(M, N, K)) {
     Tensor a = a_in, b = b_in;
     BlasView va, vb;

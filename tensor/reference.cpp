@@ -17,8 +17,8 @@ Kernels from_environment() {
   const char* env = std::getenv("LORADIFF_KERNELS");
   if (!env || !*env || std::strcmp(env, "fast") == 0) return Kernels::Fast;
   if (std::strcmp(env, "reference") == 0) return Kernels::Reference;
-  // A knob read before main: warn and go on, as for LORADIFF_SIMD.
-  std::fprintf(stderr, "loradiff: LORADIFF_KERNELS='%s' is not one of fast, reference; using fast\n", env);
+  // A knob read before main: warn (once) and go on, as for LORADIFF_SIMD.
+  warn_knob_once("LORADIFF_KERNELS", str_cat("LORADIFF_KERNELS='", env, "' is not one of fast, reference; using fast"));
   return Kernels::Fast;
 }
 

@@ -8,6 +8,7 @@
 #include <initializer_list>
 
 #include "tensor/blas_kernel.h"
+#include "tensor/error.h"
 
 namespace ld {
 namespace {
@@ -32,8 +33,8 @@ SimdLevel from_environment() {
   for (SimdLevel l : {SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512})
     if (std::strcmp(env, simd_level_name(l)) == 0) return min_level(l, best);
   // A performance knob, read before main: warn and go on (as OpenMP does with a bad OMP_* value).
-  std::fprintf(stderr, "loradiff: LORADIFF_SIMD='%s' is not one of baseline, avx2, avx512; using %s\n", env,
-               simd_level_name(best));
+  warn_knob_once("LORADIFF_SIMD", str_cat("LORADIFF_SIMD='", env, "' is not one of baseline, avx2, avx512; using ",
+                                          simd_level_name(best)));
   return best;
 }
 

@@ -22,7 +22,7 @@
 // the arithmetic of exp and erf: attention's softmax on its score tile, GELU on a block of fc1's
 // output (tensor/matmul.h gemm_bias_gelu), and GroupNorm+SiLU's second pass over a group it has
 // just read. There the third level, AVX-512 (16 floats wide, F + DQ + BW + VL), runs where the CPU
-// has it: a DDIM step 3-4 % faster, a training step 2-3 % (docs/results.md). Those loops are
+// has it: a DDIM step 2-4 % faster, a training step 2-3 % (docs/results.md). Those loops are
 // written so that every element is computed alone and sums run in fixed lanes: their bits are the
 // same at AVX2 and AVX-512.
 //

@@ -4,10 +4,12 @@
 // the CPU.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "tensor/blas_kernel.h"
 #include "tensor/huge_pages.h"
+#include "tensor/simd_dispatch.h"
 #include "tests/apps/cli_run.h"
 
 using ld::test::run_cli;
@@ -89,30 +91,68 @@ TEST_CASE(
                              : "tall, thin products: OpenBLAS") != std::string::npos);
 }
 
-TEST_CASE(
-    "--version says which pages the heap uses; LORADIFF_HUGE_PAGES=off and the user's tunable are "
-    "respected") {
-  auto r = run_cli("--version", "-u GLIBC_TUNABLES LORADIFF_HUGE_PAGES=off");
+TEST_CASE("--version says which pages the heap uses; LORADIFF_HUGE_PAGES=off and the user's tunable are respected") {
+  // what to expect on this machine (its transparent huge page mode and glibc): the plan itself
+  const auto expect = [](const char* tunables, const char* choice) {
+    return "memory: " + ld::huge_page_plan_here(tunables, choice).description;
+  };
+  auto r = run_cli("--version", "-u GLIBC_TUNABLES -u LORADIFF_HUGE_PAGES_SET LORADIFF_HUGE_PAGES=off");
   CHECK(r.rc == 0);
-  CHECK(r.output.find("memory: 4 KB pages (LORADIFF_HUGE_PAGES=off)") != std::string::npos);
-  r = run_cli("--version", "GLIBC_TUNABLES=glibc.malloc.hugetlb=0");
+  CHECK(r.output.find(expect(nullptr, "off")) != std::string::npos);
+  r = run_cli("--version", "-u LORADIFF_HUGE_PAGES -u LORADIFF_HUGE_PAGES_SET GLIBC_TUNABLES=glibc.malloc.hugetlb=0");
   CHECK(r.rc == 0);
-  CHECK(r.output.find("memory: 4 KB pages (GLIBC_TUNABLES: glibc.malloc.hugetlb=0)") != std::string::npos);
-  r = run_cli("--version", "-u GLIBC_TUNABLES LORADIFF_HUGE_PAGES=sometimes");
+  CHECK(r.output.find(expect("glibc.malloc.hugetlb=0", nullptr)) != std::string::npos);
+  // the default: the restarted process runs with what the plan added
+  r = run_cli("--version", "-u LORADIFF_HUGE_PAGES -u GLIBC_TUNABLES -u LORADIFF_HUGE_PAGES_SET");
   CHECK(r.rc == 0);
+  const ld::HugePagePlan plan = ld::huge_page_plan_here(nullptr, nullptr);
+  CHECK(r.output.find("memory: " + (plan.set ? ld::huge_page_plan_here(plan.tunables.c_str(), nullptr).description
+                                             : plan.description)) != std::string::npos);
+  if (ld::transparent_huge_page_mode() == "madvise")  // (on a glibc older than 2.35: 4 KB pages, and why)
+    CHECK((plan.huge || plan.description == "4 KB pages (this glibc is older than 2.35)"));
+}
+
+TEST_CASE("a bad LORADIFF_HUGE_PAGES warns once, also when another part of start-up restarts afterwards") {
+  // the BLAS kernel's restart comes after the pages' decision: the warning must not repeat there
   const std::string warning = "LORADIFF_HUGE_PAGES=sometimes is not on or off; on used";
+  for (const char* env : {"-u GLIBC_TUNABLES -u LORADIFF_HUGE_PAGES_SET LORADIFF_HUGE_PAGES=sometimes",
+                          "-u LORADIFF_HUGE_PAGES_SET -u OPENBLAS_CORETYPE -u LORADIFF_BLAS_SWITCHED "
+                          "GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_WAIT_POLICY=passive "
+                          "LORADIFF_BLAS_PRETEND_KERNEL=Prescott LORADIFF_HUGE_PAGES=sometimes"}) {
+    CAPTURE(env);
+    const auto r = run_cli("--version", env);
+    CHECK(r.rc == 0);
+    CHECK(r.output.find(warning) != std::string::npos);
+    CHECK(r.output.find(warning) == r.output.rfind(warning));
+  }
+}
+
+TEST_CASE("the pages' restart happens once: a restarted process that lost GLIBC_TUNABLES does not restart again") {
+  // LORADIFF_HUGE_PAGES_SET is the mark of our restart; with it and no tunable (as when glibc drops
+  // GLIBC_TUNABLES in secure mode) loradiff goes on as it is instead of restarting for ever
+  const auto r = run_cli("--version", "-u GLIBC_TUNABLES -u LORADIFF_HUGE_PAGES LORADIFF_HUGE_PAGES_SET=1", 20);
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("memory: " + ld::huge_page_plan_here(nullptr, nullptr).description) != std::string::npos);
+}
+
+TEST_CASE("LORADIFF_SIMD caps the element-wise loops' level; --version names it; a bad value warns") {
+  const bool avx512 = ld::simd_level_supported() == ld::SimdLevel::Avx512;
+  const std::string avx2 = ld::simd_level_name(std::min(ld::SimdLevel::Avx2, ld::simd_level_supported()));
+  auto r = run_cli("--version", "LORADIFF_SIMD=avx2");
+  CHECK(r.rc == 0);
+  CHECK(r.output.find("SIMD: " + avx2 + " (element-wise loops)") != std::string::npos);
+  r = run_cli("--version", "LORADIFF_SIMD=baseline");
+  CHECK(r.output.find("SIMD: baseline (element-wise loops)") != std::string::npos);
+  r = run_cli("--version", "LORADIFF_SIMD=avx512");
+  CHECK(r.output.find(avx512 ? "SIMD: avx512 (exp / erf on data in cache), avx2 (other element-wise loops)"
+                             : "(element-wise loops)") != std::string::npos);
+  r = run_cli("--version", "LORADIFF_SIMD=avx1024");
+  CHECK(r.rc == 0);
+  const std::string warning = "LORADIFF_SIMD='avx1024' is not one of baseline, avx2, avx512";
   CHECK(r.output.find(warning) != std::string::npos);
   CHECK(r.output.find(warning) == r.output.rfind(warning));  // once, not again after the restart
-  // the default: what the plan says for this machine, and the restarted process has the tunable
-  r = run_cli("--version", "-u LORADIFF_HUGE_PAGES -u GLIBC_TUNABLES");
-  CHECK(r.rc == 0);
-  const std::string mode = ld::transparent_huge_page_mode();
-  if (mode == "madvise")  // (on a glibc older than 2.35: 4 KB pages, and why)
-    CHECK((r.output.find("memory: 2 MB pages for the heap (GLIBC_TUNABLES: glibc.malloc.hugetlb=1") !=
-               std::string::npos ||
-           r.output.find("memory: 4 KB pages (this glibc is older than 2.35)") != std::string::npos));
-  else if (mode == "always")
-    CHECK(r.output.find("memory: 2 MB pages (transparent huge pages: always)") != std::string::npos);
-  else
-    CHECK(r.output.find("memory: 4 KB pages") != std::string::npos);
+  r = run_cli("--version", "LORADIFF_KERNELS=slow");
+  const std::string kernels = "LORADIFF_KERNELS='slow' is not one of fast, reference; using fast";
+  CHECK(r.output.find(kernels) != std::string::npos);
+  CHECK(r.output.find(kernels) == r.output.rfind(kernels));
 }

@@ -9,6 +9,7 @@
 #include "nn/linear.h"
 #include "tensor/elementwise.h"
 #include "tensor/matmul.h"
+#include "tensor/parallel.h"
 #include "tensor/random.h"
 #include "tensor/thin_gemm.h"
 
@@ -78,6 +79,36 @@ TEST_CASE(
     CHECK(y.to_vector() == unary(Unary::Gelu, u).to_vector());
     CHECK_THROWS_WITH_AS(gemm_bias_gelu(a, w.transpose(0, 1), bias, Tensor::empty({900, 71})),
                          doctest::Contains("pre-activation"), Error);
+  }
+  set_thin_gemm_choice("auto");
+}
+
+TEST_CASE(
+    "gemm_bias_gelu reads strided operands, a plain B and a strided bias, and has the same bits on any "
+    "thread count") {
+  Generator gen(4);
+  const Tensor wide = rand_normal({1000, 40}, gen, 0, 1);
+  const Tensor a = wide.narrow(1, 3, 32);                            // rows 40 floats apart, 32 used
+  const Tensor b = rand_normal({32, 48}, gen, 0, 0.3f);              // K x N as it lies (no transpose)
+  const Tensor bias = rand_normal({48, 2}, gen, 0, 1).select(1, 1);  // every other float
+  for (const char* cap : {"avx512", "off"}) {
+    CAPTURE(cap);
+    set_thin_gemm_choice(cap);
+    Tensor u = Tensor::empty({1000, 48});
+    gemm_bias(a, b, bias, u);
+    const std::vector<float> expected = unary(Unary::Gelu, u).to_vector();
+    const int saved = num_threads();
+    for (int threads : {1, 2, 3}) {
+      CAPTURE(threads);
+      set_num_threads(threads);
+      const Tensor pre = Tensor::empty({1000, 48});
+      CHECK(gemm_bias_gelu(a, b, bias, pre).to_vector() == expected);
+      CHECK(pre.to_vector() == u.to_vector());
+      CHECK(gemm_bias_gelu(a, b, bias).to_vector() == expected);  // no pre-activation kept
+    }
+    set_num_threads(saved);
+    CHECK_THROWS_WITH_AS(gemm_bias_gelu(a, b, bias, Tensor::empty({48, 1000}).transpose(0, 1)),
+                         doctest::Contains("contiguous"), Error);
   }
   set_thin_gemm_choice("auto");
 }

@@ -44,6 +44,12 @@ TEST_CASE(
   p = plan_huge_pages("madvise", "glibc.malloc.hugetlb=1", "off");
   CHECK_FALSE(p.set);
   CHECK(p.huge);
+  // glibc takes the last of repeated names, and reads the value as a number
+  p = plan_huge_pages("madvise", "glibc.malloc.hugetlb=1:glibc.malloc.hugetlb=0", nullptr);
+  CHECK_FALSE(p.set);
+  CHECK_FALSE(p.huge);
+  CHECK_FALSE(plan_huge_pages("madvise", "glibc.malloc.hugetlb=00", nullptr).huge);
+  CHECK(plan_huge_pages("madvise", "glibc.malloc.hugetlb=2", nullptr).huge);  // hugetlbfs pages
   // a name that merely contains it is another tunable
   p = plan_huge_pages("madvise", "xglibc.malloc.hugetlb=0", nullptr);
   CHECK(p.set);
