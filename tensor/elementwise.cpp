@@ -79,21 +79,15 @@ inline float binary_f(float a, float b) {
   if constexpr (op == Binary::Min) return a < b ? a : b;
 }
 
-// One contiguous row: vectorised, AVX2 where the CPU has it (simd_dispatch.h).
-template <Unary op>
-void unary_row(float* o, const float* a, int64_t n) {
-  simd_dispatch([&] {
-    for (int64_t i = 0; i < n; ++i) o[i] = unary_f<op>(a[i]);
-  });
-}
-
 template <Unary op>
 void unary_cpu(float* y, const float* x, const StridedLoop<2>& L) {
   for_each_row<2>(L, [&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> st) {
     float* o = y + off[0];
     const float* a = x + off[1];
-    if (st[1] == 1)
-      unary_row<op>(o, a, n);
+    if (st[1] == 1)  // contiguous rows: vectorised, AVX2 where the CPU has it (simd_dispatch.h)
+      simd_dispatch([&] {
+        for (int64_t i = 0; i < n; ++i) o[i] = unary_f<op>(a[i]);
+      });
     else
       for (int64_t i = 0; i < n; ++i) o[i] = unary_f<op>(a[i * st[1]]);
   });

@@ -98,6 +98,16 @@ void blas_views(Tensor& a, Tensor& b, BlasView* va, BlasView* vb) {
   }
 }
 
+// Where thin_gemm takes a product a (M, K) @ b (K, N): it applies to the shape and A can be read row
+// by row. The operands as BLAS views then, with any copy kept in *a / *b.
+bool thin_operands(const Tensor& a_in, const Tensor& b_in, Tensor* a, Tensor* b, BlasView* va, BlasView* vb) {
+  if (use_reference_kernels() || !thin_gemm_applies(a_in.size(0), b_in.size(1), a_in.size(1))) return false;
+  *a = a_in;
+  *b = b_in;
+  blas_views(*a, *b, va, vb);
+  return va->trans == CblasNoTrans;
+}
+
 void check_matmul_inputs(const Tensor& a, const Tensor& b) {
   check_dtype("matmul", a, DType::F32, "a");
   check_dtype("matmul", b, DType::F32, "b");
@@ -127,17 +137,14 @@ void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tenso
     fail("gemm_bias: bias ", shape_str(bias.shape()), " must be (", N, ")");
   if (residual.defined() && residual.shape() != Shape{M, N})
     fail("gemm_bias: residual ", shape_str(residual.shape()), " must be (", M, ", ", N, ")");
-  if (!use_reference_kernels() && thin_gemm_applies(M, N, K)) {
-    Tensor a = a_in, b = b_in;
-    BlasView va, vb;
-    blas_views(a, b, &va, &vb);
-    if (va.trans == CblasNoTrans) {
-      const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
-      const Tensor rc = residual.defined() ? residual.contiguous() : Tensor();
-      thin_gemm(va.ptr, va.ld, vb.ptr, vb.ld, vb.trans == CblasTrans, c.f32(), c.strides()[0], M, N, K,
-                bias.defined() ? bc.f32() : nullptr, false, residual.defined() ? rc.f32() : nullptr, N);
-      return;
-    }
+  Tensor a, b;
+  BlasView va, vb;
+  if (thin_operands(a_in, b_in, &a, &b, &va, &vb)) {
+    const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+    const Tensor rc = residual.defined() ? residual.contiguous() : Tensor();
+    thin_gemm(va.ptr, va.ld, vb.ptr, vb.ld, vb.trans == CblasTrans, c.f32(), c.strides()[0], M, N, K,
+              bias.defined() ? bc.f32() : nullptr, false, residual.defined() ? rc.f32() : nullptr, N);
+    return;
   }
   if (bias.defined()) {
     c.copy_(bias.reshape({1, N}).expand({M, N}));  // reshape: a strided bias is copied
@@ -150,42 +157,39 @@ void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tenso
 
 Tensor gemm_bias_gelu(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, const Tensor& pre) {
   const int64_t M = a_in.size(0), K = a_in.size(1), N = b_in.size(1);
+  if (bias.defined() && bias.shape() != Shape{N})
+    fail("gemm_bias_gelu: bias ", shape_str(bias.shape()), " must be (", N, ")");
   if (pre.defined() && (pre.shape() != Shape{M, N} || !pre.is_contiguous()))
     fail("gemm_bias_gelu: pre-activation ", shape_str(pre.shape()), " must be a contiguous (", M, ", ", N, ")");
-  if (!use_reference_kernels() && thin_gemm_applies(M, N, K)) {
-    Tensor a = a_in, b = b_in;
-    BlasView va, vb;
-    blas_views(a, b, &va, &vb);
-    if (va.trans == CblasNoTrans) {
-      if (bias.defined() && bias.shape() != Shape{N})
-        fail("gemm_bias_gelu: bias ", shape_str(bias.shape()), " must be (", N, ")");
-      // B as K x N rows, once (thin_gemm would copy a transposed one on every call below)
-      const Tensor bk = vb.trans == CblasTrans ? b.contiguous() : Tensor();
-      const float* pb = bk.defined() ? bk.f32() : vb.ptr;
-      const int64_t ldb = bk.defined() ? N : vb.ld;
-      const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
-      const float* pbias = bias.defined() ? bc.f32() : nullptr;
-      Tensor y = Tensor::empty({M, N});
-      float *py = y.f32(), *ppre = pre.defined() ? pre.f32() : nullptr;
-      // Blocks of kRows rows: u (at most kRows x 512 floats, 256 KB) stays in this core's L2 between
-      // the product and GELU.
-      constexpr int64_t kRows = 128;
-      const int64_t blocks = (M + kRows - 1) / kRows;
+  Tensor a, b;
+  BlasView va, vb;
+  if (thin_operands(a_in, b_in, &a, &b, &va, &vb)) {
+    // B as K x N rows, once (thin_gemm would copy a transposed one on every call below)
+    const Tensor bk = vb.trans == CblasTrans ? b.contiguous() : Tensor();
+    const float* pb = bk.defined() ? bk.f32() : vb.ptr;
+    const int64_t ldb = bk.defined() ? N : vb.ld;
+    const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+    const float* pbias = bias.defined() ? bc.f32() : nullptr;
+    Tensor y = Tensor::empty({M, N});
+    float *py = y.f32(), *ppre = pre.defined() ? pre.f32() : nullptr;
+    // Blocks of kRows rows: u (at most kRows x 512 floats, 256 KB) stays in this core's L2 between
+    // the product and GELU.
+    constexpr int64_t kRows = 128;
+    const int64_t blocks = (M + kRows - 1) / kRows;
 #pragma omp parallel if (num_threads() > 1 && !omp_in_parallel() && M * N * K >= (int64_t{1} << 20)) \
     num_threads(num_threads())
-      {
-        std::vector<float> scratch(ppre ? 0 : static_cast<size_t>(kRows * N));
+    {
+      std::vector<float> scratch(ppre ? 0 : static_cast<size_t>(kRows * N));
 #pragma omp for schedule(static)
-        for (int64_t blk = 0; blk < blocks; ++blk) {
-          const int64_t i0 = blk * kRows, rows = std::min(kRows, M - i0);
-          float* u = ppre ? ppre + i0 * N : scratch.data();
-          // one thread (inside this parallel region), rows [i0, i0 + rows)
-          thin_gemm(va.ptr + i0 * va.ld, va.ld, pb, ldb, false, u, N, rows, N, K, pbias, false);
-          unary_span(Unary::Gelu, py + i0 * N, u, rows * N);
-        }
+      for (int64_t blk = 0; blk < blocks; ++blk) {
+        const int64_t i0 = blk * kRows, rows = std::min(kRows, M - i0);
+        float* u = ppre ? ppre + i0 * N : scratch.data();
+        // one thread (inside this parallel region), rows [i0, i0 + rows)
+        thin_gemm(va.ptr + i0 * va.ld, va.ld, pb, ldb, false, u, N, rows, N, K, pbias, false);
+        unary_span(Unary::Gelu, py + i0 * N, u, rows * N);
       }
-      return y;
     }
+    return y;
   }
   Tensor u = pre.defined() ? pre : Tensor::empty({M, N});
   gemm_bias(a_in, b_in, bias, u);

@@ -66,34 +66,28 @@ template <class F>
 }
 }  // namespace simd_detail
 
+namespace simd_detail {
+// f at the level in use, but at most kCap (an AVX-512 copy is compiled only where kCap allows it).
+template <SimdLevel kCap, class F>
+void dispatch_up_to(const F& f) {
+  const SimdLevel level = simd_level();
+  if constexpr (kCap == SimdLevel::Avx512)
+    if (level == SimdLevel::Avx512) return run_avx512(f);
+  if (level != SimdLevel::Baseline) return run_avx2(f);
+  run_baseline(f);
+}
+}  // namespace simd_detail
+
 // Loops over memory (most element-wise ops): AVX2 at most.
 template <class F>
 void simd_dispatch(const F& f) {
-  switch (simd_level()) {
-    case SimdLevel::Avx512:
-    case SimdLevel::Avx2:
-      simd_detail::run_avx2(f);
-      break;
-    default:
-      simd_detail::run_baseline(f);
-      break;
-  }
+  simd_detail::dispatch_up_to<SimdLevel::Avx2>(f);
 }
 
 // Loops of exp / erf arithmetic on data in cache: AVX-512 where the CPU has it.
 template <class F>
 void simd_dispatch_compute(const F& f) {
-  switch (simd_level()) {
-    case SimdLevel::Avx512:
-      simd_detail::run_avx512(f);
-      break;
-    case SimdLevel::Avx2:
-      simd_detail::run_avx2(f);
-      break;
-    default:
-      simd_detail::run_baseline(f);
-      break;
-  }
+  simd_detail::dispatch_up_to<SimdLevel::Avx512>(f);
 }
 
 #else
