@@ -6,8 +6,8 @@
 // no head split (permute copy) is needed, and o (B, Lq, h*d) is written the same way. Per head
 //   S = q k^T / sqrt(d) + M     M[b, j] = 0 for a kept key, -inf for a padded one
 //   P = softmax(S) over keys,   o = P v,   lse_i = log sum_j exp(S_ij)
-// is computed for a block of query rows at a time in a per-thread tile (rows x Lk): the
-// (B, h, Lq, Lk) scores of the composed form never exist. The backward recomputes P from lse:
+// is computed for a block of queries at a time in a per-thread tile (Lk x 64 in the forward, which
+// works on S^T; 64 x Lk in the backward): the (B, h, Lq, Lk) scores of the composed form never exist. The backward recomputes P from lse:
 //   P = exp(S - lse),  D_i = sum_c dO_ic O_ic,  dV = P^T dO,  dP = dO V^T,
 //   dS = P (dP - D),   dQ = dS K / sqrt(d),     dK = dS^T Q / sqrt(d)
 // key_keep (B, Lk): 1 = attend, 0 = padding (a row with every key padded gives 0, like softmax).

@@ -313,6 +313,21 @@ void thin_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, bool b_
 #endif
 }
 
+void thin_gemm_serial(const float* A, int64_t lda, bool a_transposed, const float* B, int64_t ldb, float* C,
+                      int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate) {
+#if LORADIFF_THIN_GEMM
+  const Isa isa = isa_now();
+  if (isa == Isa::None) fail("thin_gemm_serial: not available on this CPU / build (check thin_gemm_isa() first)");
+  if (M <= 0 || N <= 0) return;
+  rows_any(isa, M, N, K,
+           Tile{A, a_transposed ? 1 : lda, a_transposed ? lda : 1, B, ldb, C, ldc, nullptr, accumulate});
+#else
+  (void)A, (void)lda, (void)a_transposed, (void)B, (void)ldb, (void)C, (void)ldc, (void)M, (void)N, (void)K,
+      (void)accumulate;
+  fail("thin_gemm_serial: not available in this build");
+#endif
+}
+
 void thin_gemm_tn(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t M,
                   int64_t N, int64_t K, bool accumulate) {
 #if LORADIFF_THIN_GEMM

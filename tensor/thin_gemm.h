@@ -56,6 +56,14 @@ void thin_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, bool b_
                int64_t ldc, int64_t M, int64_t N, int64_t K, const float* bias, bool accumulate,
                const float* R = nullptr, int64_t ldr = 0);
 
+// One small product in the calling thread, with no copies and no threads of its own: for products
+// run many times inside a parallel region (attention's per-head products, tensor/attention.cpp).
+//   C (M x N, row stride ldc) = op(A) (M x K) @ B (K x N, row stride ldb)  [+ C if accumulate]
+// op(A)[r][k] is A[r * lda + k], or A[k * lda + r] when a_transposed. Summed in the order k = 0 ..
+// K-1 as thin_gemm. Call only where thin_gemm_isa() is non-empty.
+void thin_gemm_serial(const float* A, int64_t lda, bool a_transposed, const float* B, int64_t ldb, float* C,
+                      int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate);
+
 // C (M x N) [+]= A^T @ B with A (K x M, row stride lda), B (K x N, row stride ldb) and a long K: a
 // weight gradient dW = dY^T X summed over many rows; used for K >= 1,024 and small results
 // (M N <= 128 x 128), where it was measured faster than OpenBLAS. K is cut into chunks of 1,024 rows (by the

@@ -13,6 +13,7 @@
 #include "tensor/parallel.h"
 #include "tensor/random.h"
 #include "tensor/reference.h"
+#include "tensor/thin_gemm.h"
 
 using namespace ld;
 
@@ -135,7 +136,7 @@ TEST_CASE("fused attention passes gradcheck: self-attention and masked cross-att
 }
 
 TEST_CASE(
-    "fast attention kernels agree with the reference loops, and LORADIFF_KERNELS=reference routes there") {
+    "fast attention kernels (loradiff's and OpenBLAS's products) agree with the reference loops, and LORADIFF_KERNELS=reference routes there") {
   Generator gen(13);
   for (const Case& c : {kCases[2], kCases[4], kCases[5], kCases[7]}) {
     const int64_t W = c.heads * c.d;
@@ -152,6 +153,16 @@ TEST_CASE(
     CHECK(rel_diff(gf.dq, gr.dq) < 1e-5);
     CHECK(rel_diff(gf.dk, gr.dk) < 1e-5);
     CHECK(rel_diff(gf.dv, gr.dv) < 1e-5);
+    // the per-head products in OpenBLAS instead of loradiff's kernel (CPUs without AVX-512)
+    set_thin_gemm_choice("off");
+    const AttentionResult blas = attention_forward(q, k, v, c.heads, keep);
+    const AttentionGrads gb = attention_backward(q, k, v, blas, dout, c.heads, keep);
+    set_thin_gemm_choice("auto");
+    CHECK(rel_diff(blas.out, ref.out) < 2e-6);
+    CHECK(rel_diff(blas.lse, ref.lse) < 2e-6);
+    CHECK(rel_diff(gb.dq, gr.dq) < 1e-5);
+    CHECK(rel_diff(gb.dk, gr.dk) < 1e-5);
+    CHECK(rel_diff(gb.dv, gr.dv) < 1e-5);
     const Kernels old = kernels();
     set_kernels(Kernels::Reference);
     const AttentionResult routed = attention_forward(q, k, v, c.heads, keep);

@@ -1,7 +1,7 @@
 // thin_gemm (tensor/thin_gemm.h) against the plain GEMM summed in double: both kernels (AVX-512
 // and AVX2, where this CPU has them), every panel width and row remainder, B read plainly and
 // transposed, a bias, accumulation, leading dimensions wider than the rows; thin_gemm_tn (A read
-// transposed, a long K in chunks); the bits independent of the thread count; and the products
+// transposed, a long K in chunks); thin_gemm_serial (A plain or transposed); the bits independent of the thread count; and the products
 // that reach it through gemm / gemm_bias / matmul give what OpenBLAS gives up to rounding.
 #include <doctest/doctest.h>
 
@@ -149,6 +149,54 @@ TEST_CASE("thin_gemm_tn: A read transposed over a long K, in chunks, against the
             mag.push_back(m);
           }
         check_close(got, want, mag, 1e-6 * double(std::min<int64_t>(c.K, 1024) + 8));
+      }
+  }
+}
+
+TEST_CASE("thin_gemm_serial: A plain and read transposed, at attention's shapes, against the plain sum") {
+  const auto kernels = kernels_here();
+  if (kernels.empty()) return;
+  CapGuard guard;
+  struct Case {
+    int64_t M, N, K;
+  };
+  // attention's per-head products (tensor/attention.cpp) at head width 16 and 32, 196 and 16 keys, query
+  // blocks of 64 and 4; and remainders of every panel
+  const Case cases[] = {{196, 64, 16}, {16, 64, 196}, {196, 16, 64}, {64, 196, 16}, {196, 4, 16},
+                        {32, 49, 49},  {49, 32, 49},  {16, 4, 16},   {1, 1, 1},     {13, 70, 5}};
+  for (const std::string& kern : kernels) {
+    set_thin_gemm_choice(kern.c_str());
+    for (const Case& c : cases)
+      for (int variant = 0; variant < 4; ++variant) {
+        const bool at = variant & 1, accumulate = variant & 2;
+        CAPTURE(kern);
+        CAPTURE(c.M);
+        CAPTURE(c.N);
+        CAPTURE(c.K);
+        CAPTURE(at);
+        CAPTURE(accumulate);
+        const int64_t lda = (at ? c.M : c.K) + 2, ldb = c.N + 3, ldc = c.N + 1;
+        const auto A = random_vector((at ? c.K : c.M) * lda, 8), B = random_vector(c.K * ldb, 9),
+                   C0 = random_vector(c.M * ldc, 10);
+        std::vector<float> C = C0;
+        thin_gemm_serial(A.data(), lda, at, B.data(), ldb, C.data(), ldc, c.M, c.N, c.K, accumulate);
+        std::vector<float> got;
+        std::vector<double> want, mag;
+        for (int64_t i = 0; i < c.M; ++i)
+          for (int64_t j = 0; j < c.N; ++j) {
+            double s = accumulate ? C0[i * ldc + j] : 0.0, m = std::fabs(s);
+            for (int64_t k = 0; k < c.K; ++k) {
+              const double p = double(at ? A[k * lda + i] : A[i * lda + k]) * B[k * ldb + j];
+              s += p;
+              m += std::fabs(p);
+            }
+            got.push_back(C[i * ldc + j]);
+            want.push_back(s);
+            mag.push_back(m);
+          }
+        check_close(got, want, mag, 1e-6 * double(c.K + 2));
+        for (int64_t i = 0; i < c.M; ++i)  // the padding between rows of C is never written
+          for (int64_t j = c.N; j < ldc; ++j) REQUIRE(C[i * ldc + j] == C0[i * ldc + j]);
       }
   }
 }
