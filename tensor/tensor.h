@@ -26,13 +26,16 @@ size_t dtype_size(DType t);
 
 // One flat, aligned allocation on one device. Freed when the last view goes.
 struct Storage {
-  void* ptr = nullptr;
+  void* ptr = nullptr;  // 64-byte aligned, inside block
   size_t nbytes = 0;
   Device device = Device::CPU;
   Storage(size_t nbytes, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
+
+ private:
+  void* block = nullptr;  // what malloc returned (tensor/tensor.cpp says why not aligned_alloc)
 };
 
 class Tensor {
