@@ -7,6 +7,7 @@
 
 #include "tensor/parallel.h"
 #include "tensor/random.h"
+#include "tensor/simd_dispatch.h"
 
 using namespace ld;
 
@@ -19,22 +20,27 @@ TEST_CASE("Philox4x32-10 matches the Random123 known-answer test") {
   CHECK(w[3] == 0x9b00dbd8u);
 }
 
-TEST_CASE("tensor draws are the scalar Philox words, 8 blocks at a time included (any size, any offset)") {
-  // fill_blocks computes 8 counters per call (philox4x32_lanes); every element must be word g % 4 of
-  // block base + g / 4 of the scalar generator, also across the 2^32 carry of the counter and for
-  // sizes that end inside a group of 8 blocks
-  for (uint64_t offset : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 32) - 3}) {
-    for (int64_t n : {1, 3, 31, 33, 4096 + 7}) {
-      Generator gen(0);
-      gen.set_state(0x1234567890abcdefULL, offset);
-      const auto u = rand_uniform({n}, gen).to_vector();
-      CHECK(gen.offset() == offset + static_cast<uint64_t>((n + 3) / 4));
-      for (int64_t g = 0; g < n; ++g) {
-        const uint32_t w = philox4x32(0x1234567890abcdefULL, offset + static_cast<uint64_t>(g / 4))[g % 4];
-        REQUIRE_MESSAGE(u[g] == u32_to_uniform(w), "offset ", offset, " n ", n, " element ", g);
+TEST_CASE("tensor draws are the scalar Philox words, 16 blocks at a time included (any size, offset, SIMD level)") {
+  // fill_blocks computes 16 counters per call (philox4x32_lanes), 64 such groups per task; every
+  // element must be word g % 4 of block base + g / 4 of the scalar generator, also across the 2^32
+  // carry of the counter, for sizes that end inside a group or a task, and at every SIMD level
+  const SimdLevel old = simd_level();
+  for (SimdLevel level : {SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512}) {
+    set_simd_level(level);  // capped at what this CPU has
+    for (uint64_t offset : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 32) - 3}) {
+      for (int64_t n : {1, 3, 31, 33, 63, 65, 4096 + 7, 3 * 4096 + 5}) {
+        Generator gen(0);
+        gen.set_state(0x1234567890abcdefULL, offset);
+        const auto u = rand_uniform({n}, gen).to_vector();
+        CHECK(gen.offset() == offset + static_cast<uint64_t>((n + 3) / 4));
+        for (int64_t g = 0; g < n; ++g) {
+          const uint32_t w = philox4x32(0x1234567890abcdefULL, offset + static_cast<uint64_t>(g / 4))[g % 4];
+          REQUIRE_MESSAGE(u[g] == u32_to_uniform(w), "offset ", offset, " n ", n, " element ", g);
+        }
       }
     }
   }
+  set_simd_level(old);
 }
 
 TEST_CASE("dropout_mask is 1/(1-p) exactly where rand_uniform's draw is >= p, and advances the same") {
