@@ -33,8 +33,10 @@ namespace ld {
 
 namespace {
 
-// Query rows per block: at most a 64 x Lk tile (50 KB at Lk = 196), which stays in L2 beside the
-// k^T and v^T panels. The rows are shared out evenly (196 = 4 blocks of 49, not 64 + 64 + 64 + 4).
+// Queries per block: at most a 64 x Lk tile (50 KB at Lk = 196), which stays in L2 beside the
+// k^T and v^T panels. The forward takes 64 at a time (its products and softmax run along the
+// queries: whole 16-lane vectors); the backward, whose products run along the keys, shares them out
+// evenly (block_rows: 196 = 4 blocks of 49, not 64 + 64 + 64 + 4).
 constexpr int64_t kRows = 64;
 int64_t block_rows(int64_t Lq) {
   const int64_t blocks = (Lq + kRows - 1) / kRows;
@@ -96,16 +98,16 @@ std::vector<float> keep_flags(const Tensor& key_keep) {
 // The large cases only: below this many multiply-adds threads cost more than they save.
 bool worth_threads(const Dims& n) { return n.B * n.H * n.Lq * n.Lk * n.d >= 8 * kParallelGrain; }
 
-// Dot product (or sum) of a row in 8 independent lanes: the compiler may not reorder a float
-// reduction by itself (a one-lane loop waits on each add in turn), and fixed lanes keep the order,
-// and so the bits, the same on every run and at every vector width.
-inline float row_dot(const float* a, const float* b, int64_t n) {  // b == nullptr: sum of a
+// Dot product of two rows in 8 independent lanes: the compiler may not reorder a float reduction by
+// itself (a one-lane loop waits on each add in turn), and fixed lanes keep the order, and so the
+// bits, the same on every run and at every vector width.
+inline float row_dot(const float* a, const float* b, int64_t n) {
   float lane[8] = {};
   int64_t j = 0;
   for (; j + 8 <= n; j += 8)
-    for (int t = 0; t < 8; ++t) lane[t] += a[j + t] * (b ? b[j + t] : 1.0f);
+    for (int t = 0; t < 8; ++t) lane[t] += a[j + t] * b[j + t];
   float s = 0.0f;
-  for (; j < n; ++j) s += a[j] * (b ? b[j] : 1.0f);
+  for (; j < n; ++j) s += a[j] * b[j];
   return s + (((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7])));
 }
 
@@ -177,8 +179,8 @@ void product(bool thin, const float* A, int64_t lda, bool a_transposed, const fl
   if (thin)
     thin_gemm_serial(A, lda, a_transposed, B, ldb, C, ldc, M, N, K, accumulate);
   else
-    cblas_sgemm(CblasRowMajor, a_transposed ? CblasTrans : CblasNoTrans, CblasNoTrans, I(M), I(N), I(K), 1.0f, A,
-                I(lda), B, I(ldb), accumulate ? 1.0f : 0.0f, C, I(ldc));
+    cblas_sgemm(CblasRowMajor, a_transposed ? CblasTrans : CblasNoTrans, CblasNoTrans, I(M), I(N), I(K), 1.0f,
+                A, I(lda), B, I(ldb), accumulate ? 1.0f : 0.0f, C, I(ldc));
 }
 
 // rows (d x L, contiguous) = the d columns of x starting at x (L rows, leading dimension ld), transposed:
@@ -209,7 +211,8 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
 #pragma omp parallel if (worth_threads(n)) num_threads(num_threads())
   {
     std::vector<float> St(static_cast<size_t>(Lk * cols)), qt(static_cast<size_t>(d * cols)),
-        ot(static_cast<size_t>(d * cols)), vt(static_cast<size_t>(d * Lk)), scratch(static_cast<size_t>(3 * cols));
+        ot(static_cast<size_t>(d * cols)), vt(static_cast<size_t>(d * Lk)),
+        scratch(static_cast<size_t>(3 * cols));
     float *inv_sum = scratch.data(), *mx = inv_sum + cols, *sum = mx + cols;
 #pragma omp for schedule(static)
     for (int64_t it = 0; it < items; ++it) {
@@ -273,7 +276,8 @@ AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor
         const float* lse = pl + (b * n.H + c) * n.Lq + i0;
         // P = exp(scale Q_blk k^T - lse), D = rowsum(dO * O)
         product(thin, qb, W, false, kt.data(), Lk, P.data(), Lk, m, Lk, d, false);
-        simd_dispatch_compute([&] { probs_and_delta(P.data(), m, Lk, kp, scale, lse, gb, ob, d, W, D.data()); });
+        simd_dispatch_compute(
+            [&] { probs_and_delta(P.data(), m, Lk, kp, scale, lse, gb, ob, d, W, D.data()); });
         // dV += P^T dO_blk
         product(thin, P.data(), Lk, true, gb, W, dvb, W, Lk, d, m, true);
         // dP = dO_blk v^T, then dS = scale P (dP - D) in its place

@@ -317,7 +317,8 @@ void thin_gemm_serial(const float* A, int64_t lda, bool a_transposed, const floa
                       int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate) {
 #if LORADIFF_THIN_GEMM
   const Isa isa = isa_now();
-  if (isa == Isa::None) fail("thin_gemm_serial: not available on this CPU / build (check thin_gemm_isa() first)");
+  if (isa == Isa::None)
+    fail("thin_gemm_serial: not available on this CPU / build (check thin_gemm_isa() first)");
   if (M <= 0 || N <= 0) return;
   rows_any(isa, M, N, K,
            Tile{A, a_transposed ? 1 : lda, a_transposed ? lda : 1, B, ldb, C, ldc, nullptr, accumulate});

@@ -20,7 +20,8 @@ TEST_CASE("Philox4x32-10 matches the Random123 known-answer test") {
   CHECK(w[3] == 0x9b00dbd8u);
 }
 
-TEST_CASE("tensor draws are the scalar Philox words, 16 blocks at a time included (any size, offset, SIMD level)") {
+TEST_CASE(
+    "tensor draws are the scalar Philox words, 16 blocks at a time included (any size, offset, SIMD level)") {
   // fill_blocks computes 16 counters per call (philox4x32_lanes), 64 such groups per task; every
   // element must be word g % 4 of block base + g / 4 of the scalar generator, also across the 2^32
   // carry of the counter, for sizes that end inside a group or a task, and at every SIMD level

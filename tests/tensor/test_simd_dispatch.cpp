@@ -51,9 +51,10 @@ TEST_CASE("the level can be capped, never raised above what the CPU supports") {
 }
 
 TEST_CASE("the arithmetic-bound loops (simd_dispatch_compute) give the same bits at every level") {
-  // attention's softmax sums in fixed lanes and computes each exponential alone; unary_span computes
-  // each element alone: neither depends on the vector width, and unary_span has unary's bits. (On a
-  // CPU without AVX-512 the last level is capped to AVX2 and the check holds trivially.)
+  // attention's softmax sums each query's keys in order in its own lane and computes each exponential
+  // alone; unary_span computes each element alone: neither depends on the vector width, and
+  // unary_span has unary's bits. (On a CPU without AVX-512 the last level is capped to AVX2 and the
+  // check holds trivially.)
   Generator g(12);
   const Tensor q = rand_normal({2, 70, 32}, g, 0, 2), k = rand_normal({2, 45, 32}, g, 0, 2),
                v = rand_normal({2, 45, 32}, g);

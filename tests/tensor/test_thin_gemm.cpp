@@ -1,8 +1,9 @@
 // thin_gemm (tensor/thin_gemm.h) against the plain GEMM summed in double: both kernels (AVX-512
 // and AVX2, where this CPU has them), every panel width and row remainder, B read plainly and
 // transposed, a bias, accumulation, leading dimensions wider than the rows; thin_gemm_tn (A read
-// transposed, a long K in chunks); thin_gemm_serial (A plain or transposed); the bits independent of the thread count; and the products
-// that reach it through gemm / gemm_bias / matmul give what OpenBLAS gives up to rounding.
+// transposed, a long K in chunks); thin_gemm_serial (A plain or transposed); the bits independent of the
+// thread count; and the products that reach it through gemm / gemm_bias / matmul give what OpenBLAS gives up
+// to rounding.
 #include <doctest/doctest.h>
 
 #include <cmath>
