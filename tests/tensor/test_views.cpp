@@ -95,5 +95,11 @@ TEST_CASE("storage is 64-byte aligned, and a freed large block is reused for the
       hi = std::max(hi, reinterpret_cast<uintptr_t>(t->f32()));
     }
   }
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer's allocator holds freed blocks back (its quarantine, to catch use after free),
+  // so nothing is reused there by design: only the alignment is checked
+  (void)nbytes, (void)lo, (void)hi;
+#else
   CHECK(hi - lo < 2 * nbytes);  // two blocks' worth of addresses in all, not twelve
+#endif
 }
