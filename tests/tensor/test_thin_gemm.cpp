@@ -53,6 +53,28 @@ void check_close(const std::vector<float>& got, const std::vector<double>& want,
   }
 }
 
+// C (M x N, ldc) against op(A) @ B [+ C0] summed in double, op(A)[i][k] = A[i * lda + k] or, when
+// a_transposed, A[k * lda + i]; B (K x N, ldb).
+void check_plain(const std::vector<float>& C, const std::vector<float>& C0, const std::vector<float>& A,
+                 int64_t lda, bool a_transposed, const std::vector<float>& B, int64_t ldb, int64_t ldc, int64_t M,
+                 int64_t N, int64_t K, bool accumulate, double tol) {
+  std::vector<float> got;
+  std::vector<double> want, mag;
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double s = accumulate ? C0[i * ldc + j] : 0.0, m = std::fabs(s);
+      for (int64_t k = 0; k < K; ++k) {
+        const double p = double(a_transposed ? A[k * lda + i] : A[i * lda + k]) * B[k * ldb + j];
+        s += p;
+        m += std::fabs(p);
+      }
+      got.push_back(C[i * ldc + j]);
+      want.push_back(s);
+      mag.push_back(m);
+    }
+  check_close(got, want, mag, tol);
+}
+
 }  // namespace
 
 TEST_CASE("thin_gemm: every kernel, panel width and row remainder against the plain sum") {
@@ -135,21 +157,8 @@ TEST_CASE("thin_gemm_tn: A read transposed over a long K, in chunks, against the
         const auto A = random_vector(c.K * lda, 5), B = random_vector(c.K * ldb, 6), C0 = random_vector(c.M * ldc, 7);
         std::vector<float> C = C0;
         thin_gemm_tn(A.data(), lda, B.data(), ldb, C.data(), ldc, c.M, c.N, c.K, accumulate);
-        std::vector<float> got;
-        std::vector<double> want, mag;
-        for (int64_t i = 0; i < c.M; ++i)
-          for (int64_t j = 0; j < c.N; ++j) {
-            double s = accumulate ? C0[i * ldc + j] : 0.0, m = std::fabs(s);
-            for (int64_t k = 0; k < c.K; ++k) {
-              const double p = double(A[k * lda + i]) * B[k * ldb + j];
-              s += p;
-              m += std::fabs(p);
-            }
-            got.push_back(C[i * ldc + j]);
-            want.push_back(s);
-            mag.push_back(m);
-          }
-        check_close(got, want, mag, 1e-6 * double(std::min<int64_t>(c.K, 1024) + 8));
+        check_plain(C, C0, A, lda, true, B, ldb, ldc, c.M, c.N, c.K, accumulate,
+                    1e-6 * double(std::min<int64_t>(c.K, 1024) + 8));
       }
   }
 }
@@ -181,21 +190,7 @@ TEST_CASE("thin_gemm_serial: A plain and read transposed, at attention's shapes,
                    C0 = random_vector(c.M * ldc, 10);
         std::vector<float> C = C0;
         thin_gemm_serial(A.data(), lda, at, B.data(), ldb, C.data(), ldc, c.M, c.N, c.K, accumulate);
-        std::vector<float> got;
-        std::vector<double> want, mag;
-        for (int64_t i = 0; i < c.M; ++i)
-          for (int64_t j = 0; j < c.N; ++j) {
-            double s = accumulate ? C0[i * ldc + j] : 0.0, m = std::fabs(s);
-            for (int64_t k = 0; k < c.K; ++k) {
-              const double p = double(at ? A[k * lda + i] : A[i * lda + k]) * B[k * ldb + j];
-              s += p;
-              m += std::fabs(p);
-            }
-            got.push_back(C[i * ldc + j]);
-            want.push_back(s);
-            mag.push_back(m);
-          }
-        check_close(got, want, mag, 1e-6 * double(c.K + 2));
+        check_plain(C, C0, A, lda, at, B, ldb, ldc, c.M, c.N, c.K, accumulate, 1e-6 * double(c.K + 2));
         for (int64_t i = 0; i < c.M; ++i)  // the padding between rows of C is never written
           for (int64_t j = c.N; j < ldc; ++j) REQUIRE(C[i * ldc + j] == C0[i * ldc + j]);
       }
