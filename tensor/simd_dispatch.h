@@ -15,8 +15,9 @@
 // last bits between levels (FMA rounds once where mul + add rounds twice; wider vectors sum in
 // another order), never more. Measured (docs/results.md): a mnist-t2i training step 6-10 %
 // faster. Most of these loops stream tensors larger than the caches, and for them AVX-512 gave
-// nothing more (memory is the limit; the Winograd transforms, memory-bound scatters, were even
-// 20 % slower with it and are not dispatched).
+// nothing more (memory is the limit). The Winograd transforms (tensor/winograd_tiles.h), loops over
+// channels in the L1 cache, are dispatched here too: AVX-512 was no faster than AVX2 for them
+// (`loradiff bench winograd`, 2026-11-30: forward 1.02x, weight gradient 0.99x the AVX2 time).
 //
 // simd_dispatch_compute is for the few loops whose data is already in cache and whose cost is
 // the arithmetic of exp and erf: attention's softmax on its score tile, GELU on a block of fc1's

@@ -7,14 +7,19 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "tensor/conv.h"
 #include "tensor/error.h"
 #include "tensor/parallel.h"
+#include "tensor/simd_dispatch.h"
 #include "tensor/winograd_tiles.h"
+
+#if LORADIFF_SIMD_DISPATCH
+#include <immintrin.h>
+#endif
 
 namespace ld {
 
@@ -26,49 +31,46 @@ namespace {
 
 using winograd_detail::Tiling;
 
-// Copies one plane into the middle of the zero-padded buffer `pad` (Hp x Wp).
-// Only the interior is written: the zero border is set once per buffer (ChunkScratch).
-// (Plain loops, not memcpy: the rows are short, 7-28 floats, and a call per row cost more
-// than the copy.)
-void pad_plane(const float* plane, const Tiling& t, float* pad) {
-  for (int64_t h = 0; h < t.H; ++h) {
-    float* row = pad + (h + 1) * t.Wp + 1;
-    const float* src = plane + h * t.W;
-    for (int64_t w = 0; w < t.W; ++w) row[w] = src[w];
-  }
-}
-
-// v = B^T d B for every tile of one padded plane; v[xi * stride + tile]. Done a row of tiles
-// at a time: first B^T d for whole rows (r_q, q = 0..3; vectorisable), then the same
-// combinations of each tile's four columns. `rows` is scratch for 4 Wp floats.
-void input_transform(const float* pad, const Tiling& t, float* v, int64_t stride, float* rows) {
-  float *r0 = rows, *r1 = rows + t.Wp, *r2 = rows + 2 * t.Wp, *r3 = rows + 3 * t.Wp;
-  for (int64_t ty = 0; ty < t.th; ++ty) {
-    const float *d0 = pad + 2 * ty * t.Wp, *d1 = d0 + t.Wp, *d2 = d1 + t.Wp, *d3 = d2 + t.Wp;
+// F(2x2, 3x3)'s 1-D combinations, for the shared two-pass tile transforms of
+// tensor/winograd_tiles.h: each applies its matrix (tensor/winograd.h) to vectors over n
+// channels, in[k] at in + k is, out[k] at out + k os.
+struct F22 {
+  static constexpr int64_t m = 2, alpha = 4;
+  static void bt(const float* in, int64_t is, float* out, int64_t os, int64_t n) {  // B^T: 4 -> 4
+    const float *d0 = in, *d1 = d0 + is, *d2 = d1 + is, *d3 = d2 + is;
+    float *o0 = out, *o1 = o0 + os, *o2 = o1 + os, *o3 = o2 + os;
 #pragma omp simd
-    for (int64_t s = 0; s < t.Wp; ++s) {  // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3
-      r0[s] = d0[s] - d2[s];
-      r1[s] = d1[s] + d2[s];
-      r2[s] = d2[s] - d1[s];
-      r3[s] = d1[s] - d3[s];
-    }
-    const float* r[4] = {r0, r1, r2, r3};
-    for (int q = 0; q < 4; ++q) {  // (B^T d) B: the same combinations of columns 2tx .. 2tx+3
-      float *o0 = v + (4 * q) * stride + ty * t.tw, *o1 = o0 + stride, *o2 = o1 + stride, *o3 = o2 + stride;
-      const float* rq = r[q];
-#pragma omp simd
-      for (int64_t tx = 0; tx < t.tw; ++tx) {
-        const float a = rq[2 * tx], b = rq[2 * tx + 1], c = rq[2 * tx + 2], d = rq[2 * tx + 3];
-        o0[tx] = a - c;
-        o1[tx] = b + c;
-        o2[tx] = c - b;
-        o3[tx] = b - d;
-      }
+    for (int64_t c = 0; c < n; ++c) {
+      o0[c] = d0[c] - d2[c];
+      o1[c] = d1[c] + d2[c];
+      o2[c] = d2[c] - d1[c];
+      o3[c] = d1[c] - d3[c];
     }
   }
-}
+  static void at(const float* in, int64_t is, float* out, int64_t os, int64_t n) {  // A^T: 4 -> 2
+    const float *m0 = in, *m1 = m0 + is, *m2 = m1 + is, *m3 = m2 + is;
+    float *y0 = out, *y1 = y0 + os;
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) {
+      y0[c] = m0[c] + m1[c] + m2[c];
+      y1[c] = m1[c] - m2[c] - m3[c];
+    }
+  }
+  static void a(const float* in, int64_t is, float* out, int64_t os, int64_t n) {  // A: 2 -> 4
+    const float *y0 = in, *y1 = y0 + is;
+    float *o0 = out, *o1 = o0 + os, *o2 = o1 + os, *o3 = o2 + os;
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) {
+      o0[c] = y0[c];
+      o1[c] = y0[c] + y1[c];
+      o2[c] = y0[c] - y1[c];
+      o3[c] = -y1[c];
+    }
+  }
+};
 
-// U[xi][o][c] = (G g G^T)[xi] for the 3x3 kernel g = w[o, c].
+// U[xi][c][o] = (G g G^T)[xi] for the 3x3 kernel g = w[o, c]: U[xi] (C, Cout), the right-hand
+// side of the forward's GEMMs.
 void weight_transform(const float* w, int64_t Cout, int64_t C, float* u) {
   for (int64_t o = 0; o < Cout; ++o)
     for (int64_t c = 0; c < C; ++c) {
@@ -83,17 +85,18 @@ void weight_transform(const float* w, int64_t Cout, int64_t C, float* u) {
       for (int q = 0; q < 4; ++q) {
         const float row[4] = {r[q][0], 0.5f * (r[q][0] + r[q][1] + r[q][2]),
                               0.5f * (r[q][0] - r[q][1] + r[q][2]), r[q][2]};
-        for (int s = 0; s < 4; ++s) u[((4 * q + s) * Cout + o) * C + c] = row[s];
+        for (int s = 0; s < 4; ++s) u[((4 * q + s) * C + c) * Cout + o] = row[s];
       }
     }
 }
 
-// The adjoint of weight_transform: dg = G^T dU G for every (o, c), written to dw (Cout, C, 3, 3).
+// The adjoint of weight_transform: dg = G^T dU G for every (o, c), dU in U's layout, written to
+// dw (Cout, C, 3, 3).
 void weight_transform_adjoint(const float* du, int64_t Cout, int64_t C, float* dw) {
   for (int64_t o = 0; o < Cout; ++o)
     for (int64_t c = 0; c < C; ++c) {
       float u[4][4];
-      for (int xi = 0; xi < 16; ++xi) u[xi / 4][xi % 4] = du[(xi * Cout + o) * C + c];
+      for (int xi = 0; xi < 16; ++xi) u[xi / 4][xi % 4] = du[(xi * C + c) * Cout + o];
       float r[3][4];  // G^T u: rows u0 + (u1 + u2)/2, (u1 - u2)/2, (u1 + u2)/2 + u3
       for (int s = 0; s < 4; ++s) {
         r[0][s] = u[0][s] + 0.5f * (u[1][s] + u[2][s]);
@@ -109,98 +112,51 @@ void weight_transform_adjoint(const float* du, int64_t Cout, int64_t C, float* d
     }
 }
 
-// y = A^T m A for every tile of one output plane (m[xi * stride + tile]), cropped to H x W.
-// A row of tiles at a time: A^T m over the row (vectorisable over tiles), then the column
-// combinations. `rows` is scratch for 8 tw floats.
-void output_transform(const float* m, int64_t stride, const Tiling& t, float* plane, float* rows) {
-  for (int64_t ty = 0; ty < t.th; ++ty) {
-    const float* in = m + ty * t.tw;
-    for (int s = 0; s < 4; ++s) {  // A^T m: rows m0 + m1 + m2, m1 - m2 - m3 (column s of every tile)
-      const float *m0 = in + s * stride, *m1 = in + (4 + s) * stride, *m2 = in + (8 + s) * stride,
-                  *m3 = in + (12 + s) * stride;
-      float *top = rows + s * t.tw, *bottom = rows + (4 + s) * t.tw;
-#pragma omp simd
-      for (int64_t tx = 0; tx < t.tw; ++tx) {
-        top[tx] = m0[tx] + m1[tx] + m2[tx];
-        bottom[tx] = m1[tx] - m2[tx] - m3[tx];
-      }
-    }
-    for (int a = 0; a < 2 && 2 * ty + a < t.H; ++a) {  // (A^T m) A: columns r0 + r1 + r2, r1 - r2 - r3
-      const float *c0 = rows + 4 * a * t.tw, *c1 = c0 + t.tw, *c2 = c1 + t.tw, *c3 = c2 + t.tw;
-      float* row = plane + (2 * ty + a) * t.W;
-#pragma omp simd
-      for (int64_t tx = 0; tx < t.W / 2; ++tx) {
-        row[2 * tx] = c0[tx] + c1[tx] + c2[tx];
-        row[2 * tx + 1] = c1[tx] - c2[tx] - c3[tx];
-      }
-      if (t.W % 2) row[t.W - 1] = c0[t.tw - 1] + c1[t.tw - 1] + c2[t.tw - 1];  // odd width: last column
-    }
-  }
-}
-
-// The adjoint of output_transform: dm = A dy A^T for every tile of one gradient plane
-// (outputs outside H x W count as zero); dm[xi * stride + tile]. `rows` is scratch for
-// 4 tw floats.
-void output_transform_adjoint(const float* plane, const Tiling& t, float* dm, int64_t stride, float* rows) {
-  float *e0 = rows, *e1 = rows + t.tw, *f0 = rows + 2 * t.tw, *f1 = rows + 3 * t.tw;
-  for (int64_t ty = 0; ty < t.th; ++ty) {
-    // the tiles' 2x2 gradients: e = row 2ty, f = row 2ty + 1 (even and odd columns)
-    for (int a = 0; a < 2; ++a) {
-      float *even = a ? f0 : e0, *odd = a ? f1 : e1;
-      const int64_t h = 2 * ty + a;
-      const float* row = h < t.H ? plane + h * t.W : nullptr;  // past the bottom: zeros
-      for (int64_t tx = 0; tx < t.tw; ++tx) {
-        even[tx] = row ? row[2 * tx] : 0.0f;
-        odd[tx] = row && 2 * tx + 1 < t.W ? row[2 * tx + 1] : 0.0f;
-      }
-    }
-    // A y: rows y0, y0 + y1, y0 - y1, -y1; then (A y) A^T: columns c0, c0 + c1, c0 - c1, -c1
-    float* out = dm + ty * t.tw;
-    for (int64_t tx = 0; tx < t.tw; ++tx) {
-      const float r[4][2] = {{e0[tx], e1[tx]},
-                             {e0[tx] + f0[tx], e1[tx] + f1[tx]},
-                             {e0[tx] - f0[tx], e1[tx] - f1[tx]},
-                             {-f0[tx], -f1[tx]}};
-      for (int q = 0; q < 4; ++q) {
-        out[(4 * q + 0) * stride + tx] = r[q][0];
-        out[(4 * q + 1) * stride + tx] = r[q][0] + r[q][1];
-        out[(4 * q + 2) * stride + tx] = r[q][0] - r[q][1];
-        out[(4 * q + 3) * stride + tx] = -r[q][1];
-      }
-    }
-  }
-}
-
-// One Winograd variant: its tile size m, its alpha^2 = (m + 2)^2 matrices, and its transforms.
+// One Winograd variant: its tile size m, its alpha^2 = (m + 2)^2 matrices, and its transforms
+// (the tile transforms at the SIMD level in use: tensor/simd_dispatch.h).
 struct Variant {
   int64_t m, nxi;
-  void (*input)(const float* pad, const Tiling& t, float* v, int64_t stride, float* rows);
+  void (*input)(const float* pad, const Tiling& t, int64_t C, float* v, int64_t stride);
   void (*weight)(const float* w, int64_t Cout, int64_t C, float* u);
   void (*weight_adjoint)(const float* du, int64_t Cout, int64_t C, float* dw);
-  void (*output)(const float* m, int64_t stride, const Tiling& t, float* plane, float* rows);
-  void (*output_adjoint)(const float* plane, const Tiling& t, float* dm, int64_t stride, float* rows);
+  void (*output)(const float* m, int64_t stride, const Tiling& t, int64_t Cout, float* grid);
+  void (*output_adjoint)(const float* grid, const Tiling& t, int64_t Cout, float* dm, int64_t stride);
 };
 
+template <class F>
+void input_dispatched(const float* pad, const Tiling& t, int64_t C, float* v, int64_t stride) {
+  simd_dispatch([&] { winograd_detail::input_transform<F>(pad, t, C, v, stride); });
+}
+template <class F>
+void output_dispatched(const float* m, int64_t stride, const Tiling& t, int64_t Cout, float* grid) {
+  simd_dispatch([&] { winograd_detail::output_transform<F>(m, stride, t, Cout, grid); });
+}
+template <class F>
+void output_adjoint_dispatched(const float* grid, const Tiling& t, int64_t Cout, float* dm, int64_t stride) {
+  simd_dispatch([&] { winograd_detail::output_transform_adjoint<F>(grid, t, Cout, dm, stride); });
+}
+
 const Variant& variant(int m) {
+  using winograd_detail::F44;
   static const Variant f22{2,
                            16,
-                           input_transform,
+                           input_dispatched<F22>,
                            weight_transform,
                            weight_transform_adjoint,
-                           output_transform,
-                           output_transform_adjoint};
+                           output_dispatched<F22>,
+                           output_adjoint_dispatched<F22>};
   static const Variant f44{4,
                            36,
-                           winograd_detail::input_transform_44,
+                           input_dispatched<F44>,
                            winograd_detail::weight_transform_44,
                            winograd_detail::weight_transform_adjoint_44,
-                           winograd_detail::output_transform_44,
-                           winograd_detail::output_transform_adjoint_44};
+                           output_dispatched<F44>,
+                           output_adjoint_dispatched<F44>};
   if (m != 2 && m != 4) fail("winograd: tile size ", m, " must be 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))");
   return m == 2 ? f22 : f44;
 }
 
-// Samples per chunk, so that one thread's transformed inputs V (nxi, C, tiles) stay near
+// Samples per chunk, so that one thread's transformed inputs V (nxi, tiles, C) stay near
 // 256 KB (64K floats; with the products M about as large, both stay in that core's L2 cache
 // while its GEMMs run). Measured for F(2x2) at the UNet's shapes (batch 64, 2 threads): 64K
 // floats against 256K, forward 3.2 vs 3.9 ms (32 ch 28x28), 3.3 vs 4.2 (64 ch 14x14), 3.8 vs
@@ -213,37 +169,158 @@ int64_t samples_per_chunk(int64_t N, int64_t C, const Tiling& t, const Variant& 
 }
 
 // The nxi matrices V[xi] (and M[xi]) lie one after another, `xi_stride` floats apart. A
-// transform writes one value to each of them per tile; were the stride a multiple of 4 KB
-// (C * T = 128 * 128 at 7x7), all the write streams would fall into the same L1 cache set
+// transform writes one vector to each of them per tile; were the stride a multiple of 4 KB
+// (T * C = 128 * 128 at 7x7), all the write streams would fall into the same L1 cache set
 // and evict each other (perf: the input transform took 40 % of the time). One spare cache
 // line between matrices puts them in different sets.
 int64_t xi_stride(int64_t rows, int64_t T) { return rows * T + 16; }
 
-// One thread's buffers for chunks of up to `chunk` samples, fully overwritten before use
-// except the padded plane's zero border, set once here: the padded plane, (m + 2) Wp floats
-// for the transforms' rows, V (nxi matrices C x T) and the products M, or dM (nxi matrices
-// Cout x T).
-struct ChunkScratch {
-  std::unique_ptr<float[]> pad, v, m;
-  float* rows;  // after the padded plane
-  ChunkScratch(const Tiling& t, const Variant& var, int64_t C, int64_t Cout, int64_t chunk)
-      : pad(new float[static_cast<size_t>(t.Hp * t.Wp + (t.m + 2) * t.Wp)]),
-        v(new float[static_cast<size_t>(var.nxi * xi_stride(C, chunk * t.tiles()))]),
-        m(new float[static_cast<size_t>(var.nxi * xi_stride(Cout, chunk * t.tiles()))]),
-        rows(pad.get() + t.Hp * t.Wp) {
-    std::fill(pad.get(), rows, 0.0f);
+// The transposes between conv2d's planes (C, H, W) and the transforms' channels-last buffers.
+// Pixel p = h W + w of a plane lies at dst + off[p] in a buffer (off[p] = (row h's first pixel +
+// w) C: the padded input (Hp, Wp, C) starts at row 1, column 1; the output grid at 0, 0), so one
+// loop serves both layouts. Plain loops (the reference, and CPUs without AVX2), and eight
+// channels by eight pixels in AVX2 registers: the plain loops' strided stores were 20 % of a
+// convolution's time; both give the same bits (a transpose moves floats; the bias and residual
+// are one rounded add each, in the same order).
+void pixel_offsets(int64_t H, int64_t W, int64_t first, int64_t row_pixels, int64_t C,
+                   std::vector<int64_t>& off) {
+  off.resize(static_cast<size_t>(H * W));
+  for (int64_t h = 0; h < H; ++h)
+    for (int64_t w = 0; w < W; ++w) off[static_cast<size_t>(h * W + w)] = (first + h * row_pixels + w) * C;
+}
+
+// dst[off[p] + c] = src[c P + p] for the C planes of P pixels at src.
+void planes_to_pixels_plain(const float* src, int64_t C, int64_t P, const int64_t* off, int64_t c0,
+                            float* dst) {
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t c = c0; c < C; ++c) dst[off[p] + c] = src[c * P + p];
+}
+
+// dst[c P + p] = src[off[p] + c] (+ bias[c]) (+ residual[c P + p]), the order of conv2d's separate
+// bias and residual adds (add_bias_residual, tensor/conv.h).
+void pixels_to_planes_plain(const float* src, const int64_t* off, int64_t C, int64_t P, int64_t c0,
+                            float* dst, const float* bias, const float* residual) {
+  for (int64_t c = c0; c < C; ++c)
+    for (int64_t p = 0; p < P; ++p) {
+      float v = src[off[p] + c];
+      if (bias) v += bias[c];
+      if (residual) v += residual[c * P + p];
+      dst[c * P + p] = v;
+    }
+}
+
+#if LORADIFF_SIMD_DISPATCH
+// r[j][i] <- r[i][j] for eight rows of eight floats.
+[[gnu::target("avx2"), gnu::always_inline]] inline void transpose8(__m256 r[8]) {
+  __m256 t[8], s[8];
+  for (int i = 0; i < 4; ++i) {  // t[2i], t[2i + 1]: rows 2i and 2i + 1 interleaved
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // four rows' elements j, j + 4 side by side, per 128-bit half
+    s[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    s[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    s[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    s[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; ++j) {  // rows 0-3 and 4-7 of columns j and j + 4
+    r[j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x20);
+    r[j + 4] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x31);
+  }
+}
+
+[[gnu::target("avx2")]] void planes_to_pixels_avx2(const float* src, int64_t C, int64_t P, const int64_t* off,
+                                                   float* dst) {
+  const int64_t C8 = C / 8 * 8;
+  int64_t p0 = 0;
+  for (; p0 + 8 <= P; p0 += 8)
+    for (int64_t c0 = 0; c0 < C8; c0 += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + (c0 + i) * P + p0);
+      transpose8(r);
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + off[p0 + j] + c0, r[j]);
+    }
+  for (int64_t p = p0; p < P; ++p)  // the last pixels (P % 8)
+    for (int64_t c = 0; c < C8; ++c) dst[off[p] + c] = src[c * P + p];
+  planes_to_pixels_plain(src, C, P, off, C8, dst);  // the last channels (C % 8)
+}
+
+[[gnu::target("avx2")]] void pixels_to_planes_avx2(const float* src, const int64_t* off, int64_t C, int64_t P,
+                                                   float* dst, const float* bias, const float* residual) {
+  const int64_t C8 = C / 8 * 8;
+  int64_t p0 = 0;
+  for (; p0 + 8 <= P; p0 += 8)
+    for (int64_t c0 = 0; c0 < C8; c0 += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + off[p0 + i] + c0);
+      transpose8(r);
+      for (int j = 0; j < 8; ++j) {
+        const int64_t at = (c0 + j) * P + p0;
+        if (bias) r[j] = _mm256_add_ps(r[j], _mm256_set1_ps(bias[c0 + j]));
+        if (residual) r[j] = _mm256_add_ps(r[j], _mm256_loadu_ps(residual + at));
+        _mm256_storeu_ps(dst + at, r[j]);
+      }
+    }
+  for (int64_t c = 0; c < C8; ++c)  // the last pixels (P % 8)
+    for (int64_t p = p0; p < P; ++p) {
+      float v = src[off[p] + c];
+      if (bias) v += bias[c];
+      if (residual) v += residual[c * P + p];
+      dst[c * P + p] = v;
+    }
+  pixels_to_planes_plain(src, off, C, P, C8, dst, bias, residual);  // the last channels (C % 8)
+}
+#endif
+
+void planes_to_pixels(const float* src, int64_t C, int64_t P, const int64_t* off, float* dst) {
+#if LORADIFF_SIMD_DISPATCH
+  if (simd_level() != SimdLevel::Baseline) return planes_to_pixels_avx2(src, C, P, off, dst);
+#endif
+  planes_to_pixels_plain(src, C, P, off, 0, dst);
+}
+
+void pixels_to_planes(const float* src, const int64_t* off, int64_t C, int64_t P, float* dst,
+                      const float* bias, const float* residual) {
+#if LORADIFF_SIMD_DISPATCH
+  if (simd_level() != SimdLevel::Baseline) return pixels_to_planes_avx2(src, off, C, P, dst, bias, residual);
+#endif
+  pixels_to_planes_plain(src, off, C, P, 0, dst, bias, residual);
+}
+
+// A float buffer whose first element is 64-byte aligned (a cache line, an AVX-512 vector).
+struct AlignedFloats {
+  std::unique_ptr<float[]> block;
+  float* p;
+  explicit AlignedFloats(int64_t n) : block(new float[static_cast<size_t>(n + 16)]()) {
+    p = block.get() + (16 - (reinterpret_cast<uintptr_t>(block.get()) / sizeof(float)) % 16) % 16;
   }
 };
 
-// Fills s.v (nxi, C, T) with the transformed tiles of samples [n0, n1) of x; T = (n1 - n0) tiles().
+// One thread's buffers for chunks of up to `chunk` samples, zero-filled once: the padded plane
+// (Hp, Wp, C) (its border stays zero: only the interior is written), the output grid
+// (m th, m tw, Cout) (in the weight gradient the output gradient, zero beyond H x W), V (nxi
+// matrices T x C) and the products M, or dM (nxi matrices T x Cout).
+struct ChunkScratch {
+  AlignedFloats pad, grid, v, m;
+  std::vector<int64_t> pad_off, grid_off;  // where each pixel of a plane goes in pad and in grid
+  ChunkScratch(const Tiling& t, const Variant& var, int64_t C, int64_t Cout, int64_t chunk)
+      : pad(t.Hp * t.Wp * C),
+        grid(t.grid_h() * t.grid_w() * Cout),
+        v(var.nxi * xi_stride(C, chunk * t.tiles())),
+        m(var.nxi * xi_stride(Cout, chunk * t.tiles())) {
+    pixel_offsets(t.H, t.W, t.Wp + 1, t.Wp, C, pad_off);
+    pixel_offsets(t.H, t.W, 0, t.grid_w(), Cout, grid_off);
+  }
+};
+
+// Fills s.v (nxi, T, C) with the transformed tiles of samples [n0, n1) of x; T = (n1 - n0) tiles().
 void transform_inputs(const float* x, int64_t n0, int64_t n1, int64_t C, const Tiling& t, const Variant& var,
                       ChunkScratch& s) {
   const int64_t T = (n1 - n0) * t.tiles();
-  for (int64_t n = n0; n < n1; ++n)
-    for (int64_t c = 0; c < C; ++c) {
-      pad_plane(x + (n * C + c) * t.H * t.W, t, s.pad.get());
-      var.input(s.pad.get(), t, s.v.get() + c * T + (n - n0) * t.tiles(), xi_stride(C, T), s.rows);
-    }
+  for (int64_t n = n0; n < n1; ++n) {
+    planes_to_pixels(x + n * C * t.H * t.W, C, t.H * t.W, s.pad_off.data(), s.pad.p);
+    var.input(s.pad.p, t, C, s.v.p + (n - n0) * t.tiles() * C, xi_stride(C, T));
+  }
 }
 
 int as_int(int64_t v) { return static_cast<int>(v); }
@@ -259,7 +336,7 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
                       int64_t Cout, float* y, int tile, const float* bias, const float* residual) {
   const Variant& var = variant(tile);
   const Tiling t(H, W, var.m);
-  std::vector<float> u(static_cast<size_t>(var.nxi * Cout * C));
+  std::vector<float> u(static_cast<size_t>(var.nxi * C * Cout));
   var.weight(w, Cout, C, u.data());
   const int64_t chunk = samples_per_chunk(N, C, t, var), nchunks = (N + chunk - 1) / chunk;
   const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
@@ -271,18 +348,15 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
       transform_inputs(x, n0, n1, C, t, var, s);
-      for (int64_t xi = 0; xi < var.nxi; ++xi)  // M[xi] (Cout, T) = U[xi] (Cout, C) @ V[xi] (C, T)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, as_int(Cout), as_int(T), as_int(C), 1.0f,
-                    u.data() + xi * Cout * C, as_int(C), s.v.get() + xi * vs, as_int(T), 0.0f,
-                    s.m.get() + xi * ms, as_int(T));
-      for (int64_t n = n0; n < n1; ++n)
-        for (int64_t o = 0; o < Cout; ++o) {
-          float* plane = y + (n * Cout + o) * H * W;
-          var.output(s.m.get() + o * T + (n - n0) * t.tiles(), ms, t, plane, s.rows);
-          add_bias_residual(plane, bias ? bias + o : nullptr,
-                            residual ? residual + (n * Cout + o) * H * W : nullptr, 1,
-                            H * W);  // tensor/conv.h, while the plane is in cache
-        }
+      for (int64_t xi = 0; xi < var.nxi; ++xi)  // M[xi] (T, Cout) = V[xi] (T, C) @ U[xi] (C, Cout)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, as_int(T), as_int(Cout), as_int(C), 1.0f,
+                    s.v.p + xi * vs, as_int(C), u.data() + xi * C * Cout, as_int(Cout), 0.0f, s.m.p + xi * ms,
+                    as_int(Cout));
+      for (int64_t n = n0; n < n1; ++n) {
+        var.output(s.m.p + (n - n0) * t.tiles() * Cout, ms, t, Cout, s.grid.p);
+        pixels_to_planes(s.grid.p, s.grid_off.data(), Cout, H * W, y + n * Cout * H * W, bias,
+                         residual ? residual + n * Cout * H * W : nullptr);
+      }
     }
   }
 }
@@ -293,27 +367,27 @@ void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, 
   const Tiling t(H, W, var.m);
   const int64_t chunk = samples_per_chunk(N, std::max(C, Cout), t, var), nchunks = (N + chunk - 1) / chunk;
   const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
-  const int64_t usize = var.nxi * Cout * C;
+  const int64_t usize = var.nxi * C * Cout;
   // Each thread sums its chunks' dU into its own partial; the partials are added in
   // thread order afterwards, so the result does not depend on timing.
   std::vector<float> du_part(static_cast<size_t>(nt * usize), 0.0f);
 #pragma omp parallel num_threads(nt)
   {
     float* du = du_part.data() + static_cast<size_t>(omp_get_thread_num()) * usize;
-    ChunkScratch s(t, var, C, Cout, chunk);  // s.m holds dM here
+    ChunkScratch s(t, var, C, Cout, chunk);  // s.m holds dM here, s.grid the output gradient
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < nchunks; ++k) {
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
       transform_inputs(x, n0, n1, C, t, var, s);
-      for (int64_t n = n0; n < n1; ++n)
-        for (int64_t o = 0; o < Cout; ++o)
-          var.output_adjoint(dy + (n * Cout + o) * H * W, t, s.m.get() + o * T + (n - n0) * t.tiles(), ms,
-                             s.rows);
-      for (int64_t xi = 0; xi < var.nxi; ++xi)  // dU[xi] (Cout, C) += dM[xi] (Cout, T) @ V[xi]^T (T, C)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, as_int(Cout), as_int(C), as_int(T), 1.0f,
-                    s.m.get() + xi * ms, as_int(T), s.v.get() + xi * vs, as_int(T), 1.0f, du + xi * Cout * C,
-                    as_int(C));
+      for (int64_t n = n0; n < n1; ++n) {
+        planes_to_pixels(dy + n * Cout * H * W, Cout, H * W, s.grid_off.data(), s.grid.p);
+        var.output_adjoint(s.grid.p, t, Cout, s.m.p + (n - n0) * t.tiles() * Cout, ms);
+      }
+      for (int64_t xi = 0; xi < var.nxi; ++xi)  // dU[xi] (C, Cout) += V[xi]^T (C, T) @ dM[xi] (T, Cout)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, as_int(C), as_int(Cout), as_int(T), 1.0f,
+                    s.v.p + xi * vs, as_int(C), s.m.p + xi * ms, as_int(Cout), 1.0f, du + xi * C * Cout,
+                    as_int(Cout));
     }
   }
   for (int p = 1; p < nt; ++p)

@@ -1,17 +1,21 @@
 // Winograd F(4x4, 3x3) (tensor/winograd44.cpp) and F(2x2, 3x3) against a direct convolution summed
 // in double: forward, input gradient (the forward with the flipped kernel, as conv2d_backward runs
 // it) and weight gradient, on plane sizes that are and are not multiples of the tile; the error
-// bound of each variant; the per-shape choice between them; forward bits independent of the thread
-// count.
+// bound of each variant, at every SIMD level (the transforms' channel loops and the AVX2 transposes
+// to and from channels last; tensor/winograd_tiles.h), with channel counts around the transforms'
+// block of 64 and the transposes' block of 8; the per-shape choice between them; forward bits
+// independent of the thread count; the bias and residual added by the output's transpose.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <utility>
 
 #include "tensor/conv.h"
 #include "tensor/parallel.h"
 #include "tensor/random.h"
+#include "tensor/simd_dispatch.h"
 #include "tensor/winograd.h"
 
 using namespace ld;
@@ -94,7 +98,8 @@ std::vector<float> flipped(const std::vector<float>& w, int64_t Cout, int64_t C)
 double bound(int tile) { return tile == 2 ? 1e-6 : 2e-5; }
 
 const Shape5 kShapes[] = {{2, 16, 5, 7, 20}, {3, 17, 7, 7, 16}, {2, 16, 14, 14, 24}, {2, 16, 28, 28, 16},
-                          {2, 16, 1, 1, 16}, {2, 16, 2, 3, 18}, {1, 48, 9, 6, 16},   {4, 16, 4, 8, 16}};
+                          {2, 16, 1, 1, 16}, {2, 16, 2, 3, 18}, {1, 48, 9, 6, 16},   {4, 16, 4, 8, 16},
+                          {2, 70, 6, 5, 66}, {1, 130, 3, 9, 21}};
 
 }  // namespace
 
@@ -109,20 +114,26 @@ TEST_CASE("Winograd F(4x4) and F(2x2): forward, input gradient and weight gradie
     const Shape5 back{s.N, s.Cout, s.H, s.W, s.C};
     const std::vector<float> wf = flipped(w, s.Cout, s.C);
     const std::vector<double> dx_ref = direct_forward(dy, wf, back);
-    for (int tile : {2, 4}) {
-      INFO("N ", s.N, " C ", s.C, " H ", s.H, " W ", s.W, " Cout ", s.Cout, " tile ", tile);
-      std::vector<float> y(y_ref.size(), NAN), dx(dx_ref.size(), NAN), dw(dw_ref.size(), NAN);
-      winograd_conv3x3(x.data(), w.data(), s.N, s.C, s.H, s.W, s.Cout, y.data(), tile);
-      winograd_conv3x3(dy.data(), wf.data(), s.N, s.Cout, s.H, s.W, s.C, dx.data(), tile);
-      winograd_conv3x3_dw(x.data(), dy.data(), s.N, s.C, s.H, s.W, s.Cout, dw.data(), tile);
-      const double ey = relative_error(y, y_ref), edx = relative_error(dx, dx_ref),
-                   edw = relative_error(dw, dw_ref);
-      MESSAGE("F(", tile, "x", tile, ") ", s.C, "->", s.Cout, " ", s.H, "x", s.W, ": relative error y ", ey,
-              " dx ", edx, " dw ", edw);
-      CHECK(ey < bound(tile));
-      CHECK(edx < bound(tile));
-      CHECK(edw < bound(tile));
-    }
+    const SimdLevel saved = simd_level();
+    for (SimdLevel level : {SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512})
+      for (int tile : {2, 4}) {
+        set_simd_level(level);  // capped at what this CPU has
+        INFO("N ", s.N, " C ", s.C, " H ", s.H, " W ", s.W, " Cout ", s.Cout, " tile ", tile, " SIMD ",
+             std::string(simd_level_name(simd_level())));
+        std::vector<float> y(y_ref.size(), NAN), dx(dx_ref.size(), NAN), dw(dw_ref.size(), NAN);
+        winograd_conv3x3(x.data(), w.data(), s.N, s.C, s.H, s.W, s.Cout, y.data(), tile);
+        winograd_conv3x3(dy.data(), wf.data(), s.N, s.Cout, s.H, s.W, s.C, dx.data(), tile);
+        winograd_conv3x3_dw(x.data(), dy.data(), s.N, s.C, s.H, s.W, s.Cout, dw.data(), tile);
+        const double ey = relative_error(y, y_ref), edx = relative_error(dx, dx_ref),
+                     edw = relative_error(dw, dw_ref);
+        MESSAGE("F(", tile, "x", tile, ") ", s.C, "->", s.Cout, " ", s.H, "x", s.W, " ",
+                std::string(simd_level_name(simd_level())), ": relative error y ", ey, " dx ", edx, " dw ",
+                edw);
+        CHECK(ey < bound(tile));
+        CHECK(edx < bound(tile));
+        CHECK(edw < bound(tile));
+      }
+    set_simd_level(saved);
   }
 }
 
@@ -186,4 +197,32 @@ TEST_CASE("Winograd F(4x4): the same bits with 1 and 2 threads (forward); the ch
   winograd_conv3x3(x.data(), w.data(), s.N, s.C, s.H, s.W, s.Cout, y2.data(), 4);
   set_num_threads(before);
   CHECK(y1 == y2);
+}
+
+TEST_CASE("Winograd's bias and residual: (output + bias) + residual bit for bit, at every SIMD level") {
+  Generator g(47);
+  // 9x10 = 90 pixels (11 blocks of 8 and 2 more), 19 output channels (2 blocks of 8 and 3 more)
+  const Shape5 s{2, 16, 9, 10, 19};
+  const int64_t P = s.H * s.W;
+  const std::vector<float> x = random_vector(s.N * s.C * P, g), w = random_vector(s.Cout * s.C * 9, g),
+                           bias = random_vector(s.Cout, g), res = random_vector(s.N * s.Cout * P, g);
+  const SimdLevel saved = simd_level();
+  for (SimdLevel level : {SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512})
+    for (int tile : {2, 4}) {
+      set_simd_level(level);
+      INFO("tile ", tile, " SIMD ", std::string(simd_level_name(simd_level())));
+      std::vector<float> plain(res.size()), fused(res.size());
+      winograd_conv3x3(x.data(), w.data(), s.N, s.C, s.H, s.W, s.Cout, plain.data(), tile);
+      winograd_conv3x3(x.data(), w.data(), s.N, s.C, s.H, s.W, s.Cout, fused.data(), tile, bias.data(),
+                       res.data());
+      std::vector<float> want(res.size());
+      for (int64_t n = 0; n < s.N; ++n)
+        for (int64_t o = 0; o < s.Cout; ++o)
+          for (int64_t p = 0; p < P; ++p) {
+            const size_t i = static_cast<size_t>((n * s.Cout + o) * P + p);
+            want[i] = (plain[i] + bias[static_cast<size_t>(o)]) + res[i];
+          }
+      CHECK(fused == want);
+    }
+  set_simd_level(saved);
 }
