@@ -53,8 +53,8 @@ int run_winograd(int reps) {
           {"forward_f44_ms", f4},
           {"dw_f22_ms", d2},
           {"dw_f44_ms", d4},
-          {"forward_tile", winograd_tile(s.c, s.cout, s.hw, s.hw, false)},
-          {"dw_tile", winograd_tile(s.c, s.cout, s.hw, s.hw, true)}});
+          {"forward_tile", winograd_tile(s.hw, s.hw)},
+          {"dw_tile", winograd_tile(s.hw, s.hw)}});
   }
   return 0;
 }

@@ -217,7 +217,7 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
     }
   } else if (winograd_applies(g.C, Cout, g.kh, g.kw, stride, pad)) {
     winograd_conv3x3(x.f32(), w.f32(), g.N, g.C, g.H, g.W, Cout, y.f32(),
-                     winograd_tile(g.C, Cout, g.H, g.W, false), pb, pr);  // tensor/winograd.h
+                     winograd_tile(g.H, g.W), pb, pr);  // tensor/winograd.h
   } else {
     // Chunks of samples are spread over the threads, one parallel region for the
     // whole convolution: each thread fills its own im2col buffer (about 2 MB, so it
@@ -286,7 +286,7 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
     if (need_dw) {
       r.dw = Tensor::empty(w_in.shape());
       winograd_conv3x3_dw(x.f32(), dy.f32(), g.N, g.C, g.H, g.W, Cout, r.dw.f32(),
-                          winograd_tile(g.C, Cout, g.H, g.W, true));
+                          winograd_tile(g.H, g.W));
     }
     if (need_dx) {
       // dx = conv3x3(dy, w flipped in space with in/out channels swapped), padding 1
@@ -298,7 +298,7 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
           for (int64_t k = 0; k < 9; ++k) pf[(c * Cout + o) * 9 + k] = pw[(o * g.C + c) * 9 + 8 - k];
       r.dx = Tensor::empty(x.shape());
       winograd_conv3x3(dy.f32(), wf.f32(), g.N, Cout, g.H, g.W, g.C, r.dx.f32(),
-                       winograd_tile(Cout, g.C, g.H, g.W, false));
+                       winograd_tile(g.H, g.W));
     }
     return r;
   }

@@ -327,10 +327,7 @@ int as_int(int64_t v) { return static_cast<int>(v); }
 
 }  // namespace
 
-int winograd_tile(int64_t C, int64_t Cout, int64_t H, int64_t W, bool weight_gradient) {
-  if (H < kWinograd44MinSide || W < kWinograd44MinSide) return 2;
-  return weight_gradient || C * Cout * H * W >= kWinograd44MinForwardWork ? 4 : 2;
-}
+int winograd_tile(int64_t H, int64_t W) { return H >= kWinograd44MinSide && W >= kWinograd44MinSide ? 4 : 2; }
 
 void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
                       int64_t Cout, float* y, int tile, const float* bias, const float* residual) {

@@ -30,27 +30,23 @@ namespace ld {
 // a UNet (1 or 3 image channels) stay on im2col + GEMM.
 bool winograd_applies(int64_t C, int64_t Cout, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
 
-// Which variant conv2d runs for C -> Cout channels on an H x W plane: 4 (F(4x4, 3x3),
-// tensor/winograd44.cpp) or 2 (F(2x2, 3x3)). `weight_gradient`: for winograd_conv3x3_dw, else for
-// the forward (and the input gradient, the forward with C and Cout swapped). Measured at the 3x3
-// shapes of the mnist-t2i (28, 14, 7) and shapes-t2i (32, 16, 8) UNets, batch 64, 2 threads
-// (`loradiff bench winograd --reps 15`, two runs on a quiet machine, 2026-11-30 04:45 UTC), as
-// F(4x4) time over F(2x2) time:
+// Which variant conv2d runs on an H x W plane, for the forward, the input gradient and the weight
+// gradient alike: 4 (F(4x4, 3x3), tensor/winograd44.cpp) when both sides are >= kWinograd44MinSide,
+// else 2 (F(2x2, 3x3)). Measured at the 3x3 shapes of the mnist-t2i (28, 14, 7) and shapes-t2i
+// (32, 16, 8) UNets, batch 64, 2 threads (`loradiff bench winograd --reps 9`, three runs,
+// 2026-11-30 21:00 UTC, transforms channels last), as F(4x4) time over F(2x2) time, the range
+// over the channel pairs 32->32, 96->32, 64->64 (28, 32), 32->64, 64->64, 192->64, 128->128
+// (14, 16), 64->128, 128->128, 256->128 (7, 8):
 //                      32x32      28x28      16x16      14x14      8x8        7x7
-//   weight gradient    0.70-0.84  0.75-1.02  0.81-0.89  1.04-1.08  1.02-1.52  0.99-1.50
-//   forward            0.70-0.97  0.91-1.07  0.88-1.08  1.11-1.20  1.36-1.56  1.36-1.55
-// per plane size over the channel pairs 32->32, 96->32, 64->64 (28, 32), 32->64, 64->64, 192->64,
-// 128->128 (14, 16), 64->128, 128->128, 256->128 (7, 8). The forward wins with much work per
-// sample (64->64 at 28x28: 0.91-0.94, 128->128 at 16x16: 0.88) and loses with little (32->32 at
-// 28x28: 1.06-1.07, 64->64 at 16x16: 1.07-1.08). So F(4x4) runs on planes with both sides >=
-// kWinograd44MinSide: the weight gradient always, the forward when C Cout H W >=
-// kWinograd44MinForwardWork (96 x 32 x 32 x 32). Below 16x16 (and for little work) its 1.78x fewer
-// multiplies (1.36x at 14x14, whose 16x16 tile grid wastes 31 %) are lost to the larger transforms
-// and to GEMMs a quarter as wide (T = tiles of a chunk: 4 per 7x7 sample), which BLAS runs further
-// below its peak.
+//   weight gradient    0.51-0.66  0.64-0.69  0.77-0.90  0.97-1.27  0.98-1.61  1.13-1.57
+//   forward            0.58-0.72  0.70-0.75  0.80-1.06  0.96-1.07  0.97-1.20  0.95-1.36
+// Below 16x16 F(4x4)'s 1.78x fewer multiplies (1.36x at 14x14, whose 16x16 tile grid wastes 31 %)
+// are lost to its larger transforms and to GEMMs a quarter as wide (T = tiles of a chunk: 4 per
+// 7x7 sample), which BLAS runs further below its peak. (Before the transforms ran channels last,
+// F(4x4)'s costlier transforms also lost the forward at 16x16-28x28 with little work per sample:
+// docs/performance.md.)
 inline constexpr int64_t kWinograd44MinSide = 16;
-inline constexpr int64_t kWinograd44MinForwardWork = int64_t{96} * 32 * 32 * 32;
-int winograd_tile(int64_t C, int64_t Cout, int64_t H, int64_t W, bool weight_gradient);
+int winograd_tile(int64_t H, int64_t W);
 
 // y (N, Cout, H, W) = conv3x3(x (N, C, H, W), w (Cout, C, 3, 3)) [+ bias (Cout)] [+ residual (N,
 // Cout, H, W)], padding 1, by F(tile x tile, 3x3), tile = 2 or 4. All pointers contiguous; y is

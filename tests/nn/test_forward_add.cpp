@@ -54,8 +54,8 @@ TEST_CASE("Conv2d::forward_add has the bits of forward(x) + r on every convoluti
                         {2, 3, 4, 3, 1, 1, 6, "im2col"},
                         {2, 4, 5, 3, 2, 1, 7, "strided im2col"},
                         {2, 16, 16, 3, 1, 1, 7, "Winograd F(2x2)"},
-                        {1, 64, 64, 3, 1, 1, 28, "Winograd F(4x4)"}};  // C Cout H W above kWinograd44MinForwardWork
-  CHECK(winograd_tile(64, 64, 28, 28, false) == 4);  // the last case runs F(4x4)
+                        {1, 64, 64, 3, 1, 1, 28, "Winograd F(4x4)"}};  // a 28x28 plane: F(4x4)
+  CHECK(winograd_tile(28, 28) == 4);  // the last case runs F(4x4)
   for (const Case& c : cases)
     for (bool bias : {true, false}) {
       CAPTURE(c.path);

@@ -67,9 +67,8 @@ TEST_CASE("conv2d: im2col and Winograd paths equal the direct convolution, forwa
     int64_t s, p;
     double tol = 1e-4;
   };
-  // 3x3 stride 1 pad 1 with >= 16 channels in and out takes the Winograd path (F(4x4) from 16x16 up
-  // for dw, and for the forward with much work; F(2x2) for the rest: tensor/winograd.h); the others
-  // im2col. F(4x4) is
+  // 3x3 stride 1 pad 1 with >= 16 channels in and out takes the Winograd path (F(4x4) on planes of
+  // 16x16 and more, F(2x2) on smaller ones: tensor/winograd.h); the others im2col. F(4x4) is
   // off by up to ~5e-6 of the outputs' scale (tests/tensor/test_winograd44.cpp), which reaches ~100
   // with 64 channels: an absolute 5e-4, hence its own tolerance.
   for (Case c : {Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 1, 1}, Case{{2, 3, 8, 8}, {2, 3, 3, 3}, 2, 1},
