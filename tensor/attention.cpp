@@ -16,8 +16,6 @@
 // sampling's 0.70-0.82x.
 #include "tensor/attention.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -170,19 +168,6 @@ inline void scores_grad(const float* P, float* dP, int64_t m, int64_t n, const f
   }
 }
 
-int I(int64_t x) { return static_cast<int>(x); }
-
-// C (M x N, ldc) = op(A) (M x K) @ B (K x N, ldb) [+ C]: op(A) = A (row stride lda) or, when
-// a_transposed, A^T of an (K x M, lda) matrix. loradiff's kernel where it runs, else OpenBLAS.
-void product(bool thin, const float* A, int64_t lda, bool a_transposed, const float* B, int64_t ldb, float* C,
-             int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate) {
-  if (thin)
-    thin_gemm_serial(A, lda, a_transposed, B, ldb, C, ldc, M, N, K, accumulate);
-  else
-    cblas_sgemm(CblasRowMajor, a_transposed ? CblasTrans : CblasNoTrans, CblasNoTrans, I(M), I(N), I(K), 1.0f,
-                A, I(lda), B, I(ldb), accumulate ? 1.0f : 0.0f, C, I(ldc));
-}
-
 // rows (d x L, contiguous) = the d columns of x starting at x (L rows, leading dimension ld), transposed:
 // one head's keys or values as k^T / v^T.
 void transpose_head(const float* x, int64_t L, int64_t d, int64_t ld, float* rows) {
@@ -225,10 +210,10 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
         float* lse = pl + (b * n.H + c) * n.Lq + i0;
         transpose_head(pq + (b * n.Lq + i0) * W + c * d, m, d, W, qt.data());  // Q_blk^T (d x m)
         // S^T = K Q_blk^T (Lk x m), unscaled: the softmax applies 1 / sqrt(d)
-        product(thin, kb, W, false, qt.data(), m, St.data(), m, Lk, m, d, false);
+        serial_product(thin, kb, W, false, qt.data(), m, St.data(), m, Lk, m, d, false);
         simd_dispatch_compute([&] { softmax_columns(St.data(), Lk, m, kp, scale, lse, inv_sum, mx, sum); });
         // O_blk^T = V^T e^(S^T - max) (d x m); o[i, c d + t] = O_blk^T[t, i] / sum_i
-        product(thin, vt.data(), Lk, false, St.data(), m, ot.data(), m, d, m, Lk, false);
+        serial_product(thin, vt.data(), Lk, false, St.data(), m, ot.data(), m, d, m, Lk, false);
         float* ob = po + (b * n.Lq + i0) * W + c * d;
         for (int64_t i = 0; i < m; ++i)
           for (int64_t t = 0; t < d; ++t) ob[i * W + t] = ot[static_cast<size_t>(t * m + i)] * inv_sum[i];
@@ -275,17 +260,17 @@ AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor
         const float *qb = pq + row, *ob = po + row, *gb = pg + row;
         const float* lse = pl + (b * n.H + c) * n.Lq + i0;
         // P = exp(scale Q_blk k^T - lse), D = rowsum(dO * O)
-        product(thin, qb, W, false, kt.data(), Lk, P.data(), Lk, m, Lk, d, false);
+        serial_product(thin, qb, W, false, kt.data(), Lk, P.data(), Lk, m, Lk, d, false);
         simd_dispatch_compute(
             [&] { probs_and_delta(P.data(), m, Lk, kp, scale, lse, gb, ob, d, W, D.data()); });
         // dV += P^T dO_blk
-        product(thin, P.data(), Lk, true, gb, W, dvb, W, Lk, d, m, true);
+        serial_product(thin, P.data(), Lk, true, gb, W, dvb, W, Lk, d, m, true);
         // dP = dO_blk v^T, then dS = scale P (dP - D) in its place
-        product(thin, gb, W, false, vt.data(), Lk, dP.data(), Lk, m, Lk, d, false);
+        serial_product(thin, gb, W, false, vt.data(), Lk, dP.data(), Lk, m, Lk, d, false);
         simd_dispatch([&] { scores_grad(P.data(), dP.data(), m, Lk, D.data(), scale); });
         // dQ_blk = dS K;  dK += dS^T Q_blk
-        product(thin, dP.data(), Lk, false, kb, W, dq + row, W, m, d, Lk, false);
-        product(thin, dP.data(), Lk, true, qb, W, dkb, W, Lk, d, m, true);
+        serial_product(thin, dP.data(), Lk, false, kb, W, dq + row, W, m, d, Lk, false);
+        serial_product(thin, dP.data(), Lk, true, qb, W, dkb, W, Lk, d, m, true);
       }
     }
   }

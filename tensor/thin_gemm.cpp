@@ -5,6 +5,7 @@
 // partly outside C: its loads and stores are masked.
 #include "tensor/thin_gemm.h"
 
+#include <cblas.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -362,6 +363,14 @@ void thin_gemm_tn(const float* A, int64_t lda, const float* B, int64_t ldb, floa
   (void)A, (void)lda, (void)B, (void)ldb, (void)C, (void)ldc, (void)M, (void)N, (void)K, (void)accumulate;
   fail("thin_gemm_tn: not available in this build");
 #endif
+}
+
+void serial_product(bool own_kernel, const float* A, int64_t lda, bool a_transposed, const float* B,
+                    int64_t ldb, float* C, int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate) {
+  if (own_kernel) return thin_gemm_serial(A, lda, a_transposed, B, ldb, C, ldc, M, N, K, accumulate);
+  const auto i = [](int64_t v) { return static_cast<int>(v); };
+  cblas_sgemm(CblasRowMajor, a_transposed ? CblasTrans : CblasNoTrans, CblasNoTrans, i(M), i(N), i(K), 1.0f,
+              A, i(lda), B, i(ldb), accumulate ? 1.0f : 0.0f, C, i(ldc));
 }
 
 }  // namespace ld

@@ -64,6 +64,12 @@ void thin_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, bool b_
 void thin_gemm_serial(const float* A, int64_t lda, bool a_transposed, const float* B, int64_t ldb, float* C,
                       int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate);
 
+// The same product by thin_gemm_serial where `own_kernel`, else by OpenBLAS (cblas_sgemm): for
+// callers that choose per product shape (attention's per-head products, Winograd's per-position
+// GEMMs, tensor/winograd.cpp).
+void serial_product(bool own_kernel, const float* A, int64_t lda, bool a_transposed, const float* B,
+                    int64_t ldb, float* C, int64_t ldc, int64_t M, int64_t N, int64_t K, bool accumulate);
+
 // C (M x N) [+]= A^T @ B with A (K x M, row stride lda), B (K x N, row stride ldb) and a long K: a
 // weight gradient dW = dY^T X summed over many rows; used for K >= 1,024 and small results
 // (M N <= 128 x 128), where it was measured faster than OpenBLAS. K is cut into chunks of 1,024 rows (by the

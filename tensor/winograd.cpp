@@ -15,6 +15,7 @@
 #include "tensor/error.h"
 #include "tensor/parallel.h"
 #include "tensor/simd_dispatch.h"
+#include "tensor/thin_gemm.h"
 #include "tensor/winograd_tiles.h"
 
 #if LORADIFF_SIMD_DISPATCH
@@ -325,6 +326,15 @@ void transform_inputs(const float* x, int64_t n0, int64_t n1, int64_t C, const T
 
 int as_int(int64_t v) { return static_cast<int>(v); }
 
+// Whether the forward's GEMMs M[xi] (T, Cout) = V[xi] (T, C) @ U[xi] (C, Cout) run in loradiff's
+// kernel (thin_gemm_serial: A read where it lies, B = U[xi] in L2, no packing) rather than
+// OpenBLAS: on AVX-512 CPUs (thin_gemm_isa), with C >= 64. Measured (`loradiff bench winograd`, 3
+// alternated runs, 2026-11-30 20:50 UTC): forward 0.85-0.95x OpenBLAS's time with C >= 64 (0.92x
+// over all shapes), but 1.04-1.19x with C = 32 (a short sum: OpenBLAS's small-matrix kernel does
+// better). The weight gradient's V^T dM reads V across its rows, which this kernel does by strided
+// broadcasts: 1.02-1.10x, so it stays on OpenBLAS.
+bool forward_in_thin_gemm(int64_t C) { return thin_gemm_isa()[0] != '\0' && C >= 64; }
+
 }  // namespace
 
 int winograd_tile(int64_t H, int64_t W) { return H >= kWinograd44MinSide && W >= kWinograd44MinSide ? 4 : 2; }
@@ -337,6 +347,7 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
   var.weight(w, Cout, C, u.data());
   const int64_t chunk = samples_per_chunk(N, C, t, var), nchunks = (N + chunk - 1) / chunk;
   const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
+  const bool thin = forward_in_thin_gemm(C);
 #pragma omp parallel num_threads(nt)
   {
     ChunkScratch s(t, var, C, Cout, chunk);
@@ -346,9 +357,8 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
       transform_inputs(x, n0, n1, C, t, var, s);
       for (int64_t xi = 0; xi < var.nxi; ++xi)  // M[xi] (T, Cout) = V[xi] (T, C) @ U[xi] (C, Cout)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, as_int(T), as_int(Cout), as_int(C), 1.0f,
-                    s.v.p + xi * vs, as_int(C), u.data() + xi * C * Cout, as_int(Cout), 0.0f, s.m.p + xi * ms,
-                    as_int(Cout));
+        serial_product(thin, s.v.p + xi * vs, C, false, u.data() + xi * C * Cout, Cout, s.m.p + xi * ms, Cout,
+                       T, Cout, C, false);
       for (int64_t n = n0; n < n1; ++n) {
         var.output(s.m.p + (n - n0) * t.tiles() * Cout, ms, t, Cout, s.grid.p);
         pixels_to_planes(s.grid.p, s.grid_off.data(), Cout, H * W, y + n * Cout * H * W, bias,
