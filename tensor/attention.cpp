@@ -109,35 +109,44 @@ inline float row_dot(const float* a, const float* b, int64_t n) {
   return s + (((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7])));
 }
 
-// Columns of unscaled, transposed scores s^T (n keys x m queries, leading dimension m: query i is
+// Columns of unscaled, transposed scores s^T (n keys x m queries, leading dimension ld: query i is
 // column i) -> unnormalised probabilities e^(scale (s - max)) in place, lse per query (of the scaled
 // scores), and 1 / (sum of the column) in inv_sum: the caller scales each query's output by it (d
-// values instead of the n of P). A padded key (keep[j] == 0) gives 0. Every loop runs along a row,
-// over queries, so it is SIMD code with one query per lane: maxima, exponentials (16 wide where the
-// CPU has AVX-512, simd_dispatch_compute) and the sums, which add the keys in order j = 0, 1, ... in
-// each lane: the bits do not depend on the vector width. `mx` and `sum` are scratch for m floats.
-inline void softmax_columns(float* St, int64_t n, int64_t m, const float* keep, float scale, float* lse,
-                            float* inv_sum, float* mx, float* sum) {
-  for (int64_t i = 0; i < m; ++i) mx[i] = -kInf, sum[i] = 0.0f;
-  for (int64_t j = 0; j < n; ++j) {
-    if (keep && keep[j] == 0.0f) continue;
-    const float* s = St + j * m;
-    for (int64_t i = 0; i < m; ++i) mx[i] = mx[i] > s[i] ? mx[i] : s[i];
-  }
-  for (int64_t j = 0; j < n; ++j) {
-    float* s = St + j * m;
-    if (keep && keep[j] == 0.0f) {
-      for (int64_t i = 0; i < m; ++i) s[i] = 0.0f;
-      continue;
+// values instead of the n of P). A padded key (keep[j] == 0) gives 0. The queries go in groups of
+// kLanes, one per SIMD lane (one AVX-512 vector, two AVX2 ones), each group down all n keys with its
+// maxima and sums in registers (a loop over all m queries per key kept them in memory: a load and
+// a store per key and vector); exponentials 16 wide where the CPU has AVX-512
+// (simd_dispatch_compute). The sums add the keys in order j = 0, 1, ... in each lane: the bits do
+// not depend on the vector width. ld >= m rounded up to kLanes: the columns past m are computed and
+// never used (each lane is independent); they must hold finite numbers.
+constexpr int64_t kLanes = 16;
+inline void softmax_columns(float* St, int64_t n, int64_t m, int64_t ld, const float* keep, float scale,
+                            float* lse, float* inv_sum) {
+  for (int64_t i0 = 0; i0 < m; i0 += kLanes) {
+    float mx[kLanes], sum[kLanes];
+    for (int64_t l = 0; l < kLanes; ++l) mx[l] = -kInf, sum[l] = 0.0f;
+    for (int64_t j = 0; j < n; ++j) {
+      if (keep && keep[j] == 0.0f) continue;
+      const float* s = St + j * ld + i0;
+#pragma omp simd
+      for (int64_t l = 0; l < kLanes; ++l) mx[l] = mx[l] > s[l] ? mx[l] : s[l];
     }
-    for (int64_t i = 0; i < m; ++i) {
-      s[i] = exp_f32(scale * (s[i] - mx[i]));
-      sum[i] += s[i];
+    for (int64_t j = 0; j < n; ++j) {
+      float* s = St + j * ld + i0;
+      if (keep && keep[j] == 0.0f) {
+        for (int64_t l = 0; l < kLanes; ++l) s[l] = 0.0f;
+        continue;
+      }
+#pragma omp simd
+      for (int64_t l = 0; l < kLanes; ++l) {
+        s[l] = exp_f32(scale * (s[l] - mx[l]));
+        sum[l] += s[l];
+      }
     }
-  }
-  for (int64_t i = 0; i < m; ++i) {  // every key padded: sum 0, no attention at all (o = 0)
-    lse[i] = sum[i] > 0.0f ? scale * mx[i] + std::log(sum[i]) : -kInf;
-    inv_sum[i] = sum[i] > 0.0f ? 1.0f / sum[i] : 0.0f;
+    for (int64_t l = 0; l < kLanes && i0 + l < m; ++l) {  // every key padded: sum 0, no attention (o = 0)
+      lse[i0 + l] = sum[l] > 0.0f ? scale * mx[l] + std::log(sum[l]) : -kInf;
+      inv_sum[i0 + l] = sum[l] > 0.0f ? 1.0f / sum[l] : 0.0f;
+    }
   }
 }
 
@@ -195,10 +204,11 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
   //   O_blk^T (d x m) = V^T (d x Lk) P^T (Lk x m), written into this head's columns of o, / sum.
 #pragma omp parallel if (worth_threads(n)) num_threads(num_threads())
   {
-    std::vector<float> St(static_cast<size_t>(Lk * cols)), qt(static_cast<size_t>(d * cols)),
-        ot(static_cast<size_t>(d * cols)), vt(static_cast<size_t>(d * Lk)),
-        scratch(static_cast<size_t>(3 * cols));
-    float *inv_sum = scratch.data(), *mx = inv_sum + cols, *sum = mx + cols;
+    // S^T's rows padded to whole groups of kLanes queries (zeros, finite, for softmax_columns)
+    const int64_t ld = (cols + kLanes - 1) / kLanes * kLanes;
+    std::vector<float> St(static_cast<size_t>(Lk * ld)), qt(static_cast<size_t>(d * cols)),
+        ot(static_cast<size_t>(d * cols)), vt(static_cast<size_t>(d * Lk)), inv(static_cast<size_t>(cols));
+    float* inv_sum = inv.data();
 #pragma omp for schedule(static)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t b = it / n.H, c = it % n.H;
@@ -210,10 +220,10 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
         float* lse = pl + (b * n.H + c) * n.Lq + i0;
         transpose_head(pq + (b * n.Lq + i0) * W + c * d, m, d, W, qt.data());  // Q_blk^T (d x m)
         // S^T = K Q_blk^T (Lk x m), unscaled: the softmax applies 1 / sqrt(d)
-        serial_product(thin, kb, W, false, qt.data(), m, St.data(), m, Lk, m, d, false);
-        simd_dispatch_compute([&] { softmax_columns(St.data(), Lk, m, kp, scale, lse, inv_sum, mx, sum); });
+        serial_product(thin, kb, W, false, qt.data(), m, St.data(), ld, Lk, m, d, false);
+        simd_dispatch_compute([&] { softmax_columns(St.data(), Lk, m, ld, kp, scale, lse, inv_sum); });
         // O_blk^T = V^T e^(S^T - max) (d x m); o[i, c d + t] = O_blk^T[t, i] / sum_i
-        serial_product(thin, vt.data(), Lk, false, St.data(), m, ot.data(), m, d, m, Lk, false);
+        serial_product(thin, vt.data(), Lk, false, St.data(), ld, ot.data(), m, d, m, Lk, false);
         float* ob = po + (b * n.Lq + i0) * W + c * d;
         for (int64_t i = 0; i < m; ++i)
           for (int64_t t = 0; t < d; ++t) ob[i * W + t] = ot[static_cast<size_t>(t * m + i)] * inv_sum[i];
