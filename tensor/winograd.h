@@ -6,7 +6,8 @@
 // with the constant matrices below. That is 16 multiplies per channel pair instead of the
 // 36 of the direct 3x3 sum (2.25x fewer), at the price of cheap additions (the transforms).
 // The 16 element-wise products summed over channels are 16 ordinary GEMMs:
-//   M[xi] (Cout, tiles) = U[xi] (Cout, C) @ V[xi] (C, tiles),   xi = 0..15.
+//   M[xi] (tiles, Cout) = V[xi] (tiles, C) @ U[xi] (C, Cout),   xi = 0..15,
+// in the channels-last layouts of tensor/winograd_tiles.h, where the transforms run.
 // The identity is exact in real arithmetic; in float the results differ from im2col + GEMM
 // by a few units in the last place. (Lavin and Gray, "Fast Algorithms for Convolutional
 // Neural Networks", 2016.)
@@ -19,7 +20,7 @@
 // Backward. The input gradient of a stride-1, padding-1 3x3 convolution is the same kind of
 // convolution of dY with the kernel flipped in space and in/out channels swapped, so it
 // reuses the forward. The weight gradient is the adjoint of the formula above:
-//   dM = A dY_tile A^T,   dU[xi] = sum_tiles dM[xi] V[xi]^T (a GEMM),   dg = G^T dU G.
+//   dM = A dY_tile A^T,   dU[xi] (C, Cout) = V[xi]^T dM[xi] (a GEMM over the tiles),   dg = G^T dU G.
 #pragma once
 #include <cstdint>
 

@@ -41,22 +41,27 @@ struct Tiling {
 // (36 x 64 floats = 9 KB for F(4x4)) stay in the L1 cache between the two passes.
 inline constexpr int64_t kChannelBlock = 64;
 
+// f(ty, tx, tile, c0, n) for every tile of a plane (tile = ty tw + tx) and every block of n <=
+// kChannelBlock channels starting at c0: the loops every tile transform runs.
+template <class Body>
+void for_each_tile_block(const Tiling& t, int64_t C, const Body& f) {
+  for (int64_t ty = 0; ty < t.th; ++ty)
+    for (int64_t tx = 0; tx < t.tw; ++tx)
+      for (int64_t c0 = 0; c0 < C; c0 += kChannelBlock)
+        f(ty, tx, ty * t.tw + tx, c0, std::min(kChannelBlock, C - c0));
+}
+
 // V = B^T d B for every tile of one padded plane (pad, C channels) into v (see the layouts above).
 template <class F>
 void input_transform(const float* pad, const Tiling& t, int64_t C, float* v, int64_t stride) {
   constexpr int64_t a = F::alpha, cb = kChannelBlock;
   alignas(64) float tmp[a * a * cb];  // tmp[(a q + j) cb + c] = (B^T d)[q][j]
-  for (int64_t ty = 0; ty < t.th; ++ty)
-    for (int64_t tx = 0; tx < t.tw; ++tx) {
-      const int64_t tile = ty * t.tw + tx;
-      for (int64_t c0 = 0; c0 < C; c0 += cb) {
-        const int64_t n = std::min(cb, C - c0);
-        const float* d = pad + ((t.m * ty) * t.Wp + t.m * tx) * C + c0;  // d[i][j] at d + (i Wp + j) C
-        for (int64_t j = 0; j < a; ++j) F::bt(d + j * C, t.Wp * C, tmp + j * cb, a * cb, n);  // columns
-        for (int64_t q = 0; q < a; ++q)
-          F::bt(tmp + q * a * cb, cb, v + a * q * stride + tile * C + c0, stride, n);
-      }
-    }
+  for_each_tile_block(t, C, [&](int64_t ty, int64_t tx, int64_t tile, int64_t c0, int64_t n) {
+    const float* d = pad + ((t.m * ty) * t.Wp + t.m * tx) * C + c0;  // d[i][j] at d + (i Wp + j) C
+    for (int64_t j = 0; j < a; ++j) F::bt(d + j * C, t.Wp * C, tmp + j * cb, a * cb, n);  // columns
+    for (int64_t q = 0; q < a; ++q)
+      F::bt(tmp + q * a * cb, cb, v + a * q * stride + tile * C + c0, stride, n);
+  });
 }
 
 // The output tiles Y = A^T M A, for every tile, into grid (Cout channels).
@@ -64,18 +69,12 @@ template <class F>
 void output_transform(const float* m, int64_t stride, const Tiling& t, int64_t Cout, float* grid) {
   constexpr int64_t a = F::alpha, r = F::m, cb = kChannelBlock;
   alignas(64) float tmp[r * a * cb];  // tmp[(a i + s) cb + c] = (A^T M)[i][s]
-  for (int64_t ty = 0; ty < t.th; ++ty)
-    for (int64_t tx = 0; tx < t.tw; ++tx) {
-      const int64_t tile = ty * t.tw + tx;
-      for (int64_t o0 = 0; o0 < Cout; o0 += cb) {
-        const int64_t n = std::min(cb, Cout - o0);
-        const float* mt = m + tile * Cout + o0;  // M[q][s] at mt + (a q + s) stride
-        for (int64_t s = 0; s < a; ++s)
-          F::at(mt + s * stride, a * stride, tmp + s * cb, a * cb, n);   // columns
-        float* y = grid + ((r * ty) * t.grid_w() + r * tx) * Cout + o0;  // Y[i][b] at y + (i grid_w + b) Cout
-        for (int64_t i = 0; i < r; ++i) F::at(tmp + i * a * cb, cb, y + i * t.grid_w() * Cout, Cout, n);
-      }
-    }
+  for_each_tile_block(t, Cout, [&](int64_t ty, int64_t tx, int64_t tile, int64_t o0, int64_t n) {
+    const float* mt = m + tile * Cout + o0;  // M[q][s] at mt + (a q + s) stride
+    for (int64_t s = 0; s < a; ++s) F::at(mt + s * stride, a * stride, tmp + s * cb, a * cb, n);  // columns
+    float* y = grid + ((r * ty) * t.grid_w() + r * tx) * Cout + o0;  // Y[i][b] at y + (i grid_w + b) Cout
+    for (int64_t i = 0; i < r; ++i) F::at(tmp + i * a * cb, cb, y + i * t.grid_w() * Cout, Cout, n);
+  });
 }
 
 // The adjoint of output_transform: dM = A dY A^T for every tile of grid (the output gradient,
@@ -84,18 +83,14 @@ template <class F>
 void output_transform_adjoint(const float* grid, const Tiling& t, int64_t Cout, float* dm, int64_t stride) {
   constexpr int64_t a = F::alpha, r = F::m, cb = kChannelBlock;
   alignas(64) float tmp[a * r * cb];  // tmp[(r q + b) cb + c] = (A dY)[q][b]
-  for (int64_t ty = 0; ty < t.th; ++ty)
-    for (int64_t tx = 0; tx < t.tw; ++tx) {
-      const int64_t tile = ty * t.tw + tx;
-      for (int64_t o0 = 0; o0 < Cout; o0 += cb) {
-        const int64_t n = std::min(cb, Cout - o0);
-        const float* y = grid + ((r * ty) * t.grid_w() + r * tx) * Cout + o0;
-        for (int64_t b = 0; b < r; ++b)
-          F::a(y + b * Cout, t.grid_w() * Cout, tmp + b * cb, r * cb, n);  // columns
-        for (int64_t q = 0; q < a; ++q)
-          F::a(tmp + q * r * cb, cb, dm + a * q * stride + tile * Cout + o0, stride, n);
-      }
-    }
+  for_each_tile_block(t, Cout, [&](int64_t ty, int64_t tx, int64_t tile, int64_t o0, int64_t n) {
+    // dY[i][b] at y + (i grid_w + b) Cout
+    const float* y = grid + ((r * ty) * t.grid_w() + r * tx) * Cout + o0;
+    for (int64_t b = 0; b < r; ++b)
+      F::a(y + b * Cout, t.grid_w() * Cout, tmp + b * cb, r * cb, n);  // columns
+    for (int64_t q = 0; q < a; ++q)
+      F::a(tmp + q * r * cb, cb, dm + a * q * stride + tile * Cout + o0, stride, n);
+  });
 }
 
 // F(4x4, 3x3)'s weight transforms (tensor/winograd44.cpp), with the contracts of the F(2x2) ones
