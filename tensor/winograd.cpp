@@ -11,7 +11,6 @@
 #include <memory>
 #include <vector>
 
-#include "tensor/conv.h"
 #include "tensor/error.h"
 #include "tensor/parallel.h"
 #include "tensor/simd_dispatch.h"
@@ -190,19 +189,20 @@ void pixel_offsets(int64_t H, int64_t W, int64_t first, int64_t row_pixels, int6
     for (int64_t w = 0; w < W; ++w) off[static_cast<size_t>(h * W + w)] = (first + h * row_pixels + w) * C;
 }
 
-// dst[off[p] + c] = src[c P + p] for the C planes of P pixels at src.
-void planes_to_pixels_plain(const float* src, int64_t C, int64_t P, const int64_t* off, int64_t c0,
-                            float* dst) {
-  for (int64_t p = 0; p < P; ++p)
-    for (int64_t c = c0; c < C; ++c) dst[off[p] + c] = src[c * P + p];
+// dst[off[p] + c] = src[c P + p] for the planes of P pixels at src, channels [c0, c1) and pixels
+// [p0, p1).
+void planes_to_pixels_plain(const float* src, int64_t P, const int64_t* off, int64_t c0, int64_t c1,
+                            int64_t p0, int64_t p1, float* dst) {
+  for (int64_t p = p0; p < p1; ++p)
+    for (int64_t c = c0; c < c1; ++c) dst[off[p] + c] = src[c * P + p];
 }
 
-// dst[c P + p] = src[off[p] + c] (+ bias[c]) (+ residual[c P + p]), the order of conv2d's separate
-// bias and residual adds (add_bias_residual, tensor/conv.h).
-void pixels_to_planes_plain(const float* src, const int64_t* off, int64_t C, int64_t P, int64_t c0,
-                            float* dst, const float* bias, const float* residual) {
-  for (int64_t c = c0; c < C; ++c)
-    for (int64_t p = 0; p < P; ++p) {
+// dst[c P + p] = src[off[p] + c] (+ bias[c]) (+ residual[c P + p]) for channels [c0, c1) and pixels
+// [p0, p1): the order of conv2d's separate bias and residual adds (add_bias_residual, tensor/conv.h).
+void pixels_to_planes_plain(const float* src, const int64_t* off, int64_t P, int64_t c0, int64_t c1,
+                            int64_t p0, int64_t p1, float* dst, const float* bias, const float* residual) {
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t p = p0; p < p1; ++p) {
       float v = src[off[p] + c];
       if (bias) v += bias[c];
       if (residual) v += residual[c * P + p];
@@ -241,9 +241,8 @@ void pixels_to_planes_plain(const float* src, const int64_t* off, int64_t C, int
       transpose8(r);
       for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + off[p0 + j] + c0, r[j]);
     }
-  for (int64_t p = p0; p < P; ++p)  // the last pixels (P % 8)
-    for (int64_t c = 0; c < C8; ++c) dst[off[p] + c] = src[c * P + p];
-  planes_to_pixels_plain(src, C, P, off, C8, dst);  // the last channels (C % 8)
+  planes_to_pixels_plain(src, P, off, 0, C8, p0, P, dst);  // the last pixels (P % 8)
+  planes_to_pixels_plain(src, P, off, C8, C, 0, P, dst);   // the last channels (C % 8)
 }
 
 [[gnu::target("avx2")]] void pixels_to_planes_avx2(const float* src, const int64_t* off, int64_t C, int64_t P,
@@ -262,14 +261,8 @@ void pixels_to_planes_plain(const float* src, const int64_t* off, int64_t C, int
         _mm256_storeu_ps(dst + at, r[j]);
       }
     }
-  for (int64_t c = 0; c < C8; ++c)  // the last pixels (P % 8)
-    for (int64_t p = p0; p < P; ++p) {
-      float v = src[off[p] + c];
-      if (bias) v += bias[c];
-      if (residual) v += residual[c * P + p];
-      dst[c * P + p] = v;
-    }
-  pixels_to_planes_plain(src, off, C, P, C8, dst, bias, residual);  // the last channels (C % 8)
+  pixels_to_planes_plain(src, off, P, 0, C8, p0, P, dst, bias, residual);  // the last pixels (P % 8)
+  pixels_to_planes_plain(src, off, P, C8, C, 0, P, dst, bias, residual);   // the last channels (C % 8)
 }
 #endif
 
@@ -277,7 +270,7 @@ void planes_to_pixels(const float* src, int64_t C, int64_t P, const int64_t* off
 #if LORADIFF_SIMD_DISPATCH
   if (simd_level() != SimdLevel::Baseline) return planes_to_pixels_avx2(src, C, P, off, dst);
 #endif
-  planes_to_pixels_plain(src, C, P, off, 0, dst);
+  planes_to_pixels_plain(src, P, off, 0, C, 0, P, dst);
 }
 
 void pixels_to_planes(const float* src, const int64_t* off, int64_t C, int64_t P, float* dst,
@@ -285,30 +278,33 @@ void pixels_to_planes(const float* src, const int64_t* off, int64_t C, int64_t P
 #if LORADIFF_SIMD_DISPATCH
   if (simd_level() != SimdLevel::Baseline) return pixels_to_planes_avx2(src, off, C, P, dst, bias, residual);
 #endif
-  pixels_to_planes_plain(src, off, C, P, 0, dst, bias, residual);
+  pixels_to_planes_plain(src, off, P, 0, C, 0, P, dst, bias, residual);
 }
 
-// A float buffer whose first element is 64-byte aligned (a cache line, an AVX-512 vector).
+// A float buffer whose first element is 64-byte aligned (a cache line, an AVX-512 vector), zero-filled
+// or left as it comes.
 struct AlignedFloats {
   std::unique_ptr<float[]> block;
   float* p;
-  explicit AlignedFloats(int64_t n) : block(new float[static_cast<size_t>(n + 16)]()) {
+  AlignedFloats(int64_t n, bool zeroed)
+      : block(zeroed ? new float[static_cast<size_t>(n + 16)]() : new float[static_cast<size_t>(n + 16)]) {
     p = block.get() + (16 - (reinterpret_cast<uintptr_t>(block.get()) / sizeof(float)) % 16) % 16;
   }
 };
 
-// One thread's buffers for chunks of up to `chunk` samples, zero-filled once: the padded plane
-// (Hp, Wp, C) (its border stays zero: only the interior is written), the output grid
-// (m th, m tw, Cout) (in the weight gradient the output gradient, zero beyond H x W), V (nxi
-// matrices T x C) and the products M, or dM (nxi matrices T x Cout).
+// One thread's buffers for chunks of up to `chunk` samples: the padded plane (Hp, Wp, C) and the
+// output grid (m th, m tw, Cout), zero-filled once (the transposes write only the plane's interior
+// and the grid's H x W corner, so the borders stay zero: the input's padding and, in the weight
+// gradient, the output gradient beyond H x W); V (nxi matrices T x C) and the products M, or dM
+// (nxi matrices T x Cout), each fully written before it is read.
 struct ChunkScratch {
   AlignedFloats pad, grid, v, m;
   std::vector<int64_t> pad_off, grid_off;  // where each pixel of a plane goes in pad and in grid
   ChunkScratch(const Tiling& t, const Variant& var, int64_t C, int64_t Cout, int64_t chunk)
-      : pad(t.Hp * t.Wp * C),
-        grid(t.grid_h() * t.grid_w() * Cout),
-        v(var.nxi * xi_stride(C, chunk * t.tiles())),
-        m(var.nxi * xi_stride(Cout, chunk * t.tiles())) {
+      : pad(t.Hp * t.Wp * C, true),
+        grid(t.grid_h() * t.grid_w() * Cout, true),
+        v(var.nxi * xi_stride(C, chunk * t.tiles()), false),
+        m(var.nxi * xi_stride(Cout, chunk * t.tiles()), false) {
     pixel_offsets(t.H, t.W, t.Wp + 1, t.Wp, C, pad_off);
     pixel_offsets(t.H, t.W, 0, t.grid_w(), Cout, grid_off);
   }
