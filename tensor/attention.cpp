@@ -25,6 +25,7 @@
 #include "tensor/reference.h"
 #include "tensor/simd_dispatch.h"
 #include "tensor/thin_gemm.h"
+#include "tensor/transpose.h"
 #include "tensor/vec_math.h"
 
 namespace ld {
@@ -177,13 +178,6 @@ inline void scores_grad(const float* P, float* dP, int64_t m, int64_t n, const f
   }
 }
 
-// rows (d x L, contiguous) = the d columns of x starting at x (L rows, leading dimension ld), transposed:
-// one head's keys or values as k^T / v^T.
-void transpose_head(const float* x, int64_t L, int64_t d, int64_t ld, float* rows) {
-  for (int64_t j = 0; j < L; ++j)
-    for (int64_t t = 0; t < d; ++t) rows[t * L + j] = x[j * ld + t];
-}
-
 }  // namespace
 
 AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads,
@@ -214,19 +208,18 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
       const int64_t b = it / n.H, c = it % n.H;
       const float* kb = pk + b * Lk * W + c * d;
       const float* kp = keep.empty() ? nullptr : keep.data() + b * Lk;
-      transpose_head(pv + b * Lk * W + c * d, Lk, d, W, vt.data());  // v^T (d x Lk)
+      transpose_block(pv + b * Lk * W + c * d, W, Lk, d, vt.data(), Lk);  // v^T (d x Lk)
       for (int64_t i0 = 0; i0 < n.Lq; i0 += cols) {
         const int64_t m = std::min(cols, n.Lq - i0);
         float* lse = pl + (b * n.H + c) * n.Lq + i0;
-        transpose_head(pq + (b * n.Lq + i0) * W + c * d, m, d, W, qt.data());  // Q_blk^T (d x m)
+        transpose_block(pq + (b * n.Lq + i0) * W + c * d, W, m, d, qt.data(), m);  // Q_blk^T (d x m)
         // S^T = K Q_blk^T (Lk x m), unscaled: the softmax applies 1 / sqrt(d)
         serial_product(thin, kb, W, false, qt.data(), m, St.data(), ld, Lk, m, d, false);
         simd_dispatch_compute([&] { softmax_columns(St.data(), Lk, m, ld, kp, scale, lse, inv_sum); });
         // O_blk^T = V^T e^(S^T - max) (d x m); o[i, c d + t] = O_blk^T[t, i] / sum_i
         serial_product(thin, vt.data(), Lk, false, St.data(), ld, ot.data(), m, d, m, Lk, false);
         float* ob = po + (b * n.Lq + i0) * W + c * d;
-        for (int64_t i = 0; i < m; ++i)
-          for (int64_t t = 0; t < d; ++t) ob[i * W + t] = ot[static_cast<size_t>(t * m + i)] * inv_sum[i];
+        transpose_block(ot.data(), m, d, m, ob, W, inv_sum);
       }
     }
   }
@@ -263,8 +256,8 @@ AttentionGrads attention_backward(const Tensor& q, const Tensor& k, const Tensor
       float* dkb = dk + b * Lk * W + c * d;
       float* dvb = dv + b * Lk * W + c * d;
       const float* kp = keep.empty() ? nullptr : keep.data() + b * Lk;
-      transpose_head(kb, Lk, d, W, kt.data());                       // k^T (d x Lk)
-      transpose_head(pv + b * Lk * W + c * d, Lk, d, W, vt.data());  // v^T (d x Lk)
+      transpose_block(kb, W, Lk, d, kt.data(), Lk);                       // k^T (d x Lk)
+      transpose_block(pv + b * Lk * W + c * d, W, Lk, d, vt.data(), Lk);  // v^T (d x Lk)
       for (int64_t i0 = 0; i0 < n.Lq; i0 += rows) {
         const int64_t m = std::min(rows, n.Lq - i0), row = (b * n.Lq + i0) * W + c * d;
         const float *qb = pq + row, *ob = po + row, *gb = pg + row;

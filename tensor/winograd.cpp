@@ -15,11 +15,8 @@
 #include "tensor/parallel.h"
 #include "tensor/simd_dispatch.h"
 #include "tensor/thin_gemm.h"
+#include "tensor/transpose.h"
 #include "tensor/winograd_tiles.h"
-
-#if LORADIFF_SIMD_DISPATCH
-#include <immintrin.h>
-#endif
 
 namespace ld {
 
@@ -179,9 +176,9 @@ int64_t xi_stride(int64_t rows, int64_t T) { return rows * T + 16; }
 // Pixel p = h W + w of a plane lies at dst + off[p] in a buffer (off[p] = (row h's first pixel +
 // w) C: the padded input (Hp, Wp, C) starts at row 1, column 1; the output grid at 0, 0), so one
 // loop serves both layouts. Plain loops (the reference, and CPUs without AVX2), and eight
-// channels by eight pixels in AVX2 registers: the plain loops' strided stores were 20 % of a
-// convolution's time; both give the same bits (a transpose moves floats; the bias and residual
-// are one rounded add each, in the same order).
+// channels by eight pixels in AVX2 registers (transpose8, tensor/transpose.h): the plain loops'
+// strided stores were 20 % of a convolution's time; both give the same bits (a transpose moves
+// floats; the bias and residual are one rounded add each, in the same order).
 void pixel_offsets(int64_t H, int64_t W, int64_t first, int64_t row_pixels, int64_t C,
                    std::vector<int64_t>& off) {
   off.resize(static_cast<size_t>(H * W));
@@ -211,25 +208,6 @@ void pixels_to_planes_plain(const float* src, const int64_t* off, int64_t P, int
 }
 
 #if LORADIFF_SIMD_DISPATCH
-// r[j][i] <- r[i][j] for eight rows of eight floats.
-[[gnu::target("avx2"), gnu::always_inline]] inline void transpose8(__m256 r[8]) {
-  __m256 t[8], s[8];
-  for (int i = 0; i < 4; ++i) {  // t[2i], t[2i + 1]: rows 2i and 2i + 1 interleaved
-    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int h = 0; h < 2; ++h) {  // four rows' elements j, j + 4 side by side, per 128-bit half
-    s[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    s[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    s[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    s[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int j = 0; j < 4; ++j) {  // rows 0-3 and 4-7 of columns j and j + 4
-    r[j] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x20);
-    r[j + 4] = _mm256_permute2f128_ps(s[j], s[4 + j], 0x31);
-  }
-}
-
 [[gnu::target("avx2")]] void planes_to_pixels_avx2(const float* src, int64_t C, int64_t P, const int64_t* off,
                                                    float* dst) {
   const int64_t C8 = C / 8 * 8;
