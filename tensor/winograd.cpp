@@ -1,6 +1,7 @@
-// tensor/winograd.cpp: Winograd convolution, forward and weight gradient: the F(2x2, 3x3)
+// tensor/winograd.cpp: Winograd convolution, forward and weight gradient: the F(2x2, 3x3) weight
 // transforms and the driver shared with F(4x4, 3x3) (tensor/winograd44.cpp): chunks of samples
-// over the threads, the transforms, and one GEMM per transformed position. See tensor/winograd.h.
+// over the threads, the tile transforms (tensor/winograd_tiles.h), and one GEMM per transformed
+// position. See tensor/winograd.h.
 #include "tensor/winograd.h"
 
 #include <cblas.h>
@@ -27,44 +28,6 @@ bool winograd_applies(int64_t C, int64_t Cout, int64_t kh, int64_t kw, int64_t s
 namespace {
 
 using winograd_detail::Tiling;
-
-// F(2x2, 3x3)'s 1-D combinations, for the shared two-pass tile transforms of
-// tensor/winograd_tiles.h: each applies its matrix (tensor/winograd.h) to vectors over n
-// channels, in[k] at in + k is, out[k] at out + k os.
-struct F22 {
-  static constexpr int64_t m = 2, alpha = 4;
-  static void bt(const float* in, int64_t is, float* out, int64_t os, int64_t n) {  // B^T: 4 -> 4
-    const float *d0 = in, *d1 = d0 + is, *d2 = d1 + is, *d3 = d2 + is;
-    float *o0 = out, *o1 = o0 + os, *o2 = o1 + os, *o3 = o2 + os;
-#pragma omp simd
-    for (int64_t c = 0; c < n; ++c) {
-      o0[c] = d0[c] - d2[c];
-      o1[c] = d1[c] + d2[c];
-      o2[c] = d2[c] - d1[c];
-      o3[c] = d1[c] - d3[c];
-    }
-  }
-  static void at(const float* in, int64_t is, float* out, int64_t os, int64_t n) {  // A^T: 4 -> 2
-    const float *m0 = in, *m1 = m0 + is, *m2 = m1 + is, *m3 = m2 + is;
-    float *y0 = out, *y1 = y0 + os;
-#pragma omp simd
-    for (int64_t c = 0; c < n; ++c) {
-      y0[c] = m0[c] + m1[c] + m2[c];
-      y1[c] = m1[c] - m2[c] - m3[c];
-    }
-  }
-  static void a(const float* in, int64_t is, float* out, int64_t os, int64_t n) {  // A: 2 -> 4
-    const float *y0 = in, *y1 = y0 + is;
-    float *o0 = out, *o1 = o0 + os, *o2 = o1 + os, *o3 = o2 + os;
-#pragma omp simd
-    for (int64_t c = 0; c < n; ++c) {
-      o0[c] = y0[c];
-      o1[c] = y0[c] + y1[c];
-      o2[c] = y0[c] - y1[c];
-      o3[c] = -y1[c];
-    }
-  }
-};
 
 // U[xi][c][o] = (G g G^T)[xi] for the 3x3 kernel g = w[o, c]: U[xi] (C, Cout), the right-hand
 // side of the forward's GEMMs.
@@ -133,22 +96,24 @@ void output_adjoint_dispatched(const float* grid, const Tiling& t, int64_t Cout,
   simd_dispatch([&] { winograd_detail::output_transform_adjoint<F>(grid, t, Cout, dm, stride); });
 }
 
+// The variant of F's 1-D combinations (tensor/winograd_tiles.h) with its weight transforms.
+template <class F>
+Variant make_variant(void (*weight)(const float*, int64_t, int64_t, float*),
+                     void (*weight_adjoint)(const float*, int64_t, int64_t, float*)) {
+  return {.m = F::m,
+          .nxi = F::alpha * F::alpha,
+          .input = input_dispatched<F>,
+          .weight = weight,
+          .weight_adjoint = weight_adjoint,
+          .output = output_dispatched<F>,
+          .output_adjoint = output_adjoint_dispatched<F>};
+}
+
 const Variant& variant(int m) {
-  using winograd_detail::F44;
-  static const Variant f22{2,
-                           16,
-                           input_dispatched<F22>,
-                           weight_transform,
-                           weight_transform_adjoint,
-                           output_dispatched<F22>,
-                           output_adjoint_dispatched<F22>};
-  static const Variant f44{4,
-                           36,
-                           input_dispatched<F44>,
-                           winograd_detail::weight_transform_44,
-                           winograd_detail::weight_transform_adjoint_44,
-                           output_dispatched<F44>,
-                           output_adjoint_dispatched<F44>};
+  using winograd_detail::F22, winograd_detail::F44;
+  static const Variant f22 = make_variant<F22>(weight_transform, weight_transform_adjoint);
+  static const Variant f44 =
+      make_variant<F44>(winograd_detail::weight_transform_44, winograd_detail::weight_transform_adjoint_44);
   if (m != 2 && m != 4) fail("winograd: tile size ", m, " must be 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3))");
   return m == 2 ? f22 : f44;
 }

@@ -99,6 +99,43 @@ void output_transform_adjoint(const float* grid, const Tiling& t, int64_t Cout, 
 void weight_transform_44(const float* w, int64_t Cout, int64_t C, float* u);
 void weight_transform_adjoint_44(const float* du, int64_t Cout, int64_t C, float* dw);
 
+// F(2x2, 3x3)'s 1-D combinations (tensor/winograd.h documents the matrices). Each applies its
+// matrix to vectors over n channels: in[k] at in + k is, out[k] at out + k os.
+struct F22 {
+  static constexpr int64_t m = 2, alpha = 4;
+  static void bt(const float* in, int64_t is, float* out, int64_t os, int64_t n) {  // B^T: 4 -> 4
+    const float *d0 = in, *d1 = d0 + is, *d2 = d1 + is, *d3 = d2 + is;
+    float *o0 = out, *o1 = o0 + os, *o2 = o1 + os, *o3 = o2 + os;
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) {
+      o0[c] = d0[c] - d2[c];
+      o1[c] = d1[c] + d2[c];
+      o2[c] = d2[c] - d1[c];
+      o3[c] = d1[c] - d3[c];
+    }
+  }
+  static void at(const float* in, int64_t is, float* out, int64_t os, int64_t n) {  // A^T: 4 -> 2
+    const float *m0 = in, *m1 = m0 + is, *m2 = m1 + is, *m3 = m2 + is;
+    float *y0 = out, *y1 = y0 + os;
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) {
+      y0[c] = m0[c] + m1[c] + m2[c];
+      y1[c] = m1[c] - m2[c] - m3[c];
+    }
+  }
+  static void a(const float* in, int64_t is, float* out, int64_t os, int64_t n) {  // A: 2 -> 4
+    const float *y0 = in, *y1 = y0 + is;
+    float *o0 = out, *o1 = o0 + os, *o2 = o1 + os, *o3 = o2 + os;
+#pragma omp simd
+    for (int64_t c = 0; c < n; ++c) {
+      o0[c] = y0[c];
+      o1[c] = y0[c] + y1[c];
+      o2[c] = y0[c] - y1[c];
+      o3[c] = -y1[c];
+    }
+  }
+};
+
 // F(4x4, 3x3)'s 1-D combinations (tensor/winograd44.cpp documents the matrices). Each applies its
 // matrix to vectors over n channels: in[k] at in + k is, out[k] at out + k os.
 struct F44 {
