@@ -43,6 +43,11 @@ Var matmul(const Var& a, const Var& b);  // (..., M, K) @ (..., K, N); batched =
 Var linear(const Var& x, const Var& w, const Var& b = Var(), const Var& residual = Var());
 // GELU(x W^T + b) in one op: the product's rows are GELU'd while in cache (same bits as gelu(linear(...)))
 Var linear_gelu(const Var& x, const Var& w, const Var& b = Var());
+// A transformer MLP, linear(linear_gelu(x, w1, b1), w2, b2, residual), with the same bits. Without a
+// backward to record (sampling) it is one op whose hidden rows never leave the cache (tensor/matmul.h
+// gemm_mlp_gelu); with one, it is those two ops.
+Var feed_forward(const Var& x, const Var& w1, const Var& b1, const Var& w2, const Var& b2,
+                 const Var& residual = Var());
 
 // --- reductions (ops/reduce.cpp)
 Var sum(const Var& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);

@@ -50,6 +50,10 @@ double forward_flops(const char* op, const Tensor& out, const std::vector<const 
   // conv2d: W (Cout, Cin/groups, kh, kw), each output a dot product of Cin/groups * kh * kw
   if (!std::strcmp(op, "linear") || !std::strcmp(op, "linear_gelu") || !std::strcmp(op, "lora_linear"))
     return 2 * outputs * w.size(1);
+  // feed_forward: x (.., in), W1 (hidden, in), W2 (out, hidden): two products per row
+  if (!std::strcmp(op, "feed_forward") && in.size() >= 3 && in[2])
+    return 2 * (outputs / static_cast<double>(in[2]->size(0))) *
+           static_cast<double>(w.numel() + in[2]->numel());
   if (!std::strcmp(op, "matmul")) return 2 * outputs * static_cast<double>(in[0]->size(in[0]->dim() - 1));
   // attention: q (B, Lq, W), k (B, Lk, W): S = Q K^T and O = P V, each 2 * B * Lq * Lk * W (the
   // backward's count, 2 x this, is 4/5 of its five products: a slight underestimate of its rate)

@@ -13,10 +13,20 @@ FeedForward::FeedForward(int64_t dim, int64_t hidden, Generator& gen)
 
 // x (..., dim) -> fc1 (..., hidden) -> GELU -> fc2 (..., dim); e.g. (B, N, C) -> (B, N, 4C) -> (B, N, C).
 // fc1 GELUs its own output (Module::forward_gelu: rows while they are in cache), fc2 adds the residual.
-ag::Var FeedForward::forward(const ag::Var& x) { return fc2->forward(fc1->forward_gelu(x)); }
+// Two plain Linear layers are one op (ag::feed_forward: while sampling, the hidden rows never leave
+// the cache); replaced ones (LoRA, low-rank compression) go layer by layer.
+ag::Var FeedForward::forward(const ag::Var& x) { return forward_add(x, ag::Var()); }
 
 ag::Var FeedForward::forward_add(const ag::Var& x, const ag::Var& residual) {
-  return fc2->forward_add(fc1->forward_gelu(x), residual);
+  const auto l1 = std::dynamic_pointer_cast<nn::Linear>(fc1), l2 = std::dynamic_pointer_cast<nn::Linear>(fc2);
+  if (l1 && l2) {
+    if (x.dim() < 1 || x.size(-1) != l1->in_features)
+      fail("Linear(", l1->in_features, ", ", l1->out_features, "): input ", shape_str(x.shape()),
+           " must end in ", l1->in_features);
+    return ag::feed_forward(x, l1->weight, l1->bias, l2->weight, l2->bias, residual);
+  }
+  return residual.defined() ? fc2->forward_add(fc1->forward_gelu(x), residual)
+                            : fc2->forward(fc1->forward_gelu(x));
 }
 
 }  // namespace ld::diffusion

@@ -51,7 +51,8 @@ void sgemm_threaded(const BlasView& a, const BlasView& b, float* c, int64_t M, i
                 static_cast<int>(ldc));
   };
   // Tall, thin products (many rows, a small B) go to our own kernel (tensor/thin_gemm.h).
-  if (a.trans == CblasNoTrans && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) && thin_gemm_applies(M, N, K)) {
+  if (a.trans == CblasNoTrans && alpha == 1.0f && (beta == 0.0f || beta == 1.0f) &&
+      thin_gemm_applies(M, N, K)) {
     thin_gemm(a.ptr, a.ld, b.ptr, b.ld, b.trans == CblasTrans, c, ldc, M, N, K, nullptr, beta == 1.0f);
     return;
   }
@@ -131,7 +132,8 @@ void gemm(const Tensor& a_in, const Tensor& b_in, Tensor& c, float alpha, float 
   sgemm_threaded(va, vb, c.f32(), a.size(0), b.size(1), a.size(1), c.strides()[0], alpha, beta);
 }
 
-void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tensor& c, const Tensor& residual) {
+void gemm_bias(const Tensor& a_in, const Tensor& b_in, const Tensor& bias, Tensor& c,
+               const Tensor& residual) {
   const int64_t M = a_in.size(0), K = a_in.size(1), N = b_in.size(1);
   if (bias.defined() && bias.shape() != Shape{N})
     fail("gemm_bias: bias ", shape_str(bias.shape()), " must be (", N, ")");
@@ -160,7 +162,8 @@ Tensor gemm_bias_gelu(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
   if (bias.defined() && bias.shape() != Shape{N})
     fail("gemm_bias_gelu: bias ", shape_str(bias.shape()), " must be (", N, ")");
   if (pre.defined() && (pre.shape() != Shape{M, N} || !pre.is_contiguous()))
-    fail("gemm_bias_gelu: pre-activation ", shape_str(pre.shape()), " must be a contiguous (", M, ", ", N, ")");
+    fail("gemm_bias_gelu: pre-activation ", shape_str(pre.shape()), " must be a contiguous (", M, ", ", N,
+         ")");
   Tensor a, b;
   BlasView va, vb;
   if (thin_operands(a_in, b_in, &a, &b, &va, &vb)) {
@@ -194,6 +197,67 @@ Tensor gemm_bias_gelu(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
   Tensor u = pre.defined() ? pre : Tensor::empty({M, N});
   gemm_bias(a_in, b_in, bias, u);
   return unary(Unary::Gelu, u);
+}
+
+Tensor gemm_mlp_gelu(const Tensor& a_in, const Tensor& b1_in, const Tensor& bias1, const Tensor& b2_in,
+                     const Tensor& bias2, const Tensor& residual) {
+  const int64_t M = a_in.size(0), K = a_in.size(1), H = b1_in.size(1), N = b2_in.size(1);
+  if (b2_in.size(0) != H)
+    fail("gemm_mlp_gelu: second layer ", shape_str(b2_in.shape()), " must have ", H,
+         " rows (the hidden width)");
+  if (bias1.defined() && bias1.shape() != Shape{H})
+    fail("gemm_mlp_gelu: bias1 ", shape_str(bias1.shape()), " must be (", H, ")");
+  if (bias2.defined() && bias2.shape() != Shape{N})
+    fail("gemm_mlp_gelu: bias2 ", shape_str(bias2.shape()), " must be (", N, ")");
+  if (residual.defined() && residual.shape() != Shape{M, N})
+    fail("gemm_mlp_gelu: residual ", shape_str(residual.shape()), " must be (", M, ", ", N, ")");
+  Tensor a, b1, b2;
+  BlasView va, v1, v2;
+  // The hidden rows are A of the second product: thin_gemm must take it as well (it reads A by rows).
+  if (!thin_operands(a_in, b1_in, &a, &b1, &va, &v1) || !thin_gemm_applies(M, N, H)) {
+    Tensor y = Tensor::empty({M, N});
+    gemm_bias(gemm_bias_gelu(a_in, b1_in, bias1), b2_in, bias2, y, residual);
+    return y;
+  }
+  b2 = b2_in;
+  if (!blas_view(b2.f32(), H, N, b2.strides()[0], b2.strides()[1], &v2)) {
+    b2 = b2.contiguous();
+    blas_view(b2.f32(), H, N, N, 1, &v2);
+  }
+  // B1, B2 as K x H and H x N rows, once (thin_gemm would copy a transposed one on every call below)
+  const Tensor k1 = v1.trans == CblasTrans ? b1.contiguous() : Tensor();
+  const Tensor k2 = v2.trans == CblasTrans ? b2.contiguous() : Tensor();
+  const float* pb1 = k1.defined() ? k1.f32() : v1.ptr;
+  const float* pb2 = k2.defined() ? k2.f32() : v2.ptr;
+  const int64_t ldb1 = k1.defined() ? H : v1.ld, ldb2 = k2.defined() ? N : v2.ld;
+  const Tensor c1 = bias1.defined() ? bias1.contiguous() : Tensor();
+  const Tensor c2 = bias2.defined() ? bias2.contiguous() : Tensor();
+  const Tensor rc = residual.defined() ? residual.contiguous() : Tensor();
+  const float *pbias1 = bias1.defined() ? c1.f32() : nullptr, *pbias2 = bias2.defined() ? c2.f32() : nullptr;
+  const float* pr = residual.defined() ? rc.f32() : nullptr;
+  Tensor y = Tensor::empty({M, N});
+  float* py = y.f32();
+  // Blocks of kRows rows: the hidden block (at most kRows x 512 floats, 256 KB) stays in this core's
+  // L2 from the first product through GELU to the second.
+  constexpr int64_t kRows = 128;
+  const int64_t blocks = (M + kRows - 1) / kRows;
+#pragma omp parallel if (num_threads() > 1 && !omp_in_parallel() && M * H * (K + N) >= (int64_t{1} << 20)) \
+    num_threads(num_threads())
+  {
+    std::vector<float> hidden(static_cast<size_t>(kRows * H));
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t i0 = blk * kRows, rows = std::min(kRows, M - i0);
+      float* u = hidden.data();
+      // one thread (inside this parallel region), rows [i0, i0 + rows): u = a b1 + bias1, GELU'd in place,
+      // then y = u b2 + bias2 + residual
+      thin_gemm(va.ptr + i0 * va.ld, va.ld, pb1, ldb1, false, u, H, rows, H, K, pbias1, false);
+      unary_span(Unary::Gelu, u, u, rows * H);
+      thin_gemm(u, H, pb2, ldb2, false, py + i0 * N, N, rows, N, H, pbias2, false, pr ? pr + i0 * N : nullptr,
+                N);
+    }
+  }
+  return y;
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {

@@ -26,4 +26,12 @@ void gemm_bias(const Tensor& a, const Tensor& b, const Tensor& bias, Tensor& c,
 // memory (and without `pre` none is stored at all); elsewhere u is a whole tensor and GELU a pass.
 Tensor gemm_bias_gelu(const Tensor& a, const Tensor& b, const Tensor& bias, const Tensor& pre = Tensor());
 
+// Returns y (M, N) = GELU(op(a) @ op(b1) + bias1) @ op(b2) + bias2 [+ residual (M, N)]: a transformer
+// MLP's two layers with nothing kept for a backward (sampling). The bits are those of gemm_bias_gelu
+// followed by gemm_bias. Where thin_gemm runs both products, rows go in blocks that stay in cache:
+// each block's hidden rows (M x H in all: 4x the input) are computed, GELU'd and multiplied by b2
+// while in L2, so the hidden tensor never goes to memory at all; elsewhere the two calls above.
+Tensor gemm_mlp_gelu(const Tensor& a, const Tensor& b1, const Tensor& bias1, const Tensor& b2,
+                     const Tensor& bias2, const Tensor& residual = Tensor());
+
 }  // namespace ld

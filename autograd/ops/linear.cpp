@@ -7,7 +7,8 @@
 // dU = GELU'(U) dY takes dY's place above; U is computed and GELU'd block by block while it is in
 // cache (tensor/matmul.h gemm_bias_gelu), and kept only when a backward will need it.
 // One fused op instead of matmul + broadcast add: one GEMM each way and no
-// temporary for the bias (which is where the forward's sums start: tensor/matmul.h gemm_bias). A frozen W (LoRA) skips the dW GEMM entirely.
+// temporary for the bias (which is where the forward's sums start: tensor/matmul.h gemm_bias). A frozen W
+// (LoRA) skips the dW GEMM entirely.
 #include "autograd/ops.h"
 #include "tensor/elementwise.h"
 #include "tensor/matmul.h"
@@ -92,6 +93,35 @@ Var linear_gelu(const Var& x, const Var& w, const Var& b) {
     const Tensor dU =
         unary_backward(Unary::Gelu, U, self.value.reshape({M, out}), self.grad.reshape({M, out}));
     linear_backward(self, dU, M, in, out, has_b);
+  });
+}
+
+Var feed_forward(const Var& x, const Var& w1, const Var& b1, const Var& w2, const Var& b2,
+                 const Var& residual) {
+  bool backward = false;
+  for (const Var* v : {&x, &w1, &b1, &w2, &b2, &residual})
+    backward = backward || (v->defined() && v->requires_grad());
+  if (backward && grad_enabled()) return linear(linear_gelu(x, w1, b1), w2, b2, residual);
+  const Tensor& xv = x.value();
+  int64_t M = 0;
+  Shape ys = check_linear("feed_forward", xv, w1.value(), b1, &M);
+  const int64_t in = w1.value().size(1), hidden = w1.value().size(0);
+  if (w2.value().dim() != 2 || w2.value().size(1) != hidden)
+    fail("feed_forward: second weight ", shape_str(w2.value().shape()), " must be (out, ", hidden, ")");
+  const int64_t out = w2.value().size(0);
+  ys.back() = out;
+  if (b2.defined() && b2.value().shape() != Shape{out})
+    fail("feed_forward: second bias ", shape_str(b2.value().shape()), " must be (", out, ")");
+  if (residual.defined() && residual.shape() != ys)
+    fail("feed_forward: residual ", shape_str(residual.shape()), " must be the output's shape ",
+         shape_str(ys));
+  const Tensor Y =
+      gemm_mlp_gelu(xv.reshape({M, in}), w1.value().transpose(0, 1), b1.defined() ? b1.value() : Tensor(),
+                    w2.value().transpose(0, 1), b2.defined() ? b2.value() : Tensor(),
+                    residual.defined() ? residual.value().reshape({M, out}) : Tensor());
+  std::vector<Var> inputs{x, w1, w2};  // w1, w2 at [1], [2]: the profile's multiply-add count reads them
+  return make_node(Y.view(ys), "feed_forward", inputs, [](Node&) {
+    fail("feed_forward: no backward (this op is recorded only when none is needed)");
   });
 }
 
