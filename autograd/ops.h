@@ -74,6 +74,13 @@ Var upsample_nearest2x(const Var& x);
 Var group_norm(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps = 1e-5f);
 // silu(group_norm(x)) in one op: the normalised tensor is never stored (recomputed in backward)
 Var group_norm_silu(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps = 1e-5f);
+// conv2d(group_norm_silu(x, ...), w, b, stride, padding, residual), with the same bits. Without a
+// backward to record (sampling) it is one op whose convolution normalises its input as it reads it
+// (tensor/conv.h conv2d_forward_silu_in: the normalised tensor never goes to memory); with one, the
+// two ops.
+Var group_norm_silu_conv2d(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps,
+                           const Var& w, const Var& b, int64_t stride = 1, int64_t padding = 0,
+                           const Var& residual = Var());
 Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps = 1e-5f);
 Var embedding(const Tensor& ids, const Var& table);  // ids I32 (any shape) -> ids.shape + (D,)
 // Inverted dropout: keep with probability 1-p, scale kept values by 1/(1-p). Identity when !training.

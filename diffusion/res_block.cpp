@@ -32,12 +32,16 @@ ResBlock::ResBlock(int64_t cin_, int64_t cout_, int64_t time_dim, int64_t groups
 
 // x (B, cin, H, W), silu_temb (B, E) -> (B, cout, H, W)
 ag::Var ResBlock::forward(const ag::Var& x, const ag::Var& silu_temb) {
-  ag::Var h = conv1->forward(norm1->forward_silu(x));  // silu(norm1(x)): (B, cin, H, W) -> (B, cout, H, W)
-  ag::Var t = time_proj->forward(silu_temb);           // (B, E) -> (B, cout)
-  h = h + ag::reshape(t, {t.size(0), cout, 1, 1});     // (B, cout, 1, 1) broadcast over H, W
+  // conv1(silu(norm1(x))): (B, cin, H, W) -> (B, cout, H, W); one op while sampling (nn/group_norm.h)
+  ag::Var h = norm1->forward_silu_conv(*conv1, x);
+  ag::Var t = time_proj->forward(silu_temb);        // (B, E) -> (B, cout)
+  h = h + ag::reshape(t, {t.size(0), cout, 1, 1});  // (B, cout, 1, 1) broadcast over H, W
   // conv2(dropout(silu(norm2(h)))) + skip(x), the skip added by conv2 as it writes its output
-  // (skip: 1x1 conv (B, cin, H, W) -> (B, cout, H, W), or x itself when cin = cout)
-  return conv2->forward_add(dropout->forward(norm2->forward_silu(h)), skip ? skip->forward(x) : x);
+  // (skip: 1x1 conv (B, cin, H, W) -> (B, cout, H, W), or x itself when cin = cout); without an
+  // active dropout (eval mode, sampling) the norm, SiLU and conv2 are one op as above
+  const ag::Var r = skip ? skip->forward(x) : x;
+  if (!dropout->is_training() || dropout->p == 0.0f) return norm2->forward_silu_conv(*conv2, h, r);
+  return conv2->forward_add(dropout->forward(norm2->forward_silu(h)), r);
 }
 
 }  // namespace ld::diffusion

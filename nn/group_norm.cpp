@@ -2,6 +2,7 @@
 #include "nn/group_norm.h"
 
 #include "autograd/ops.h"
+#include "nn/conv2d.h"
 
 namespace ld::nn {
 
@@ -29,6 +30,17 @@ Var GroupNorm::forward(const Var& x) {
 Var GroupNorm::forward_silu(const Var& x) {
   check_input(x, groups, channels);
   return ag::group_norm_silu(x, groups, weight, bias, eps);
+}
+
+Var GroupNorm::forward_silu_conv(Module& conv, const Var& x, const Var& residual) {
+  check_input(x, groups, channels);
+  auto* c = dynamic_cast<Conv2d*>(&conv);
+  if (!c || c->in_channels != channels) {
+    const Var z = ag::group_norm_silu(x, groups, weight, bias, eps);
+    return residual.defined() ? conv.forward_add(z, residual) : conv.forward(z);
+  }
+  return ag::group_norm_silu_conv2d(x, groups, weight, bias, eps, c->weight, c->bias, c->stride, c->padding,
+                                    residual);
 }
 
 }  // namespace ld::nn

@@ -14,6 +14,10 @@ class GroupNorm : public Module {
   Var forward(const Var& x) override;
   // silu(forward(x)) as one op (ag::group_norm_silu): the normalised tensor is not kept for backward
   Var forward_silu(const Var& x);
+  // conv(silu(forward(x))) [+ residual], as a ResBlock runs them. With a plain Conv2d one op
+  // (ag::group_norm_silu_conv2d: while sampling, the normalised tensor never goes to memory); a
+  // replaced conv (LoRA, low-rank compression) gets forward_silu(x) as its input.
+  Var forward_silu_conv(Module& conv, const Var& x, const Var& residual = Var());
 
   int64_t groups, channels;
   float eps;

@@ -170,15 +170,18 @@ Tensor col2im(const Tensor& col_in, const Shape& x_shape, int64_t kh, int64_t kw
   return dx;
 }
 
-Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, int64_t stride, int64_t pad,
-                      const Tensor& residual) {
+namespace {
+
+// conv2d_forward, and with `in` (Winograd's path only) the convolution of silu(x scale + shift)
+Tensor conv2d_forward_impl(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, int64_t stride,
+                           int64_t pad, const Tensor& residual, const ChannelAffine* in) {
   Conv2dGeometry g = conv2d_geometry(x_in, w_in, stride, pad);
   const int64_t Cout = w_in.size(0), K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
   if (bias.defined() && bias.shape() != Shape{Cout})
     fail("conv2d: bias ", shape_str(bias.shape()), " must be (", Cout, ")");
   if (residual.defined() && residual.shape() != Shape{g.N, Cout, g.Ho, g.Wo})
-    fail("conv2d: residual ", shape_str(residual.shape()), " must be (", g.N, ", ", Cout, ", ", g.Ho, ", ", g.Wo,
-         ")");
+    fail("conv2d: residual ", shape_str(residual.shape()), " must be (", g.N, ", ", Cout, ", ", g.Ho, ", ",
+         g.Wo, ")");
   if (use_reference_kernels()) {
     Tensor y = conv2d_reference_forward(x_in, w_in, bias, stride, pad);
     if (residual.defined()) axpy_(y, 1.0f, residual);
@@ -211,13 +214,13 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
     for (int64_t n = 0; n < g.N; ++n) {
       float* yn = py + n * Cout * P;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(Cout), static_cast<int>(P),
-                  static_cast<int>(K), 1.0f, pw, static_cast<int>(K), px + n * K * P, static_cast<int>(P), 0.0f, yn,
-                  static_cast<int>(P));
+                  static_cast<int>(K), 1.0f, pw, static_cast<int>(K), px + n * K * P, static_cast<int>(P),
+                  0.0f, yn, static_cast<int>(P));
       add_bias_residual(yn, pb, pr ? pr + n * Cout * P : nullptr, Cout, P);
     }
   } else if (winograd_applies(g.C, Cout, g.kh, g.kw, stride, pad)) {
-    winograd_conv3x3(x.f32(), w.f32(), g.N, g.C, g.H, g.W, Cout, y.f32(),
-                     winograd_tile(g.H, g.W), pb, pr);  // tensor/winograd.h
+    winograd_conv3x3(x.f32(), w.f32(), g.N, g.C, g.H, g.W, Cout, y.f32(), winograd_tile(g.H, g.W), pb, pr,
+                     in ? in->scale.f32() : nullptr, in ? in->shift.f32() : nullptr);  // tensor/winograd.h
   } else {
     // Chunks of samples are spread over the threads, one parallel region for the
     // whole convolution: each thread fills its own im2col buffer (about 2 MB, so it
@@ -253,6 +256,36 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
   return y;
 }
 
+}  // namespace
+
+Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad,
+                      const Tensor& residual) {
+  return conv2d_forward_impl(x, w, bias, stride, pad, residual, nullptr);
+}
+
+Tensor conv2d_forward_silu_in(const Tensor& x_in, const ChannelAffine& in, const Tensor& w,
+                              const Tensor& bias, int64_t stride, int64_t pad, const Tensor& residual) {
+  const Conv2dGeometry g = conv2d_geometry(x_in, w, stride, pad);
+  for (const Tensor* t : {&in.scale, &in.shift}) {
+    check_dtype("conv2d (input map)", *t, DType::F32);
+    if (t->shape() != Shape{g.N, g.C})
+      fail("conv2d: input map ", shape_str(t->shape()), " must be (", g.N, ", ", g.C,
+           "), one per sample and channel");
+  }
+  const ChannelAffine a{in.scale.contiguous(), in.shift.contiguous()};
+  if (!use_reference_kernels() && winograd_applies(g.C, w.size(0), g.kh, g.kw, stride, pad))
+    return conv2d_forward_impl(x_in, w, bias, stride, pad, residual, &a);
+  // elsewhere the mapped input as a tensor of its own, then the convolution
+  const Tensor x = x_in.contiguous();
+  Tensor z = Tensor::empty(x.shape());
+  const int64_t P = g.H * g.W;
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
+  for (int64_t n = 0; n < g.N; ++n)
+    affine_silu_planes(x.f32() + n * g.C * P, g.C, P, a.scale.f32() + n * g.C, a.shift.f32() + n * g.C,
+                       z.f32() + n * g.C * P);
+  return conv2d_forward(z, w, bias, stride, pad, residual);
+}
+
 Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor& dy_in, int64_t stride,
                             int64_t pad, bool need_dx, bool need_dw, bool need_dbias) {
   if (use_reference_kernels())
@@ -285,8 +318,7 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
   if (winograd_applies(g.C, Cout, g.kh, g.kw, stride, pad)) {  // tensor/winograd.h
     if (need_dw) {
       r.dw = Tensor::empty(w_in.shape());
-      winograd_conv3x3_dw(x.f32(), dy.f32(), g.N, g.C, g.H, g.W, Cout, r.dw.f32(),
-                          winograd_tile(g.H, g.W));
+      winograd_conv3x3_dw(x.f32(), dy.f32(), g.N, g.C, g.H, g.W, Cout, r.dw.f32(), winograd_tile(g.H, g.W));
     }
     if (need_dx) {
       // dx = conv3x3(dy, w flipped in space with in/out channels swapped), padding 1
@@ -297,8 +329,7 @@ Conv2dGrads conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor
         for (int64_t c = 0; c < g.C; ++c)
           for (int64_t k = 0; k < 9; ++k) pf[(c * Cout + o) * 9 + k] = pw[(o * g.C + c) * 9 + 8 - k];
       r.dx = Tensor::empty(x.shape());
-      winograd_conv3x3(dy.f32(), wf.f32(), g.N, Cout, g.H, g.W, g.C, r.dx.f32(),
-                       winograd_tile(g.H, g.W));
+      winograd_conv3x3(dy.f32(), wf.f32(), g.N, Cout, g.H, g.W, g.C, r.dx.f32(), winograd_tile(g.H, g.W));
     }
     return r;
   }

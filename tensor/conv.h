@@ -2,21 +2,22 @@
 // with stride 1, padding 1 and >= 16 channels in and out use Winograd F(2x2, 3x3) instead
 // (tensor/winograd.h): same results up to float rounding, 2.25x fewer multiplies.
 #pragma once
+#include "tensor/norm.h"
 #include "tensor/tensor.h"
 
 namespace ld {
 
 struct Conv2dGeometry {
-  int64_t N, C, H, W;      // input
-  int64_t kh, kw;          // kernel
-  int64_t stride, pad;     // same along both axes
-  int64_t Ho, Wo;          // output
+  int64_t N, C, H, W;   // input
+  int64_t kh, kw;       // kernel
+  int64_t stride, pad;  // same along both axes
+  int64_t Ho, Wo;       // output
 };
 // Validates shapes: x (N, C, H, W), w (Cout, C, kh, kw).
 Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& w, int64_t stride, int64_t pad);
 
-// col[(c*kh + i)*kw + j, n*Ho*Wo + oh*Wo + ow] = x[n, c, oh*stride - pad + i, ow*stride - pad + j] (0 outside)
-// x (N, C, H, W) -> col (C*kh*kw, N*Ho*Wo)
+// col[(c*kh + i)*kw + j, n*Ho*Wo + oh*Wo + ow] = x[n, c, oh*stride - pad + i, ow*stride - pad + j] (0
+// outside) x (N, C, H, W) -> col (C*kh*kw, N*Ho*Wo)
 Tensor im2col(const Tensor& x, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
 // The adjoint of im2col: every column entry is added back to the pixel it was read from.
 Tensor col2im(const Tensor& col, const Shape& x_shape, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
@@ -27,6 +28,15 @@ Tensor col2im(const Tensor& col, const Shape& x_shape, int64_t kh, int64_t kw, i
 // order of operations as a separate add) as each output plane is written, while it is in cache.
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad,
                       const Tensor& residual = Tensor());
+
+// conv2d_forward(silu(x scale + shift), w, bias, stride, pad, residual) with scale and shift (N, C),
+// one per sample and channel: a GroupNorm + SiLU before the convolution (tensor/norm.h
+// group_norm_affine), for sampling, where the normalised input is not kept. Where Winograd runs, each
+// sample's planes are mapped as they are copied into its buffer, so the mapped tensor never goes to
+// memory; elsewhere it is computed first (affine_silu_planes), then convolved. The same bits either
+// way, and those of conv2d_forward(group_norm_silu_forward(x, ...).y, ...).
+Tensor conv2d_forward_silu_in(const Tensor& x, const ChannelAffine& in, const Tensor& w, const Tensor& bias,
+                              int64_t stride, int64_t pad, const Tensor& residual = Tensor());
 
 // The output epilogue every convolution path runs on a plane while it is in cache (im2col's and the
 // 1x1's GEMMs here, Winograd's output transform in winograd.cpp): `planes` planes of P floats, plane o

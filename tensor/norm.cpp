@@ -24,6 +24,25 @@ void check_affine(const char* op, const Tensor& x, const Tensor& gamma, const Te
          shape_str(gamma.shape()), " and ", shape_str(beta.shape()));
 }
 
+// GroupNorm as an affine map per channel: y = x scale + shift with scale = rstd gamma[c] and
+// shift = beta[c] - mean scale ((mean, rstd) those of c's group in this sample).
+[[gnu::always_inline]] inline void channel_affine(float mean, float rstd, float gamma, float beta,
+                                                  float* scale, float* shift) {
+  *scale = rstd * gamma;
+  *shift = beta - mean * *scale;
+}
+
+// y = x scale + shift over n floats, then z = y s(y) when kSilu (as Unary::Silu computes it):
+// GroupNorm's second pass over one channel of a group, and the same map run ahead of a convolution
+// (affine_silu_planes). One formula, called in both under simd_dispatch_compute: the same bits.
+template <bool kSilu>
+[[gnu::always_inline]] inline void affine_row(const float* x, int64_t n, float scale, float shift, float* y) {
+  for (int64_t k = 0; k < n; ++k) {
+    const float v = x[k] * scale + shift;
+    y[k] = kSilu ? v * (1.0f / (1.0f + exp_f32(-v))) : v;
+  }
+}
+
 // Mean and rstd of n values, two-pass for accuracy.
 inline void moments(const float* x, int64_t n, float eps, float* mean, float* rstd) {
   double s = 0.0;
@@ -140,12 +159,9 @@ NormResult group_norm_forward_impl(const char* op, const Tensor& x_in, int64_t G
     const auto normalise = [&] {
       const int64_t c0 = (i % G) * Cg;
       for (int64_t c = 0; c < Cg; ++c) {
-        const float scale = pr[i] * pg[c0 + c], shift = pb[c0 + c] - pm[i] * scale;
-        for (int64_t k = 0; k < HW; ++k) {
-          const float y = xi[c * HW + k] * scale + shift;
-          // z = y s(y), as Unary::Silu computes it
-          yi[c * HW + k] = kSilu ? y * (1.0f / (1.0f + exp_f32(-y))) : y;
-        }
+        float scale, shift;
+        channel_affine(pm[i], pr[i], pg[c0 + c], pb[c0 + c], &scale, &shift);
+        affine_row<kSilu>(xi + c * HW, HW, scale, shift, yi + c * HW);
       }
     };
     if constexpr (kSilu)
@@ -239,6 +255,38 @@ NormGrads group_norm_backward(const Tensor& x, int64_t G, const Tensor& gamma, c
 NormResult group_norm_silu_forward(const Tensor& x, int64_t G, const Tensor& gamma, const Tensor& beta,
                                    float eps) {
   return group_norm_forward_impl<true>("group_norm_silu", x, G, gamma, beta, eps);
+}
+
+ChannelAffine group_norm_affine(const Tensor& x_in, int64_t G, const Tensor& gamma, const Tensor& beta,
+                                float eps) {
+  const char* op = "group_norm";
+  if (x_in.dim() < 2) fail(op, ": input ", shape_str(x_in.shape()), " must be (N, C, ...)");
+  const int64_t N = x_in.size(0), C = x_in.size(1);
+  check_affine(op, x_in, gamma, beta, C);
+  if (G <= 0 || C % G != 0) fail(op, ": ", C, " channels cannot be split into ", G, " groups");
+  const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
+  Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
+  ChannelAffine r{Tensor::empty({N, C}), Tensor::empty({N, C})};
+  const float *px = x.f32(), *pg = g.f32(), *pb = b.f32();
+  float *ps = r.scale.f32(), *pt = r.shift.f32();
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelGrain) num_threads(num_threads())
+  for (int64_t i = 0; i < N * G; ++i) {
+    float mean = 0, rstd = 0;
+    simd_dispatch([&] { moments(px + i * n, n, eps, &mean, &rstd); });  // as group_norm_forward's
+    const int64_t c0 = (i % G) * Cg;
+    simd_dispatch_compute([&] {
+      for (int64_t c = 0; c < Cg; ++c)
+        channel_affine(mean, rstd, pg[c0 + c], pb[c0 + c], &ps[i / G * C + c0 + c], &pt[i / G * C + c0 + c]);
+    });
+  }
+  return r;
+}
+
+void affine_silu_planes(const float* x, int64_t C, int64_t P, const float* scale, const float* shift,
+                        float* y) {
+  simd_dispatch_compute([&] {
+    for (int64_t c = 0; c < C; ++c) affine_row<true>(x + c * P, P, scale[c], shift[c], y + c * P);
+  });
 }
 
 NormGrads group_norm_silu_backward(const Tensor& x, int64_t G, const Tensor& gamma, const Tensor& beta,

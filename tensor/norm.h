@@ -42,4 +42,18 @@ NormResult group_norm_silu_forward(const Tensor& x, int64_t groups, const Tensor
 NormGrads group_norm_silu_backward(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
                                    const NormResult& saved, const Tensor& dz);
 
+// GroupNorm written as one affine map per sample and channel, y[n, c] = x[n, c] scale[n, c] +
+// shift[n, c] with scale = rstd gamma[c], shift = beta[c] - mean scale ((mean, rstd) of c's group
+// in sample n): what a convolution needs to normalise its input itself, as it reads it (sampling:
+// tensor/conv.h conv2d_forward_silu_in). Reads x once; scale and shift are (N, C).
+struct ChannelAffine {
+  Tensor scale, shift;
+};
+ChannelAffine group_norm_affine(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
+                                float eps);
+// z = silu(x scale[c] + shift[c]) on the C planes of P floats of one sample, in the calling thread:
+// with group_norm_affine's scale and shift, group_norm_silu_forward's z to the bit.
+void affine_silu_planes(const float* x, int64_t C, int64_t P, const float* scale, const float* shift,
+                        float* y);
+
 }  // namespace ld

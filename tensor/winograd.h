@@ -52,10 +52,13 @@ int winograd_tile(int64_t H, int64_t W);
 // y (N, Cout, H, W) = conv3x3(x (N, C, H, W), w (Cout, C, 3, 3)) [+ bias (Cout)] [+ residual (N,
 // Cout, H, W)], padding 1, by F(tile x tile, 3x3), tile = 2 or 4. All pointers contiguous; y is
 // overwritten. Bias, then residual, are added to each output plane right after its transform writes
-// it, while it is in cache.
+// it, while it is in cache. With in_scale and in_shift ((N, C) each), the convolution's input is
+// silu(x[n, c] scale[n, c] + shift[n, c]) instead of x (a GroupNorm + SiLU before it: tensor/norm.h
+// group_norm_affine), mapped as each sample's planes are copied into the transforms' buffer.
 void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
                       int64_t Cout, float* y, int tile, const float* bias = nullptr,
-                      const float* residual = nullptr);
+                      const float* residual = nullptr, const float* in_scale = nullptr,
+                      const float* in_shift = nullptr);
 
 // dw (Cout, C, 3, 3) = d loss / d w given x and dy (N, Cout, H, W); dw is overwritten.
 // Bits: the forward's do not depend on the thread count (each output comes from one chunk, and

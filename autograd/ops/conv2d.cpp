@@ -2,9 +2,10 @@
 //   y[n,o,:,:] = b[o] + sum_c w[o,c] (*) x[n,c]          as matrices: Y = W col(x) + b
 //   dW = dY col(x)^T,   dx = col2im(W^T dY),   db[o] = sum_{n,h,w} dY[n,o,h,w]
 // With a residual r: y + r, and dr = dY (a residual connection fused into the layer's output pass).
-#include "tensor/conv.h"
-
 #include "autograd/ops.h"
+#include "tensor/conv.h"
+#include "tensor/norm.h"
+#include "tensor/reference.h"
 
 namespace ld::ag {
 
@@ -25,6 +26,23 @@ Var conv2d(const Var& x, const Var& w, const Var& b, int64_t stride, int64_t pad
     if (b && b->requires_grad) b->accumulate(g.dbias);
     // last, as in linear: accumulate may keep dY's buffer as the residual's gradient
     if (has_r && self.inputs.back()->requires_grad) self.inputs.back()->accumulate(self.grad);
+  });
+}
+
+Var group_norm_silu_conv2d(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps,
+                           const Var& w, const Var& b, int64_t stride, int64_t padding, const Var& residual) {
+  bool backward = false;
+  for (const Var* v : {&x, &gamma, &beta, &w, &b, &residual})
+    backward = backward || (v->defined() && v->requires_grad());
+  if ((backward && grad_enabled()) || use_reference_kernels())
+    return conv2d(group_norm_silu(x, groups, gamma, beta, eps), w, b, stride, padding, residual);
+  // no backward to record: the convolution normalises its input as it reads it (tensor/conv.h)
+  const ChannelAffine in = group_norm_affine(x.value(), groups, gamma.value(), beta.value(), eps);
+  Tensor y = conv2d_forward_silu_in(x.value(), in, w.value(), b.defined() ? b.value() : Tensor(), stride,
+                                    padding, residual.defined() ? residual.value() : Tensor());
+  // x, w first: the profile counts the multiply-adds as conv2d's
+  return make_node(y, "group_norm_silu_conv2d", {x, w}, [](Node&) {
+    fail("group_norm_silu_conv2d: no backward (this op is recorded only when none is needed)");
   });
 }
 
