@@ -71,6 +71,11 @@ Var log_softmax(const Var& x, int64_t axis = -1);
 Var conv2d(const Var& x, const Var& w, const Var& b, int64_t stride = 1, int64_t padding = 0,
            const Var& residual = Var());
 Var upsample_nearest2x(const Var& x);
+// conv2d(upsample_nearest2x(x), w, b, stride, padding), with the same bits; without a backward to
+// record (sampling) one op whose convolution upsamples its input as it reads it (tensor/conv.h
+// conv2d_forward_upsampled_in: the upsampled tensor never goes to memory); with one, the two ops.
+Var upsample_nearest2x_conv2d(const Var& x, const Var& w, const Var& b, int64_t stride = 1,
+                              int64_t padding = 0);
 Var group_norm(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps = 1e-5f);
 // silu(group_norm(x)) in one op: the normalised tensor is never stored (recomputed in backward)
 Var group_norm_silu(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps = 1e-5f);

@@ -58,7 +58,8 @@ double forward_flops(const char* op, const Tensor& out, const std::vector<const 
   // attention: q (B, Lq, W), k (B, Lk, W): S = Q K^T and O = P V, each 2 * B * Lq * Lk * W (the
   // backward's count, 2 x this, is 4/5 of its five products: a slight underestimate of its rate)
   if (!std::strcmp(op, "attention")) return 4 * outputs * static_cast<double>(w.size(1));
-  if (!std::strcmp(op, "conv2d") || !std::strcmp(op, "group_norm_silu_conv2d"))
+  if (!std::strcmp(op, "conv2d") || !std::strcmp(op, "group_norm_silu_conv2d") ||
+      !std::strcmp(op, "upsample_nearest2x_conv2d"))
     return 2 * outputs * static_cast<double>(w.numel() / w.size(0));
   return 0;
 }

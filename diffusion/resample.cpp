@@ -18,6 +18,12 @@ Upsample::Upsample(int64_t c, Generator& gen) : conv(nn::make<nn::Conv2d>(c, c, 
 }
 
 // (B, C, H, W) -> nearest x2 (B, C, 2H, 2W) -> conv (B, C, 2H, 2W), e.g. 7x7 -> 14x14
-ag::Var Upsample::forward(const ag::Var& x) { return conv->forward(ag::upsample_nearest2x(x)); }
+// A plain Conv2d upsamples as it reads (ag::upsample_nearest2x_conv2d: while sampling the upsampled
+// tensor never goes to memory); a replaced one (LoRA, low-rank compression) gets the upsampled tensor.
+ag::Var Upsample::forward(const ag::Var& x) {
+  if (const auto c = std::dynamic_pointer_cast<nn::Conv2d>(conv))
+    return ag::upsample_nearest2x_conv2d(x, c->weight, c->bias, c->stride, c->padding);
+  return conv->forward(ag::upsample_nearest2x(x));
+}
 
 }  // namespace ld::diffusion

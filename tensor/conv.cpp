@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tensor/elementwise.h"
+#include "tensor/index.h"
 #include "tensor/matmul.h"
 #include "tensor/parallel.h"
 #include "tensor/reference.h"
@@ -172,16 +173,36 @@ Tensor col2im(const Tensor& col_in, const Shape& x_shape, int64_t kh, int64_t kw
 
 namespace {
 
-// conv2d_forward, and with `in` (Winograd's path only) the convolution of silu(x scale + shift)
-Tensor conv2d_forward_impl(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, int64_t stride,
-                           int64_t pad, const Tensor& residual, const ChannelAffine* in) {
-  Conv2dGeometry g = conv2d_geometry(x_in, w_in, stride, pad);
-  const int64_t Cout = w_in.size(0), K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
+void check_bias_residual(const Conv2dGeometry& g, int64_t Cout, const Tensor& bias, const Tensor& residual) {
   if (bias.defined() && bias.shape() != Shape{Cout})
     fail("conv2d: bias ", shape_str(bias.shape()), " must be (", Cout, ")");
   if (residual.defined() && residual.shape() != Shape{g.N, Cout, g.Ho, g.Wo})
     fail("conv2d: residual ", shape_str(residual.shape()), " must be (", g.N, ", ", Cout, ", ", g.Ho, ", ",
          g.Wo, ")");
+}
+
+// Winograd's path with an input map (tensor/winograd.h): x the data the map reads, g the geometry
+// of the mapped input (the convolution's own)
+Tensor winograd_mapped(const Tensor& x_in, const Conv2dGeometry& g, const Tensor& w_in, const Tensor& bias,
+                       const Tensor& residual, const InputMap& in) {
+  const int64_t Cout = w_in.size(0);
+  check_bias_residual(g, Cout, bias, residual);
+  const Tensor x = x_in.contiguous(), w = w_in.contiguous();
+  const Tensor bias_c = bias.defined() ? bias.contiguous() : Tensor();
+  const Tensor res_c = residual.defined() ? residual.contiguous() : Tensor();
+  Tensor y = Tensor::empty({g.N, Cout, g.Ho, g.Wo});
+  winograd_conv3x3(x.f32(), w.f32(), g.N, g.C, g.H, g.W, Cout, y.f32(), winograd_tile(g.H, g.W),
+                   bias.defined() ? bias_c.f32() : nullptr, residual.defined() ? res_c.f32() : nullptr, in);
+  return y;
+}
+
+}  // namespace
+
+Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias, int64_t stride, int64_t pad,
+                      const Tensor& residual) {
+  Conv2dGeometry g = conv2d_geometry(x_in, w_in, stride, pad);
+  const int64_t Cout = w_in.size(0), K = g.C * g.kh * g.kw, P = g.Ho * g.Wo;
+  check_bias_residual(g, Cout, bias, residual);
   if (use_reference_kernels()) {
     Tensor y = conv2d_reference_forward(x_in, w_in, bias, stride, pad);
     if (residual.defined()) axpy_(y, 1.0f, residual);
@@ -219,8 +240,8 @@ Tensor conv2d_forward_impl(const Tensor& x_in, const Tensor& w_in, const Tensor&
       add_bias_residual(yn, pb, pr ? pr + n * Cout * P : nullptr, Cout, P);
     }
   } else if (winograd_applies(g.C, Cout, g.kh, g.kw, stride, pad)) {
-    winograd_conv3x3(x.f32(), w.f32(), g.N, g.C, g.H, g.W, Cout, y.f32(), winograd_tile(g.H, g.W), pb, pr,
-                     in ? in->scale.f32() : nullptr, in ? in->shift.f32() : nullptr);  // tensor/winograd.h
+    winograd_conv3x3(x.f32(), w.f32(), g.N, g.C, g.H, g.W, Cout, y.f32(), winograd_tile(g.H, g.W), pb,
+                     pr);  // tensor/winograd.h
   } else {
     // Chunks of samples are spread over the threads, one parallel region for the
     // whole convolution: each thread fills its own im2col buffer (about 2 MB, so it
@@ -256,11 +277,15 @@ Tensor conv2d_forward_impl(const Tensor& x_in, const Tensor& w_in, const Tensor&
   return y;
 }
 
-}  // namespace
-
-Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride, int64_t pad,
-                      const Tensor& residual) {
-  return conv2d_forward_impl(x, w, bias, stride, pad, residual, nullptr);
+Tensor conv2d_forward_upsampled_in(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride,
+                                   int64_t pad, const Tensor& residual) {
+  conv2d_geometry(x, w, stride, pad);  // x and w checked as conv2d checks them
+  // the convolution's own geometry: that of the upsampled input
+  const Conv2dGeometry g =
+      geometry_of({x.size(0), x.size(1), 2 * x.size(2), 2 * x.size(3)}, w.size(2), w.size(3), stride, pad);
+  if (!use_reference_kernels() && winograd_applies(g.C, w.size(0), g.kh, g.kw, stride, pad))
+    return winograd_mapped(x, g, w, bias, residual, InputMap{nullptr, nullptr, true});
+  return conv2d_forward(upsample_nearest2x(x), w, bias, stride, pad, residual);
 }
 
 Tensor conv2d_forward_silu_in(const Tensor& x_in, const ChannelAffine& in, const Tensor& w,
@@ -274,7 +299,7 @@ Tensor conv2d_forward_silu_in(const Tensor& x_in, const ChannelAffine& in, const
   }
   const ChannelAffine a{in.scale.contiguous(), in.shift.contiguous()};
   if (!use_reference_kernels() && winograd_applies(g.C, w.size(0), g.kh, g.kw, stride, pad))
-    return conv2d_forward_impl(x_in, w, bias, stride, pad, residual, &a);
+    return winograd_mapped(x_in, g, w, bias, residual, InputMap{a.scale.f32(), a.shift.f32(), false});
   // elsewhere the mapped input as a tensor of its own, then the convolution
   const Tensor x = x_in.contiguous();
   Tensor z = Tensor::empty(x.shape());

@@ -38,6 +38,13 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, int6
 Tensor conv2d_forward_silu_in(const Tensor& x, const ChannelAffine& in, const Tensor& w, const Tensor& bias,
                               int64_t stride, int64_t pad, const Tensor& residual = Tensor());
 
+// conv2d_forward(upsample_nearest2x(x), w, bias, stride, pad, residual): an upsampling before the
+// convolution, for sampling. Where Winograd runs, each sample's planes are upsampled as they are
+// copied into its buffer, so the upsampled tensor (4x x) never goes to memory; elsewhere the two
+// calls. The same bits either way.
+Tensor conv2d_forward_upsampled_in(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride,
+                                   int64_t pad, const Tensor& residual = Tensor());
+
 // The output epilogue every convolution path runs on a plane while it is in cache (im2col's and the
 // 1x1's GEMMs here, Winograd's output transform in winograd.cpp): `planes` planes of P floats, plane o
 // += bias[o], then += residual, the order of a separate bias add followed by a separate residual add.

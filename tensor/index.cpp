@@ -63,7 +63,8 @@ void index_add_rows_(Tensor& table_grad, const Tensor& ids_in, const Tensor& src
   check_ids("embedding backward", ids_in, R);
   if (!table_grad.is_contiguous()) fail("embedding backward: gradient table must be contiguous");
   Tensor ids = ids_in.contiguous(), src = src_in.contiguous();
-  if (src.numel() != ids.numel() * D) fail("embedding backward: gradient ", shape_str(src.shape()), " mismatch");
+  if (src.numel() != ids.numel() * D)
+    fail("embedding backward: gradient ", shape_str(src.shape()), " mismatch");
   const int32_t* pi = ids.i32();
   const float* ps = src.f32();
   float* pg = table_grad.f32();
@@ -75,7 +76,8 @@ void index_add_rows_(Tensor& table_grad, const Tensor& ids_in, const Tensor& src
 Tensor gather_rows(const Tensor& x_in, const Tensor& idx_in) {
   check_dtype("gather_rows", x_in, DType::F32);
   if (x_in.dim() != 2 || idx_in.dim() != 1 || idx_in.size(0) != x_in.size(0))
-    fail("gather_rows: x ", shape_str(x_in.shape()), " must be (R, C) and idx ", shape_str(idx_in.shape()), " (R)");
+    fail("gather_rows: x ", shape_str(x_in.shape()), " must be (R, C) and idx ", shape_str(idx_in.shape()),
+         " (R)");
   check_ids("gather_rows", idx_in, x_in.size(1));
   Tensor x = x_in.contiguous(), idx = idx_in.contiguous();
   const int64_t R = x.size(0), C = x.size(1);
@@ -102,13 +104,17 @@ Tensor upsample_nearest2x(const Tensor& x_in) {
   const float* px = x.f32();
   float* py = y.f32();
 #pragma omp parallel for schedule(static) if (y.numel() >= kParallelGrain) num_threads(num_threads())
-  for (int64_t p = 0; p < NC; ++p)
+  for (int64_t p = 0; p < NC; ++p) upsample_nearest2x_planes(px + p * H * W, 1, H, W, py + p * 4 * H * W);
+  return y;
+}
+
+void upsample_nearest2x_planes(const float* x, int64_t C, int64_t H, int64_t W, float* y) {
+  for (int64_t p = 0; p < C; ++p)
     for (int64_t i = 0; i < 2 * H; ++i) {
-      const float* xr = px + (p * H + i / 2) * W;
-      float* yr = py + (p * 2 * H + i) * 2 * W;
+      const float* xr = x + (p * H + i / 2) * W;
+      float* yr = y + (p * 2 * H + i) * 2 * W;
       for (int64_t j = 0; j < 2 * W; ++j) yr[j] = xr[j / 2];
     }
-  return y;
 }
 
 Tensor upsample_nearest2x_backward(const Tensor& dy_in) {

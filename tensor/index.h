@@ -19,6 +19,9 @@ Tensor scatter_rows(const Tensor& v, const Tensor& idx, int64_t C);
 
 // Nearest-neighbour 2x upsampling of (N, C, H, W): y[n,c,2i+a,2j+b] = x[n,c,i,j]
 Tensor upsample_nearest2x(const Tensor& x);
+// The same for the C planes (h, w) of one sample at x, into y (C, 2h, 2w), in the calling thread (a
+// convolution's input map, tensor/winograd.h).
+void upsample_nearest2x_planes(const float* x, int64_t C, int64_t h, int64_t w, float* y);
 // dx[n,c,i,j] = sum_{a,b in {0,1}} dy[n,c,2i+a,2j+b]
 Tensor upsample_nearest2x_backward(const Tensor& dy);
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tensor/error.h"
+#include "tensor/index.h"
 #include "tensor/norm.h"
 #include "tensor/parallel.h"
 #include "tensor/simd_dispatch.h"
@@ -241,8 +242,8 @@ struct AlignedFloats {
 // and the grid's H x W corner, so the borders stay zero: the input's padding and, in the weight
 // gradient, the output gradient beyond H x W); V (nxi matrices T x C) and the products M, or dM
 // (nxi matrices T x Cout), each fully written before it is read.
-// With an input map (GroupNorm + SiLU while sampling), `mapped` holds one sample's mapped planes
-// (C, H, W) on their way from x to pad.
+// With an input map (while sampling: GroupNorm + SiLU, or an upsampling), `mapped` holds one sample's
+// mapped planes (C, H, W) on their way from x to pad.
 struct ChunkScratch {
   AlignedFloats pad, grid, v, m, mapped;
   std::vector<int64_t> pad_off, grid_off;  // where each pixel of a plane goes in pad and in grid
@@ -258,15 +259,19 @@ struct ChunkScratch {
 };
 
 // Fills s.v (nxi, T, C) with the transformed tiles of samples [n0, n1) of x; T = (n1 - n0) tiles().
-// With an input map (in_scale, in_shift (N, C)), each sample's planes are first mapped to
-// silu(x scale + shift) in s.mapped, which stays in cache on its way to pad.
+// With an input map, each sample's planes are first mapped into s.mapped (upsampled, or
+// silu(x scale + shift)), which stays in cache on its way to pad.
 void transform_inputs(const float* x, int64_t n0, int64_t n1, int64_t C, const Tiling& t, const Variant& var,
-                      ChunkScratch& s, const float* in_scale, const float* in_shift) {
+                      ChunkScratch& s, const InputMap& in) {
   const int64_t T = (n1 - n0) * t.tiles(), P = t.H * t.W;
   for (int64_t n = n0; n < n1; ++n) {
     const float* planes = x + n * C * P;
-    if (in_scale) {
-      affine_silu_planes(planes, C, P, in_scale + n * C, in_shift + n * C, s.mapped.p);  // tensor/norm.h
+    if (in.upsample2x) {
+      planes = x + n * C * (P / 4);
+      upsample_nearest2x_planes(planes, C, t.H / 2, t.W / 2, s.mapped.p);  // tensor/index.h
+      planes = s.mapped.p;
+    } else if (in.scale) {
+      affine_silu_planes(planes, C, P, in.scale + n * C, in.shift + n * C, s.mapped.p);  // tensor/norm.h
       planes = s.mapped.p;
     }
     planes_to_pixels(planes, C, P, s.pad_off.data(), s.pad.p);
@@ -291,7 +296,7 @@ int winograd_tile(int64_t H, int64_t W) { return H >= kWinograd44MinSide && W >=
 
 void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
                       int64_t Cout, float* y, int tile, const float* bias, const float* residual,
-                      const float* in_scale, const float* in_shift) {
+                      const InputMap& in) {
   const Variant& var = variant(tile);
   const Tiling t(H, W, var.m);
   std::vector<float> u(static_cast<size_t>(var.nxi * C * Cout));
@@ -301,12 +306,12 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
   const bool thin = forward_in_thin_gemm(C);
 #pragma omp parallel num_threads(nt)
   {
-    ChunkScratch s(t, var, C, Cout, chunk, in_scale != nullptr);
+    ChunkScratch s(t, var, C, Cout, chunk, in.scale || in.upsample2x);
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < nchunks; ++k) {
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
-      transform_inputs(x, n0, n1, C, t, var, s, in_scale, in_shift);
+      transform_inputs(x, n0, n1, C, t, var, s, in);
       for (int64_t xi = 0; xi < var.nxi; ++xi)  // M[xi] (T, Cout) = V[xi] (T, C) @ U[xi] (C, Cout)
         serial_product(thin, s.v.p + xi * vs, C, false, u.data() + xi * C * Cout, Cout, s.m.p + xi * ms, Cout,
                        T, Cout, C, false);
@@ -337,7 +342,7 @@ void winograd_conv3x3_dw(const float* x, const float* dy, int64_t N, int64_t C, 
     for (int64_t k = 0; k < nchunks; ++k) {
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
-      transform_inputs(x, n0, n1, C, t, var, s, nullptr, nullptr);
+      transform_inputs(x, n0, n1, C, t, var, s, InputMap());
       for (int64_t n = n0; n < n1; ++n) {
         planes_to_pixels(dy + n * Cout * H * W, Cout, H * W, s.grid_off.data(), s.grid.p);
         var.output_adjoint(s.grid.p, t, Cout, s.m.p + (n - n0) * t.tiles() * Cout, ms);

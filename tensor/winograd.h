@@ -52,13 +52,20 @@ int winograd_tile(int64_t H, int64_t W);
 // y (N, Cout, H, W) = conv3x3(x (N, C, H, W), w (Cout, C, 3, 3)) [+ bias (Cout)] [+ residual (N,
 // Cout, H, W)], padding 1, by F(tile x tile, 3x3), tile = 2 or 4. All pointers contiguous; y is
 // overwritten. Bias, then residual, are added to each output plane right after its transform writes
-// it, while it is in cache. With in_scale and in_shift ((N, C) each), the convolution's input is
-// silu(x[n, c] scale[n, c] + shift[n, c]) instead of x (a GroupNorm + SiLU before it: tensor/norm.h
-// group_norm_affine), mapped as each sample's planes are copied into the transforms' buffer.
+// it, while it is in cache. With an InputMap the convolution's input is a map of x, made as each
+// sample's planes are copied into the transforms' buffer (while sampling: the op before the
+// convolution, whose output then never goes to memory).
+struct InputMap {
+  // (N, C) each: the input is silu(x[n, c] scale[n, c] + shift[n, c]) (a GroupNorm + SiLU before the
+  // convolution: tensor/norm.h group_norm_affine)
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  // x is (N, C, H/2, W/2): the input is x upsampled 2x (nearest: each pixel repeated 2 x 2)
+  bool upsample2x = false;
+};
 void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
                       int64_t Cout, float* y, int tile, const float* bias = nullptr,
-                      const float* residual = nullptr, const float* in_scale = nullptr,
-                      const float* in_shift = nullptr);
+                      const float* residual = nullptr, const InputMap& in = InputMap());
 
 // dw (Cout, C, 3, 3) = d loss / d w given x and dy (N, Cout, H, W); dw is overwritten.
 // Bits: the forward's do not depend on the thread count (each output comes from one chunk, and

@@ -46,4 +46,17 @@ Var group_norm_silu_conv2d(const Var& x, int64_t groups, const Var& gamma, const
   });
 }
 
+Var upsample_nearest2x_conv2d(const Var& x, const Var& w, const Var& b, int64_t stride, int64_t padding) {
+  bool backward = false;
+  for (const Var* v : {&x, &w, &b}) backward = backward || (v->defined() && v->requires_grad());
+  if ((backward && grad_enabled()) || use_reference_kernels())
+    return conv2d(upsample_nearest2x(x), w, b, stride, padding);
+  // no backward to record: the convolution upsamples its input as it reads it (tensor/conv.h)
+  Tensor y =
+      conv2d_forward_upsampled_in(x.value(), w.value(), b.defined() ? b.value() : Tensor(), stride, padding);
+  return make_node(y, "upsample_nearest2x_conv2d", {x, w}, [](Node&) {
+    fail("upsample_nearest2x_conv2d: no backward (this op is recorded only when none is needed)");
+  });
+}
+
 }  // namespace ld::ag

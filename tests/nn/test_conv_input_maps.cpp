@@ -1,8 +1,9 @@
-// A convolution that normalises its own input while sampling (tensor/conv.h conv2d_forward_silu_in,
-// ag::group_norm_silu_conv2d, nn::GroupNorm::forward_silu_conv): conv(silu(GroupNorm(x))) with the
-// normalised tensor never stored. It must have the very bits of the two ops one after the other
-// (group_norm_silu, then conv2d), on Winograd's path (where the map runs inside the input
-// transform) and on every other one (where it is a pass of its own), at every SIMD level and
+// Convolutions that map their own input while sampling (tensor/winograd.h InputMap): one that
+// normalises it (tensor/conv.h conv2d_forward_silu_in, ag::group_norm_silu_conv2d,
+// nn::GroupNorm::forward_silu_conv: conv(silu(GroupNorm(x))), the normalised tensor never stored) and
+// one that upsamples it (conv2d_forward_upsampled_in, ag::upsample_nearest2x_conv2d). Each must have
+// the very bits of the two ops one after the other, on Winograd's path (where the map runs inside the
+// input transform) and on every other one (where it is a pass of its own), at every SIMD level and
 // thread count, and go op by op when a backward will follow or the conv was replaced.
 #include <doctest/doctest.h>
 
@@ -13,6 +14,7 @@
 #include "nn/group_norm.h"
 #include "nn/low_rank_conv2d.h"
 #include "tensor/conv.h"
+#include "tensor/index.h"
 #include "tensor/norm.h"
 #include "tensor/parallel.h"
 #include "tensor/random.h"
@@ -113,4 +115,61 @@ TEST_CASE(
     const Var y = norm.forward_silu_conv(low, Var(xv), Var(rv));
     CHECK(y.value().to_vector() == low.forward_add(norm.forward_silu(Var(xv)), Var(rv)).value().to_vector());
   }
+}
+
+TEST_CASE("conv2d_forward_upsampled_in has the bits of conv2d_forward(upsample_nearest2x(x)) on every path") {
+  Generator gen(10);
+  const SimdLevel saved_level = simd_level();
+  const int saved_threads = num_threads();
+  // (N, C, h, w) upsampled to 2h x 2w: Winograd F(4x4) at 28x28, F(2x2) at 14x14 and at 10x8 with 70 -> 66
+  // channels; 8 channels in (im2col), and a stride-2 convolution (im2col)
+  const Case cases[] = {{2, 32, 14, 14, 32, 3, 1, 1, 1},
+                        {3, 64, 7, 7, 64, 3, 1, 1, 1},
+                        {2, 70, 5, 4, 66, 3, 1, 1, 1},
+                        {2, 8, 6, 6, 16, 3, 1, 1, 1},
+                        {2, 32, 7, 7, 32, 3, 2, 1, 1}};
+  for (const Case& c : cases) {
+    const Tensor x = rand_normal({c.N, c.C, c.H, c.W}, gen, 0, 1);
+    const Tensor w = rand_normal({c.Cout, c.C, c.k, c.k}, gen, 0, 0.1f), b = rand_normal({c.Cout}, gen, 0, 1);
+    const Tensor up = upsample_nearest2x(x);
+    const int64_t Ho = (2 * c.H + 2 * c.pad - c.k) / c.stride + 1,
+                  Wo = (2 * c.W + 2 * c.pad - c.k) / c.stride + 1;
+    const Tensor r = rand_normal({c.N, c.Cout, Ho, Wo}, gen, 0, 1);
+    for (SimdLevel level : {SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512})
+      for (int threads : {1, 2}) {
+        set_simd_level(level);
+        set_num_threads(threads);
+        INFO("N ", c.N, " C ", c.C, " ", c.H, "x", c.W, " upsampled -> ", c.Cout, " stride ", c.stride,
+             " SIMD ", std::string(simd_level_name(simd_level())), " threads ", threads);
+        CHECK(conv2d_forward_upsampled_in(x, w, b, c.stride, c.pad, r).to_vector() ==
+              conv2d_forward(up, w, b, c.stride, c.pad, r).to_vector());
+        CHECK(conv2d_forward_upsampled_in(x, w, Tensor(), c.stride, c.pad).to_vector() ==
+              conv2d_forward(up, w, Tensor(), c.stride, c.pad).to_vector());
+      }
+  }
+  set_simd_level(saved_level);
+  set_num_threads(saved_threads);
+  const Tensor x = rand_normal({2, 16, 4, 4}, gen, 0, 1);
+  CHECK_THROWS_WITH_AS(conv2d_forward_upsampled_in(x, rand_normal({16, 15, 3, 3}, gen, 0, 1), Tensor(), 1, 1),
+                       doctest::Contains("expects 15"), Error);
+  CHECK_THROWS_WITH_AS(conv2d_forward_upsampled_in(x, rand_normal({16, 16, 3, 3}, gen, 0, 1), Tensor(), 1, 1,
+                                                   Tensor::zeros({2, 16, 4, 4})),
+                       doctest::Contains("residual"), Error);
+}
+
+TEST_CASE("upsample_nearest2x_conv2d: one op while sampling, the two ops with a backward to come") {
+  Generator gen(11);
+  nn::Conv2d conv(32, 32, 3, 1, 1, true, gen);
+  const Tensor xv = rand_normal({2, 32, 7, 7}, gen, 0, 1);
+  const Var x(xv.clone(), true);
+  const Var recorded = ag::upsample_nearest2x_conv2d(x, conv.weight, conv.bias, 1, 1);
+  CHECK(std::string(recorded.op()) == "conv2d");
+  recorded.backward(Tensor::ones(recorded.shape()));
+  CHECK(x.grad().defined());
+  CHECK(conv.weight.grad().defined());
+  ag::NoGrad no_grad;
+  const Var fused = ag::upsample_nearest2x_conv2d(Var(xv), conv.weight, conv.bias, 1, 1);
+  CHECK(std::string(fused.op()) == "upsample_nearest2x_conv2d");
+  CHECK(fused.shape() == Shape{2, 32, 14, 14});
+  CHECK(fused.value().to_vector() == recorded.value().to_vector());
 }
