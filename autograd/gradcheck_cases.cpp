@@ -137,6 +137,16 @@ std::vector<GradcheckCase> gradcheck_cases() {
   add_case("conv2d/residual_1x1", [](V x) { return conv2d(x[0], x[1], x[2], 1, 0, x[3]); },
            {randn({2, 3, 4, 4}), randn({2, 3, 1, 1}), randn({2}), randn({2, 2, 4, 4})});
   add_case("upsample_nearest2x", [](V x) { return upsample_nearest2x(x[0]); }, {randn({2, 2, 3, 3})});
+  // sampling's fused ops: with a backward to come they are their two ops, which these check (the fused
+  // forwards, bit for bit against the two ops: tests/nn/test_conv_input_maps.cpp and
+  // tests/diffusion/test_feed_forward.cpp)
+  add_case("group_norm_silu_conv2d",
+           [](V x) { return group_norm_silu_conv2d(x[0], 2, x[1], x[2], 1e-5f, x[3], x[4], 1, 1, x[5]); },
+           {randn({2, 4, 3, 3}), randn({4}), randn({4}), randn({3, 4, 3, 3}), randn({3}), randn({2, 3, 3, 3})});
+  add_case("upsample_nearest2x_conv2d", [](V x) { return upsample_nearest2x_conv2d(x[0], x[1], x[2], 1, 1); },
+           {randn({2, 2, 3, 3}), randn({3, 2, 3, 3}), randn({3})});
+  add_case("feed_forward", [](V x) { return feed_forward(x[0], x[1], x[2], x[3], x[4], x[5]); },
+           {randn({4, 3}), randn({6, 3}), randn({6}), randn({3, 6}), randn({3}), randn({4, 3})});
   add_case("group_norm", [](V x) { return group_norm(x[0], 2, x[1], x[2]); },
            {randn({2, 4, 3, 3}), randn({4}), randn({4})});
   add_case("layer_norm", [](V x) { return layer_norm(x[0], x[1], x[2]); }, {randn({3, 6}), randn({6}), randn({6})});
