@@ -45,6 +45,10 @@ Tensor conv2d_forward_silu_in(const Tensor& x, const ChannelAffine& in, const Te
 Tensor conv2d_forward_upsampled_in(const Tensor& x, const Tensor& w, const Tensor& bias, int64_t stride,
                                    int64_t pad, const Tensor& residual = Tensor());
 
+// Stride-1 convolutions with at most this many channels in or out (an image's 1 or 3) are summed
+// directly, output plane by output plane, rather than by im2col + GEMM.
+inline constexpr int64_t kDirectMaxChannels = 3;
+
 // The output epilogue every convolution path runs on a plane while it is in cache (im2col's and the
 // 1x1's GEMMs here, Winograd's output transform in winograd.cpp): `planes` planes of P floats, plane o
 // += bias[o], then += residual, the order of a separate bias add followed by a separate residual add.

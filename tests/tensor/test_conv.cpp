@@ -43,10 +43,20 @@ TEST_CASE("conv2d forward equals the direct convolution") {
     Shape x, w;
     int64_t s, p;
   };
+  // stride 1 with <= 3 channels on a side: summed directly (kDirectMaxChannels: 1 -> 4, 5 -> 1 with
+  // padding 1, 3 -> 4 and 2 -> 2 without, a 5x5 kernel); im2col + GEMM: stride 2, 5 -> 4 channels; the
+  // 1x1 path
   for (Case c : {Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 1, 1}, Case{{2, 3, 8, 8}, {2, 3, 3, 3}, 2, 1},
-                 Case{{1, 4, 5, 5}, {3, 4, 1, 1}, 1, 0}, Case{{3, 2, 6, 5}, {2, 2, 3, 3}, 1, 0}}) {
+                 Case{{1, 4, 5, 5}, {3, 4, 1, 1}, 1, 0}, Case{{3, 2, 6, 5}, {2, 2, 3, 3}, 1, 0},
+                 Case{{2, 1, 7, 6}, {4, 1, 3, 3}, 1, 1}, Case{{2, 5, 6, 7}, {1, 5, 3, 3}, 1, 1},
+                 Case{{1, 2, 9, 8}, {3, 2, 5, 5}, 1, 2}, Case{{2, 5, 6, 6}, {4, 5, 3, 3}, 1, 1}}) {
     Tensor x = rand_normal(c.x, g), w = rand_normal(c.w, g), b = rand_normal({c.w[0]}, g);
     check_close(conv2d_forward(x, w, b, c.s, c.p), direct_conv(x, w, b, c.s, c.p));
+    // with a residual, added after the bias as each plane is written; without a bias
+    const Tensor y0 = direct_conv(x, w, b, c.s, c.p), r = rand_normal(y0.shape(), g);
+    check_close(conv2d_forward(x, w, b, c.s, c.p, r), add(y0, r));
+    check_close(conv2d_forward(x, w, Tensor(), c.s, c.p),
+                direct_conv(x, w, Tensor::zeros({c.w[0]}), c.s, c.p));
   }
 }
 
