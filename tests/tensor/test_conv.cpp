@@ -6,6 +6,7 @@
 #include "tensor/elementwise.h"
 #include "tensor/random.h"
 #include "tensor/reduce.h"
+#include "tensor/thin_gemm.h"
 #include "tensor/winograd.h"
 
 using namespace ld;
@@ -51,12 +52,24 @@ TEST_CASE("conv2d forward equals the direct convolution") {
                  Case{{2, 1, 7, 6}, {4, 1, 3, 3}, 1, 1}, Case{{2, 5, 6, 7}, {1, 5, 3, 3}, 1, 1},
                  Case{{1, 2, 9, 8}, {3, 2, 5, 5}, 1, 2}, Case{{2, 5, 6, 6}, {4, 5, 3, 3}, 1, 1}}) {
     Tensor x = rand_normal(c.x, g), w = rand_normal(c.w, g), b = rand_normal({c.w[0]}, g);
-    check_close(conv2d_forward(x, w, b, c.s, c.p), direct_conv(x, w, b, c.s, c.p));
-    // with a residual, added after the bias as each plane is written; without a bias
     const Tensor y0 = direct_conv(x, w, b, c.s, c.p), r = rand_normal(y0.shape(), g);
-    check_close(conv2d_forward(x, w, b, c.s, c.p, r), add(y0, r));
-    check_close(conv2d_forward(x, w, Tensor(), c.s, c.p),
-                direct_conv(x, w, Tensor::zeros({c.w[0]}), c.s, c.p));
+    // im2col's product in loradiff's kernel (AVX-512 CPUs) and in OpenBLAS
+    for (const char* kernel : {"auto", "off"}) {
+      CAPTURE(kernel);
+      set_thin_gemm_choice(kernel);
+      check_close(conv2d_forward(x, w, b, c.s, c.p), y0);
+      // with a residual, added after the bias as each plane is written; without a bias
+      check_close(conv2d_forward(x, w, b, c.s, c.p, r), add(y0, r));
+      check_close(conv2d_forward(x, w, Tensor(), c.s, c.p),
+                  direct_conv(x, w, Tensor::zeros({c.w[0]}), c.s, c.p));
+    }
+    set_thin_gemm_choice("auto");
+  }
+  // strides 2 and 3, odd and even sides, paddings 0-2, kernels 3-5 (im2col_strided_sample's phases)
+  for (Case c : {Case{{2, 4, 7, 9}, {5, 4, 3, 3}, 2, 1}, Case{{1, 6, 10, 8}, {4, 6, 3, 3}, 2, 0},
+                 Case{{2, 4, 11, 10}, {3, 4, 5, 5}, 3, 2}, Case{{1, 5, 9, 9}, {6, 5, 4, 4}, 2, 1}}) {
+    Tensor x = rand_normal(c.x, g), w = rand_normal(c.w, g), b = rand_normal({c.w[0]}, g);
+    check_close(conv2d_forward(x, w, b, c.s, c.p), direct_conv(x, w, b, c.s, c.p));
   }
 }
 
