@@ -266,9 +266,8 @@ void transform_inputs(const float* x, int64_t n0, int64_t n1, int64_t C, const T
   const int64_t T = (n1 - n0) * t.tiles(), P = t.H * t.W;
   for (int64_t n = n0; n < n1; ++n) {
     const float* planes = x + n * C * P;
-    if (in.upsample2x) {
-      planes = x + n * C * (P / 4);
-      upsample_nearest2x_planes(planes, C, t.H / 2, t.W / 2, s.mapped.p);  // tensor/index.h
+    if (in.upsample2x) {  // x holds planes of P / 4 pixels
+      upsample_nearest2x_planes(x + n * C * (P / 4), C, t.H / 2, t.W / 2, s.mapped.p);  // tensor/index.h
       planes = s.mapped.p;
     } else if (in.scale) {
       affine_silu_planes(planes, C, P, in.scale + n * C, in.shift + n * C, s.mapped.p);  // tensor/norm.h
