@@ -145,7 +145,7 @@ NormResult group_norm_forward_impl(const char* op, const Tensor& x_in, int64_t G
   if (use_reference_kernels())
     return kSilu ? group_norm_silu_reference_forward(x_in, G, gamma, beta, eps)
                  : group_norm_reference_forward(x_in, G, gamma, beta, eps);
-  const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
+  const int64_t HW = N * C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
   Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
   NormResult r{Tensor::empty(x.shape()), Tensor::empty({N, G}), Tensor::empty({N, G})};
   const float *px = x.f32(), *pg = g.f32(), *pb = b.f32();
@@ -176,7 +176,7 @@ template <bool kSilu>
 NormGrads group_norm_backward_impl(const char* op, const Tensor& x_in, int64_t G, const Tensor& gamma,
                                    const Tensor& beta, const NormResult& saved, const Tensor& dy_in) {
   const int64_t N = x_in.size(0), C = x_in.size(1);
-  const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
+  const int64_t HW = N * C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
   if (dy_in.shape() != x_in.shape())
     fail(op, " backward: gradient ", shape_str(dy_in.shape()), " vs input ", shape_str(x_in.shape()));
   if (use_reference_kernels())
@@ -264,7 +264,7 @@ ChannelAffine group_norm_affine(const Tensor& x_in, int64_t G, const Tensor& gam
   const int64_t N = x_in.size(0), C = x_in.size(1);
   check_affine(op, x_in, gamma, beta, C);
   if (G <= 0 || C % G != 0) fail(op, ": ", C, " channels cannot be split into ", G, " groups");
-  const int64_t HW = C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
+  const int64_t HW = N * C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
   Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
   ChannelAffine r{Tensor::empty({N, C}), Tensor::empty({N, C})};
   const float *px = x.f32(), *pg = g.f32(), *pb = b.f32();

@@ -173,3 +173,14 @@ TEST_CASE("upsample_nearest2x_conv2d: one op while sampling, the two ops with a 
   CHECK(fused.shape() == Shape{2, 32, 14, 14});
   CHECK(fused.value().to_vector() == recorded.value().to_vector());
 }
+
+TEST_CASE("an empty batch through both input maps: empty outputs") {
+  Generator gen(12);
+  const Tensor w = rand_normal({16, 32, 3, 3}, gen, 0, 0.1f);
+  const Tensor x = Tensor::zeros({0, 32, 8, 8});
+  const ChannelAffine in = group_norm_affine(x, 8, Tensor::ones({32}), Tensor::zeros({32}), 1e-5f);
+  CHECK(in.scale.shape() == Shape{0, 32});
+  CHECK(conv2d_forward_silu_in(x, in, w, Tensor(), 1, 1).shape() == Shape{0, 16, 8, 8});
+  CHECK(conv2d_forward_upsampled_in(Tensor::zeros({0, 32, 4, 4}), w, Tensor(), 1, 1).shape() ==
+        Shape{0, 16, 8, 8});
+}
