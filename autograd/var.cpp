@@ -16,6 +16,12 @@ thread_local bool g_grad_enabled = true;
 }
 
 bool grad_enabled() { return g_grad_enabled; }
+bool records_backward(std::initializer_list<const Var*> inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Var* v : inputs)
+    if (v->requires_grad()) return true;  // false for an undefined Var
+  return false;
+}
 NoGrad::NoGrad() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGrad::~NoGrad() { g_grad_enabled = previous_; }
 
@@ -110,7 +116,8 @@ void Var::backward(const Tensor& grad_output) const {
         const auto t0 = std::chrono::steady_clock::now();
         n->backward(*n);
         profile::record_backward(
-            n->op, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(), flops);
+            n->op, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(),
+            flops);
       } else {
         n->backward(*n);
       }

@@ -10,6 +10,7 @@
 // forward and backward, lives there, beside each other.
 #pragma once
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,7 +21,7 @@ namespace ld::ag {
 
 struct Node {
   Tensor value;
-  Tensor grad;                      // allocated on first accumulation; same shape as value
+  Tensor grad;  // allocated on first accumulation; same shape as value
   bool requires_grad = false;
   std::vector<std::shared_ptr<Node>> inputs;
   std::function<void(Node& self)> backward;  // reads self.grad, calls accumulate() on inputs
@@ -65,7 +66,8 @@ class Var {
 
 // Record the result of an op. When gradient mode is off or no input requires a
 // gradient, the result is a plain constant and nothing is recorded.
-Var make_node(Tensor value, const char* op, std::vector<Var> inputs, std::function<void(Node& self)> backward);
+Var make_node(Tensor value, const char* op, std::vector<Var> inputs,
+              std::function<void(Node& self)> backward);
 
 // While a NoGrad is alive no graph is recorded (sampling, evaluation, optimizer steps).
 class NoGrad {
@@ -79,5 +81,8 @@ class NoGrad {
   bool previous_;
 };
 bool grad_enabled();
+// Whether an op on these inputs records a backward now: gradient mode on and some input (undefined
+// ones skipped) requires a gradient, as make_node decides. For ops that compute less when none will follow.
+bool records_backward(std::initializer_list<const Var*> inputs);
 
 }  // namespace ld::ag

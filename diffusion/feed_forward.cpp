@@ -20,9 +20,7 @@ ag::Var FeedForward::forward(const ag::Var& x) { return forward_add(x, ag::Var()
 ag::Var FeedForward::forward_add(const ag::Var& x, const ag::Var& residual) {
   const auto l1 = std::dynamic_pointer_cast<nn::Linear>(fc1), l2 = std::dynamic_pointer_cast<nn::Linear>(fc2);
   if (l1 && l2) {
-    if (x.dim() < 1 || x.size(-1) != l1->in_features)
-      fail("Linear(", l1->in_features, ", ", l1->out_features, "): input ", shape_str(x.shape()),
-           " must end in ", l1->in_features);
+    l1->check_input(x);
     return ag::feed_forward(x, l1->weight, l1->bias, l2->weight, l2->bias, residual);
   }
   return residual.defined() ? fc2->forward_add(fc1->forward_gelu(x), residual)

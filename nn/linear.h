@@ -15,12 +15,12 @@ class Linear : public Module {
   Var forward_add(const Var& x, const Var& residual) override;  // one op: the layer + residual
   Var forward_gelu(const Var& x) override;                      // one op: GELU(the layer)
 
+  // x must end in in_features (a one-line error naming the layer otherwise)
+  void check_input(const Var& x) const;
+
   int64_t in_features, out_features;
   Var weight;  // (out, in)
   Var bias;    // (out), undefined when built without bias
-
- private:
-  void check_input(const Var& x) const;
 };
 
 }  // namespace ld::nn

@@ -86,17 +86,32 @@ void sgemm_threaded(const BlasView& a, const BlasView& b, float* c, int64_t M, i
   }
 }
 
-// a and b as BLAS operands; a copy (kept alive in `a` / `b`) where a view has no unit stride.
+// A 2-D t as a BLAS operand; a copy (kept alive in `t`) where the view has no unit stride.
+void blas_view_or_copy(Tensor& t, BlasView* v) {
+  const int64_t rows = t.size(0), cols = t.size(1);
+  if (!blas_view(t.f32(), rows, cols, t.strides()[0], t.strides()[1], v)) {
+    t = t.contiguous();
+    blas_view(t.f32(), rows, cols, cols, 1, v);
+  }
+}
+
+// a and b as BLAS operands (blas_view_or_copy each).
 void blas_views(Tensor& a, Tensor& b, BlasView* va, BlasView* vb) {
-  const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
-  if (!blas_view(a.f32(), M, K, a.strides()[0], a.strides()[1], va)) {
-    a = a.contiguous();
-    blas_view(a.f32(), M, K, K, 1, va);
-  }
-  if (!blas_view(b.f32(), K, N, b.strides()[0], b.strides()[1], vb)) {
-    b = b.contiguous();
-    blas_view(b.f32(), K, N, N, 1, vb);
-  }
+  blas_view_or_copy(a, va);
+  blas_view_or_copy(b, vb);
+}
+
+// B (K x N) as thin_gemm reads it best, once: a transposed view is copied into K x N rows (thin_gemm
+// would copy it on every call of a loop over row blocks); the copy, if any, is kept in `copy`.
+struct RowsOfB {
+  Tensor copy;
+  const float* p;
+  int64_t ld;
+};
+RowsOfB rows_of_b(const Tensor& b, const BlasView& v) {
+  if (v.trans != CblasTrans) return {Tensor(), v.ptr, v.ld};
+  Tensor k = b.contiguous();
+  return {k, k.f32(), b.size(1)};
 }
 
 // Where thin_gemm takes a product a (M, K) @ b (K, N): it applies to the shape and A can be read row
@@ -167,10 +182,7 @@ Tensor gemm_bias_gelu(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
   Tensor a, b;
   BlasView va, vb;
   if (thin_operands(a_in, b_in, &a, &b, &va, &vb)) {
-    // B as K x N rows, once (thin_gemm would copy a transposed one on every call below)
-    const Tensor bk = vb.trans == CblasTrans ? b.contiguous() : Tensor();
-    const float* pb = bk.defined() ? bk.f32() : vb.ptr;
-    const int64_t ldb = bk.defined() ? N : vb.ld;
+    const RowsOfB rb = rows_of_b(b, vb);  // B as K x N rows, once
     const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
     const float* pbias = bias.defined() ? bc.f32() : nullptr;
     Tensor y = Tensor::empty({M, N});
@@ -188,7 +200,7 @@ Tensor gemm_bias_gelu(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
         const int64_t i0 = blk * kRows, rows = std::min(kRows, M - i0);
         float* u = ppre ? ppre + i0 * N : scratch.data();
         // one thread (inside this parallel region), rows [i0, i0 + rows)
-        thin_gemm(va.ptr + i0 * va.ld, va.ld, pb, ldb, false, u, N, rows, N, K, pbias, false);
+        thin_gemm(va.ptr + i0 * va.ld, va.ld, rb.p, rb.ld, false, u, N, rows, N, K, pbias, false);
         unary_span(Unary::Gelu, py + i0 * N, u, rows * N);
       }
     }
@@ -220,16 +232,8 @@ Tensor gemm_mlp_gelu(const Tensor& a_in, const Tensor& b1_in, const Tensor& bias
     return y;
   }
   b2 = b2_in;
-  if (!blas_view(b2.f32(), H, N, b2.strides()[0], b2.strides()[1], &v2)) {
-    b2 = b2.contiguous();
-    blas_view(b2.f32(), H, N, N, 1, &v2);
-  }
-  // B1, B2 as K x H and H x N rows, once (thin_gemm would copy a transposed one on every call below)
-  const Tensor k1 = v1.trans == CblasTrans ? b1.contiguous() : Tensor();
-  const Tensor k2 = v2.trans == CblasTrans ? b2.contiguous() : Tensor();
-  const float* pb1 = k1.defined() ? k1.f32() : v1.ptr;
-  const float* pb2 = k2.defined() ? k2.f32() : v2.ptr;
-  const int64_t ldb1 = k1.defined() ? H : v1.ld, ldb2 = k2.defined() ? N : v2.ld;
+  blas_view_or_copy(b2, &v2);
+  const RowsOfB r1 = rows_of_b(b1, v1), r2 = rows_of_b(b2, v2);  // B1, B2 as K x H and H x N rows, once
   const Tensor c1 = bias1.defined() ? bias1.contiguous() : Tensor();
   const Tensor c2 = bias2.defined() ? bias2.contiguous() : Tensor();
   const Tensor rc = residual.defined() ? residual.contiguous() : Tensor();
@@ -251,10 +255,10 @@ Tensor gemm_mlp_gelu(const Tensor& a_in, const Tensor& b1_in, const Tensor& bias
       float* u = hidden.data();
       // one thread (inside this parallel region), rows [i0, i0 + rows): u = a b1 + bias1, GELU'd in place,
       // then y = u b2 + bias2 + residual
-      thin_gemm(va.ptr + i0 * va.ld, va.ld, pb1, ldb1, false, u, H, rows, H, K, pbias1, false);
+      thin_gemm(va.ptr + i0 * va.ld, va.ld, r1.p, r1.ld, false, u, H, rows, H, K, pbias1, false);
       unary_span(Unary::Gelu, u, u, rows * H);
-      thin_gemm(u, H, pb2, ldb2, false, py + i0 * N, N, rows, N, H, pbias2, false, pr ? pr + i0 * N : nullptr,
-                N);
+      thin_gemm(u, H, r2.p, r2.ld, false, py + i0 * N, N, rows, N, H, pbias2, false,
+                pr ? pr + i0 * N : nullptr, N);
     }
   }
   return y;

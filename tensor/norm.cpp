@@ -135,17 +135,30 @@ NormGrads layer_norm_backward(const Tensor& x_in, const Tensor& gamma, const Nor
 // first pass (where dy is kept in dx until the second pass needs it).
 namespace {
 
+// A GroupNorm input x (N, C, *) with G groups, checked: HW positions per channel, Cg channels per
+// group, n = Cg HW values per (sample, group).
+struct GroupDims {
+  int64_t N, C, HW, Cg, n;
+};
+GroupDims check_group_norm(const char* op, const Tensor& x, int64_t G, const Tensor& gamma,
+                           const Tensor& beta) {
+  if (x.dim() < 2) fail(op, ": input ", shape_str(x.shape()), " must be (N, C, ...)");
+  const int64_t N = x.size(0), C = x.size(1);
+  check_affine(op, x, gamma, beta, C);
+  if (G <= 0 || C % G != 0) fail(op, ": ", C, " channels cannot be split into ", G, " groups");
+  const int64_t HW = N > 0 && C > 0 ? x.numel() / (N * C) : 0;
+  return {N, C, HW, C / G, C / G * HW};
+}
+
 template <bool kSilu>
 NormResult group_norm_forward_impl(const char* op, const Tensor& x_in, int64_t G, const Tensor& gamma,
                                    const Tensor& beta, float eps) {
-  if (x_in.dim() < 2) fail(op, ": input ", shape_str(x_in.shape()), " must be (N, C, ...)");
-  const int64_t N = x_in.size(0), C = x_in.size(1);
-  check_affine(op, x_in, gamma, beta, C);
-  if (G <= 0 || C % G != 0) fail(op, ": ", C, " channels cannot be split into ", G, " groups");
+  // named copies, not structured bindings: lambdas below capture them (clang 14 cannot capture bindings)
+  const GroupDims d = check_group_norm(op, x_in, G, gamma, beta);
+  const int64_t N = d.N, HW = d.HW, Cg = d.Cg, n = d.n;
   if (use_reference_kernels())
     return kSilu ? group_norm_silu_reference_forward(x_in, G, gamma, beta, eps)
                  : group_norm_reference_forward(x_in, G, gamma, beta, eps);
-  const int64_t HW = N * C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
   Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
   NormResult r{Tensor::empty(x.shape()), Tensor::empty({N, G}), Tensor::empty({N, G})};
   const float *px = x.f32(), *pg = g.f32(), *pb = b.f32();
@@ -176,7 +189,7 @@ template <bool kSilu>
 NormGrads group_norm_backward_impl(const char* op, const Tensor& x_in, int64_t G, const Tensor& gamma,
                                    const Tensor& beta, const NormResult& saved, const Tensor& dy_in) {
   const int64_t N = x_in.size(0), C = x_in.size(1);
-  const int64_t HW = N * C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
+  const int64_t HW = N > 0 && C > 0 ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
   if (dy_in.shape() != x_in.shape())
     fail(op, " backward: gradient ", shape_str(dy_in.shape()), " vs input ", shape_str(x_in.shape()));
   if (use_reference_kernels())
@@ -259,12 +272,8 @@ NormResult group_norm_silu_forward(const Tensor& x, int64_t G, const Tensor& gam
 
 ChannelAffine group_norm_affine(const Tensor& x_in, int64_t G, const Tensor& gamma, const Tensor& beta,
                                 float eps) {
-  const char* op = "group_norm";
-  if (x_in.dim() < 2) fail(op, ": input ", shape_str(x_in.shape()), " must be (N, C, ...)");
-  const int64_t N = x_in.size(0), C = x_in.size(1);
-  check_affine(op, x_in, gamma, beta, C);
-  if (G <= 0 || C % G != 0) fail(op, ": ", C, " channels cannot be split into ", G, " groups");
-  const int64_t HW = N * C ? x_in.numel() / (N * C) : 0, Cg = C / G, n = Cg * HW;
+  const GroupDims d = check_group_norm("group_norm", x_in, G, gamma, beta);
+  const int64_t N = d.N, C = d.C, Cg = d.Cg, n = d.n;
   Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
   ChannelAffine r{Tensor::empty({N, C}), Tensor::empty({N, C})};
   const float *px = x.f32(), *pg = g.f32(), *pb = b.f32();

@@ -235,7 +235,7 @@ NormResult group_norm_reference_forward(const Tensor& x_in, int64_t G, const Ten
                                         const Tensor& beta, float eps) {
   const int64_t N = x_in.size(0), C = x_in.size(1);
   if (G <= 0 || C % G != 0) fail("group_norm: ", C, " channels cannot be split into ", G, " groups");
-  const int64_t HW = N * C ? x_in.numel() / (N * C) : 0, Cg = C / G;
+  const int64_t HW = N > 0 && C > 0 ? x_in.numel() / (N * C) : 0, Cg = C / G;
   const Tensor x = x_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
   NormResult r{Tensor::empty(x.shape()), Tensor::empty({N, G}), Tensor::empty({N, G})};
   // block k = (sample, group): its Cg channels are adjacent in (N, C, HW); value i is channel (k % G) Cg + i
@@ -248,7 +248,7 @@ NormResult group_norm_reference_forward(const Tensor& x_in, int64_t G, const Ten
 NormGrads group_norm_reference_backward(const Tensor& x_in, int64_t G, const Tensor& gamma,
                                         const NormResult& saved, const Tensor& dy_in) {
   const int64_t N = x_in.size(0), C = x_in.size(1);
-  const int64_t HW = N * C ? x_in.numel() / (N * C) : 0, Cg = C / G;
+  const int64_t HW = N > 0 && C > 0 ? x_in.numel() / (N * C) : 0, Cg = C / G;
   const Tensor x = x_in.contiguous(), dy = dy_in.contiguous(), g = gamma.contiguous();
   Tensor dx = Tensor::empty(x.shape());
   std::vector<double> dg(C, 0.0), db(C, 0.0);
@@ -269,7 +269,8 @@ NormGrads group_norm_silu_reference_backward(const Tensor& x_in, int64_t G, cons
                                              const Tensor& beta, const NormResult& saved,
                                              const Tensor& dz_in) {
   // y again from x and the saved moments, then dy = dz s(y) (1 + y (1 - s(y)))
-  const int64_t N = x_in.size(0), C = x_in.size(1), HW = N * C ? x_in.numel() / (N * C) : 0, Cg = C / G;
+  const int64_t N = x_in.size(0), C = x_in.size(1);
+  const int64_t HW = N > 0 && C > 0 ? x_in.numel() / (N * C) : 0, Cg = C / G;
   const Tensor x = x_in.contiguous(), dz = dz_in.contiguous(), g = gamma.contiguous(), b = beta.contiguous();
   Tensor dy = Tensor::empty(x.shape());
   for (int64_t i = 0; i < x.numel(); ++i) {

@@ -31,10 +31,7 @@ Var conv2d(const Var& x, const Var& w, const Var& b, int64_t stride, int64_t pad
 
 Var group_norm_silu_conv2d(const Var& x, int64_t groups, const Var& gamma, const Var& beta, float eps,
                            const Var& w, const Var& b, int64_t stride, int64_t padding, const Var& residual) {
-  bool backward = false;
-  for (const Var* v : {&x, &gamma, &beta, &w, &b, &residual})
-    backward = backward || (v->defined() && v->requires_grad());
-  if ((backward && grad_enabled()) || use_reference_kernels())
+  if (records_backward({&x, &gamma, &beta, &w, &b, &residual}) || use_reference_kernels())
     return conv2d(group_norm_silu(x, groups, gamma, beta, eps), w, b, stride, padding, residual);
   // no backward to record: the convolution normalises its input as it reads it (tensor/conv.h)
   const ChannelAffine in = group_norm_affine(x.value(), groups, gamma.value(), beta.value(), eps);
@@ -47,9 +44,7 @@ Var group_norm_silu_conv2d(const Var& x, int64_t groups, const Var& gamma, const
 }
 
 Var upsample_nearest2x_conv2d(const Var& x, const Var& w, const Var& b, int64_t stride, int64_t padding) {
-  bool backward = false;
-  for (const Var* v : {&x, &w, &b}) backward = backward || (v->defined() && v->requires_grad());
-  if ((backward && grad_enabled()) || use_reference_kernels())
+  if (records_backward({&x, &w, &b}) || use_reference_kernels())
     return conv2d(upsample_nearest2x(x), w, b, stride, padding);
   // no backward to record: the convolution upsamples its input as it reads it (tensor/conv.h)
   Tensor y =

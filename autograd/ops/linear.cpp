@@ -81,8 +81,7 @@ Var linear_gelu(const Var& x, const Var& w, const Var& b) {
   const Shape ys = check_linear("linear_gelu", xv, wv, b, &M);
   const int64_t in = wv.size(1), out = wv.size(0);
   // U, the pre-activation, is kept only for a backward; without one it never leaves the cache
-  const bool backward =
-      grad_enabled() && (x.requires_grad() || w.requires_grad() || (b.defined() && b.requires_grad()));
+  const bool backward = records_backward({&x, &w, &b});
   const Tensor U = backward ? Tensor::empty({M, out}) : Tensor();
   Tensor Y = gemm_bias_gelu(xv.reshape({M, in}), wv.transpose(0, 1), b.defined() ? b.value() : Tensor(), U);
   std::vector<Var> inputs{x, w};
@@ -98,10 +97,8 @@ Var linear_gelu(const Var& x, const Var& w, const Var& b) {
 
 Var feed_forward(const Var& x, const Var& w1, const Var& b1, const Var& w2, const Var& b2,
                  const Var& residual) {
-  bool backward = false;
-  for (const Var* v : {&x, &w1, &b1, &w2, &b2, &residual})
-    backward = backward || (v->defined() && v->requires_grad());
-  if (backward && grad_enabled()) return linear(linear_gelu(x, w1, b1), w2, b2, residual);
+  if (records_backward({&x, &w1, &b1, &w2, &b2, &residual}))
+    return linear(linear_gelu(x, w1, b1), w2, b2, residual);
   const Tensor& xv = x.value();
   int64_t M = 0;
   Shape ys = check_linear("feed_forward", xv, w1.value(), b1, &M);
