@@ -99,6 +99,15 @@ struct Tile {
   }
 };
 
+// Rows of B fetched ahead into L1 while the kernel works on row k (one prefetch per vector of the
+// panel, for row k + 8). B's rows lie ldb floats apart; with ldb a multiple of 128 floats (N = 128:
+// 512 bytes) a 64-column panel uses only half of L1's sets and does not stay there past K = 96 or
+// so, and the hardware prefetcher does not follow a stride of one or two lines per row. Measured
+// (one thread, A and B in L2, 2026-12-01): the Winograd products of the mnist-t2i UNet (16 rows,
+// K = 64 ... 256, N = 64 or 128) 1.05-1.23x faster, dense layers' blocks (96 rows, K = 512, N = 128)
+// 1.27x; products whose B stays in L1 within 3 % either way. 6 to 16 rows ahead measured alike.
+constexpr int64_t kPrefetchRows = 8;
+
 // --- AVX-512: vectors of 16 floats, up to 4 per row (64 columns), 6 x 4 accumulators of 32 registers.
 // The r / v loops are unrolled by pragma: GCC then keeps c[][] in registers; without it, it stored
 // all 24 accumulators to the stack on every k (measured: the kernel at half speed).
@@ -116,6 +125,9 @@ template <int MR, int NV>
     }
   for (int64_t k = 0; k < K; ++k) {
     __m512 b[NV];
+    const float* ahead = t.B + std::min(k + kPrefetchRows, K - 1) * t.ldb;  // see kPrefetchRows
+    #pragma GCC unroll 16
+    for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(ahead + 16 * v), _MM_HINT_T0);
     #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v)
       b[v] = _mm512_maskz_loadu_ps(v + 1 < NV ? __mmask16(0xFFFF) : last, t.B + k * t.ldb + 16 * v);
