@@ -266,7 +266,8 @@ void check_bias_residual(const Conv2dGeometry& g, int64_t Cout, const Tensor& bi
 }
 
 // Winograd's path with an input map (tensor/winograd.h): x the data the map reads, g the geometry
-// of the mapped input (the convolution's own)
+// of the mapped input (the convolution's own). Only sampling runs these (the ops that record no
+// backward), with the same weights at every step: their transform is kept between calls.
 Tensor winograd_mapped(const Tensor& x_in, const Conv2dGeometry& g, const Tensor& w_in, const Tensor& bias,
                        const Tensor& residual, const InputMap& in) {
   const int64_t Cout = w_in.size(0);
@@ -276,7 +277,8 @@ Tensor winograd_mapped(const Tensor& x_in, const Conv2dGeometry& g, const Tensor
   const Tensor res_c = residual.defined() ? residual.contiguous() : Tensor();
   Tensor y = Tensor::empty({g.N, Cout, g.Ho, g.Wo});
   winograd_conv3x3(x.f32(), w.f32(), g.N, g.C, g.H, g.W, Cout, y.f32(), winograd_tile(g.H, g.W),
-                   bias.defined() ? bias_c.f32() : nullptr, residual.defined() ? res_c.f32() : nullptr, in);
+                   bias.defined() ? bias_c.f32() : nullptr, residual.defined() ? res_c.f32() : nullptr, in,
+                   /*same_weights=*/true);
   return y;
 }
 

@@ -63,9 +63,14 @@ struct InputMap {
   // x is (N, C, H/2, W/2): the input is x upsampled 2x (nearest: each pixel repeated 2 x 2)
   bool upsample2x = false;
 };
+// same_weights: w holds the same values at every call (sampling, where the weights never change):
+// its transform G w G^T is kept between calls, checked against a copy of w each time, and
+// recomputed when w changed (tensor/winograd.cpp, WeightTransforms). The results are the same bits
+// either way.
 void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int64_t H, int64_t W,
                       int64_t Cout, float* y, int tile, const float* bias = nullptr,
-                      const float* residual = nullptr, const InputMap& in = InputMap());
+                      const float* residual = nullptr, const InputMap& in = InputMap(),
+                      bool same_weights = false);
 
 // dw (Cout, C, 3, 3) = d loss / d w given x and dy (N, Cout, H, W); dw is overwritten.
 // Bits: the forward's do not depend on the thread count (each output comes from one chunk, and

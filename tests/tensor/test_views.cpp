@@ -6,6 +6,7 @@
 
 #include "tensor/index.h"
 #include "tensor/random.h"
+#include "tensor/reference.h"
 #include "tensor/tensor.h"
 
 using namespace ld;
@@ -102,4 +103,68 @@ TEST_CASE("storage is 64-byte aligned, and a freed large block is reused for the
 #else
   CHECK(hi - lo < 2 * nbytes);  // two blocks' worth of addresses in all, not twelve
 #endif
+}
+
+// strided_copy (tensor/copy.cpp) copies a tensor whose last two axes are swapped against dst's
+// (permute(...).contiguous() between planes (B, C, N) and token rows (B, N, C)) as 8 x 8 register
+// transposes; every element must land where the plain loop puts it, for sizes on and off multiples
+// of 8, a source wider than its block (narrow), a destination that is itself a strided view, leading
+// axes in any order, and layouts the path must leave to the loop (fewer than 8 rows, I32).
+TEST_CASE("contiguous() of a tensor with its last two axes swapped: every element where it belongs") {
+  Generator g(3);
+  auto check_same = [](const Tensor& got, const Tensor& src) {
+    REQUIRE(got.shape() == src.shape());
+    const std::vector<float> a = got.to_vector();
+    // the definition, element by element through at()
+    const Shape s = src.shape();
+    std::vector<int64_t> idx(s.size(), 0);
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i] != src.at(idx)) {
+        FAIL_CHECK("element ", i, " differs");
+        return;
+      }
+      for (int64_t d = static_cast<int64_t>(s.size()) - 1; d >= 0; --d)
+        if (++idx[static_cast<size_t>(d)] < s[static_cast<size_t>(d)])
+          break;
+        else
+          idx[static_cast<size_t>(d)] = 0;
+    }
+  };
+  for (int64_t C : {3, 8, 9, 64, 128})
+    for (int64_t N : {7, 8, 49, 196}) {
+      INFO("C ", C, " N ", N);
+      const Tensor x = rand_normal({3, C, N}, g);
+      check_same(x.permute({0, 2, 1}).contiguous(), x.permute({0, 2, 1}));  // planes -> tokens
+      const Tensor t = x.permute({0, 2, 1}).contiguous();
+      check_same(t.permute({0, 2, 1}).contiguous(), x);  // and back
+      // a source wider than the block: a narrowed tensor, read through its strides
+      const Tensor wide = rand_normal({3, C + 5, N + 3}, g).narrow(1, 2, C).narrow(2, 1, N);
+      check_same(wide.permute({0, 2, 1}).contiguous(), wide.permute({0, 2, 1}));
+    }
+  // four axes, the leading ones permuted too
+  const Tensor y = rand_normal({2, 5, 24, 17}, g);
+  check_same(y.permute({1, 0, 3, 2}).contiguous(), y.permute({1, 0, 3, 2}));
+  // a destination that is a strided view: copy_ into a narrowed block of a wider tensor
+  Tensor big = Tensor::zeros({2, 30, 40});
+  Tensor dst = big.narrow(1, 3, 20).narrow(2, 5, 16);
+  const Tensor z = rand_normal({2, 16, 20}, g);
+  dst.copy_(z.permute({0, 2, 1}));
+  check_same(dst, z.permute({0, 2, 1}));
+  CHECK(big.at({0, 2, 5}) == 0.0f);  // around the block: untouched
+  CHECK(big.at({1, 3, 4}) == 0.0f);
+  CHECK(big.at({1, 23, 10}) == 0.0f);
+  // the same bits as the reference kernels' plain loop
+  const Tensor w = rand_normal({4, 64, 196}, g);
+  const std::vector<float> fast = w.permute({0, 2, 1}).contiguous().to_vector();
+  set_kernels(Kernels::Reference);
+  const std::vector<float> plain = w.permute({0, 2, 1}).contiguous().to_vector();
+  set_kernels(Kernels::Fast);
+  CHECK(fast == plain);
+  // I32 stays on the loop and is right too
+  std::vector<int32_t> iv(2 * 9 * 10);
+  for (size_t i = 0; i < iv.size(); ++i) iv[i] = static_cast<int32_t>(i);
+  const Tensor ints = Tensor::from_ints(iv, {2, 9, 10});
+  const Tensor ti = ints.permute({0, 2, 1}).contiguous();
+  CHECK(ti.i32()[1] == 10);         // [0, 0, 1] of the permuted = [0, 1, 0] of ints
+  CHECK(ti.i32()[9 * 1 + 0] == 1);  // [0, 1, 0] of the permuted = [0, 0, 1] of ints
 }
