@@ -292,27 +292,53 @@ int as_int(int64_t v) { return static_cast<int>(v); }
 // broadcasts: 1.02-1.10x, so it stays on OpenBLAS.
 bool forward_in_thin_gemm(int64_t C) { return thin_gemm_isa()[0] != '\0' && C >= 64; }
 
+// Loradiff's kernel reads U[xi] (C, Cout) in panels of 64 columns (tensor/thin_gemm.cpp). With
+// Cout = 128 a panel's rows lie 512 bytes apart, so a panel uses only half of L1's sets and falls out
+// of L1 between the kernel's blocks of 6 rows: each block read it again from L2 (the 7x7
+// convolutions' products ran at 80 GFLOP/s a core). Stored panel by panel instead (C rows of at most
+// 64 columns, one after another), a panel is one run of memory that stays in L1 while every block of
+// rows passes over it; the kernel is called once per panel and sums every element in the same order,
+// so the bits do not change. Element (xi, c, o) of U, o in the panel starting at column j0 of width
+// wp, lies at xi C Cout + C j0 + c wp + (o - j0).
+constexpr int64_t kPanel = 64;
+std::shared_ptr<const std::vector<float>> transformed_weights(const float* w, int64_t C, int64_t Cout,
+                                                              const Variant& var, bool panels) {
+  auto u = std::make_shared<std::vector<float>>(static_cast<size_t>(var.nxi * C * Cout));
+  var.weight(w, Cout, C, u->data());
+  if (!panels || Cout <= kPanel) return u;  // one panel: the layouts are the same
+  auto p = std::make_shared<std::vector<float>>(u->size());
+  for (int64_t xi = 0; xi < var.nxi; ++xi)
+    for (int64_t j0 = 0; j0 < Cout; j0 += kPanel) {
+      const int64_t wp = std::min(kPanel, Cout - j0);
+      for (int64_t c = 0; c < C; ++c) {
+        const float* src = u->data() + (xi * C + c) * Cout + j0;
+        std::copy(src, src + wp, p->data() + xi * C * Cout + C * j0 + c * wp);
+      }
+    }
+  return p;
+}
+
 // The transformed weights U of the convolutions whose weights stay the same from call to call:
 // sampling runs every 3x3 convolution of the UNet once per step with the same w, and transforming
 // w (one thread, before the parallel loop, the other threads waiting) was 1 % of a DDIM step's CPU
 // time. Each entry keeps a copy of the w it was made from, and is used only when w's address,
-// shape, variant and every value agree: weights changed in place (an optimizer step, a LoRA merge)
-// or freed and their memory reused by other weights are transformed afresh. At most kMaxEntries
-// (a UNet has 18 such convolutions); beyond that the cache starts over. Memory: a copy of the
-// weights and their U, (1 + alpha^2 / 9) times the weights (mnist-t2i: about 19 MB).
+// shape, variant, layout and every value agree: weights changed in place (an optimizer step, a LoRA
+// merge) or freed and their memory reused by other weights are transformed afresh. At most
+// kMaxEntries (a UNet has 18 such convolutions); beyond that the cache starts over. Memory: a copy of
+// the weights and their U, (1 + alpha^2 / 9) times the weights (mnist-t2i: about 19 MB).
 class WeightTransforms {
  public:
-  std::shared_ptr<const std::vector<float>> get(const float* w, int64_t C, int64_t Cout, const Variant& var) {
+  std::shared_ptr<const std::vector<float>> get(const float* w, int64_t C, int64_t Cout, const Variant& var,
+                                                bool panels) {
     const size_t n = static_cast<size_t>(C * Cout * 9);
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(w);
     if (it != entries_.end() && it->second.C == C && it->second.Cout == Cout && it->second.m == var.m &&
-        std::memcmp(it->second.w.data(), w, n * sizeof(float)) == 0)
+        it->second.panels == panels && std::memcmp(it->second.w.data(), w, n * sizeof(float)) == 0)
       return it->second.u;
     if (entries_.size() >= kMaxEntries) entries_.clear();
-    auto u = std::make_shared<std::vector<float>>(static_cast<size_t>(var.nxi * C * Cout));
-    var.weight(w, Cout, C, u->data());
-    entries_[w] = Entry{std::vector<float>(w, w + n), u, C, Cout, var.m};
+    auto u = transformed_weights(w, C, Cout, var, panels);
+    entries_[w] = Entry{std::vector<float>(w, w + n), u, C, Cout, var.m, panels};
     return u;
   }
 
@@ -322,6 +348,7 @@ class WeightTransforms {
     std::vector<float> w;
     std::shared_ptr<const std::vector<float>> u;
     int64_t C, Cout, m;
+    bool panels;
   };
   std::mutex mu_;
   std::unordered_map<const float*, Entry> entries_;
@@ -341,18 +368,13 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
                       const InputMap& in, bool same_weights) {
   const Variant& var = variant(tile);
   const Tiling t(H, W, var.m);
-  std::shared_ptr<const std::vector<float>> u;
-  if (same_weights) {
-    u = weight_transforms().get(w, C, Cout, var);
-  } else {
-    auto fresh = std::make_shared<std::vector<float>>(static_cast<size_t>(var.nxi * C * Cout));
-    var.weight(w, Cout, C, fresh->data());
-    u = std::move(fresh);
-  }
+  const bool thin = forward_in_thin_gemm(C);  // then U in panels (transformed_weights)
+  const std::shared_ptr<const std::vector<float>> u = same_weights
+                                                          ? weight_transforms().get(w, C, Cout, var, thin)
+                                                          : transformed_weights(w, C, Cout, var, thin);
   const float* pu = u->data();
   const int64_t chunk = samples_per_chunk(N, C, t, var), nchunks = (N + chunk - 1) / chunk;
   const int nt = static_cast<int>(std::clamp<int64_t>(nchunks, 1, num_threads()));
-  const bool thin = forward_in_thin_gemm(C);
 #pragma omp parallel num_threads(nt)
   {
     ChunkScratch s(t, var, C, Cout, chunk, in.scale || in.upsample2x);
@@ -361,9 +383,18 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
       transform_inputs(x, n0, n1, C, t, var, s, in);
-      for (int64_t xi = 0; xi < var.nxi; ++xi)  // M[xi] (T, Cout) = V[xi] (T, C) @ U[xi] (C, Cout)
-        serial_product(thin, s.v.p + xi * vs, C, false, pu + xi * C * Cout, Cout, s.m.p + xi * ms, Cout, T,
-                       Cout, C, false);
+      for (int64_t xi = 0; xi < var.nxi; ++xi) {  // M[xi] (T, Cout) = V[xi] (T, C) @ U[xi] (C, Cout)
+        if (!thin) {
+          serial_product(false, s.v.p + xi * vs, C, false, pu + xi * C * Cout, Cout, s.m.p + xi * ms, Cout, T,
+                         Cout, C, false);
+          continue;
+        }
+        for (int64_t j0 = 0; j0 < Cout; j0 += kPanel) {  // U[xi] panel by panel: columns [j0, j0 + wp)
+          const int64_t wp = std::min(kPanel, Cout - j0);
+          thin_gemm_serial(s.v.p + xi * vs, C, false, pu + xi * C * Cout + C * j0, wp, s.m.p + xi * ms + j0,
+                           Cout, T, wp, C, false);
+        }
+      }
       for (int64_t n = n0; n < n1; ++n) {
         var.output(s.m.p + (n - n0) * t.tiles() * Cout, ms, t, Cout, s.grid.p);
         pixels_to_planes(s.grid.p, s.grid_off.data(), Cout, H * W, y + n * Cout * H * W, bias,

@@ -1,12 +1,16 @@
 // winograd_conv3x3's `same_weights` (tensor/winograd.h): the weight transform kept between calls
 // (sampling) gives the very bits of a fresh transform, and is never used for weights that changed:
 // the same buffer rewritten in place (an optimizer step), the same buffer read as another shape,
-// and more weights than the cache holds.
+// and more weights than the cache holds. And U stored in column panels for loradiff's kernel
+// (Cout > 64: panels of 64 and a narrower last one) still gives the convolution.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "tensor/random.h"
+#include "tensor/thin_gemm.h"
 #include "tensor/winograd.h"
 
 using namespace ld;
@@ -52,4 +56,41 @@ TEST_CASE("winograd same_weights: the kept transform gives a fresh one's bits, a
             conv(x, ws[i].data(), N, C, HW, Cout, 2, false));
   for (const auto& w : ws)
     CHECK(conv(x, w.data(), N, C, HW, Cout, 2, true) == conv(x, w.data(), N, C, HW, Cout, 2, false));
+}
+
+TEST_CASE("winograd: U in column panels (Cout > 64) gives the convolution, kept or fresh") {
+  if (thin_gemm_isa()[0] == '\0') return;  // the panels are for loradiff's own kernel only
+  Generator g(5);
+  for (int tile : {2, 4})
+    for (int64_t Cout : {65, 130, 192}) {
+      const int64_t N = 2, C = 64, HW = 8;
+      INFO("tile ", tile, " Cout ", Cout);
+      const std::vector<float> x = rand_normal({N * C * HW * HW}, g).to_vector();
+      const std::vector<float> w = rand_normal({Cout * C * 9}, g).to_vector();
+      // the direct sum, in double
+      std::vector<double> want(static_cast<size_t>(N * Cout * HW * HW), 0.0);
+      double scale = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t o = 0; o < Cout; ++o)
+          for (int64_t i = 0; i < HW; ++i)
+            for (int64_t j = 0; j < HW; ++j) {
+              double acc = 0;
+              for (int64_t c = 0; c < C; ++c)
+                for (int64_t u = 0; u < 3; ++u)
+                  for (int64_t v = 0; v < 3; ++v) {
+                    const int64_t h = i - 1 + u, ww = j - 1 + v;
+                    if (h < 0 || h >= HW || ww < 0 || ww >= HW) continue;
+                    acc += double(x[static_cast<size_t>(((n * C + c) * HW + h) * HW + ww)]) *
+                           w[static_cast<size_t>(((o * C + c) * 3 + u) * 3 + v)];
+                  }
+              want[static_cast<size_t>(((n * Cout + o) * HW + i) * HW + j)] = acc;
+              scale = std::max(scale, std::abs(acc));
+            }
+      for (bool same : {false, true, true}) {
+        const std::vector<float> got = conv(x, w.data(), N, C, HW, Cout, tile, same);
+        double err = 0;
+        for (size_t i = 0; i < got.size(); ++i) err = std::max(err, std::abs(got[i] - want[i]));
+        CHECK(err <= 1e-4 * scale);
+      }
+    }
 }
