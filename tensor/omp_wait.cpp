@@ -24,7 +24,7 @@ namespace {
 constexpr const char* kOursVar = "LORADIFF_OMP_WAIT";  // loradiff's own choice: OmpWaitPlan::mark
 
 std::string spin_description(const std::string& why) {
-  return "spin " + std::to_string(kShortSpin) + ", then sleep (" + why + ")";
+  return "spin " + std::to_string(kIdleSpin) + ", then sleep (" + why + ")";
 }
 
 std::string user_description(const char* policy, const char* spin) {
@@ -43,7 +43,7 @@ OmpWaitPlan plan_omp_wait(const char* user_policy, const char* user_spin, const 
   if (ours && *ours && has_policy && std::strcmp(user_policy, "passive") == 0) {
     // set by loradiff before it restarted itself (or inherited from a loradiff parent): report it,
     // unless somebody changed the variables since
-    const std::string spin = std::to_string(kShortSpin), mark = ours;
+    const std::string spin = std::to_string(kIdleSpin), mark = ours;
     if (mark == "spin" && has_spin && spin == user_spin) {
       plan.description = spin_description("idle cores at start");
       return plan;
@@ -61,7 +61,7 @@ OmpWaitPlan plan_omp_wait(const char* user_policy, const char* user_spin, const 
   plan.set = true;
   plan.policy = "passive";
   if (idle_cpus >= 0 && idle_cpus >= threads - 0.5) {
-    plan.spin = std::to_string(kShortSpin);
+    plan.spin = std::to_string(kIdleSpin);
     plan.mark = "spin";
     plan.description = spin_description("idle cores at start");
   } else if (idle_cpus < 0) {

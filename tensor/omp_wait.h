@@ -4,16 +4,16 @@
 // training step of mnist-t2i some hundreds of them. Between two regions the worker threads wait:
 //   spinning  they poll for new work: the next region starts at once, but the core stays busy;
 //   sleeping  they block in the kernel (futex): the core is free, but waking them costs each region
-//             tens of microseconds (measured: a mnist-t2i step 785 ms sleeping, 714 ms with a short
-//             spin, 2 idle cores, docs/tensor.md).
+//             tens of microseconds, more on a virtual machine whose host is busy (measured: a
+//             mnist-t2i step 785 ms sleeping, 714 ms spinning, 2 idle cores, docs/tensor.md).
 // On a machine shared with other work a spinning thread steals the core that the thread it waits
 // for needs (libgomp's default 300,000 spins made a tiny-model step 9x slower under load). So at
 // start-up loradiff measures how idle the CPUs it may run on are (20 ms, up to three times when they look
 // busy), and chooses:
 //
 //   the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT  ->  theirs, untouched;
-//   idle CPUs >= our threads - 0.5  ->  OMP_WAIT_POLICY=passive with GOMP_SPINCOUNT=kShortSpin:
-//       spin briefly, then sleep;
+//   idle CPUs >= our threads - 0.5  ->  OMP_WAIT_POLICY=passive with GOMP_SPINCOUNT=kIdleSpin:
+//       spin (for a few milliseconds), then sleep;
 //   otherwise (the cores are busy)  ->  OMP_WAIT_POLICY=passive: sleep at once.
 //
 // libgomp reads both variables once, when it is loaded, so apps/main.cpp sets them and restarts
@@ -25,10 +25,13 @@
 
 namespace ld {
 
-// Spins before sleeping when there are idle cores; libgomp's default is 300,000. Measured (docs/tensor.md):
-// 10,000 makes a mnist-t2i step 1.1x faster on idle cores and 1.14x slower beside one other busy
-// thread; 100,000 made a tiny-model step several times slower on a busy machine.
-inline constexpr long kShortSpin = 10000;
+// Spins before sleeping when there are idle cores: libgomp's own default length. Measured
+// (docs/tensor.md, 2026-12-01, 2 idle cores of a shared virtual machine): against 10,000 spins (the
+// value until then) a mnist-t2i training step 0.81-0.90x the time and DDIM sampling 0.88-0.94x,
+// against sleeping at once more still; beside one other busy thread that started after loradiff, 1.3x
+// slower than 10,000 and 1.5x slower than sleeping (a load present at start-up makes loradiff sleep
+// at once instead, below).
+inline constexpr long kIdleSpin = 300000;
 
 struct OmpWaitPlan {
   bool set = false;         // true: put policy (and spin, when not empty) into the environment
@@ -55,7 +58,7 @@ double idle_cpus(int ms = 20);
 // for a restart (the caller re-executes itself).
 bool prepare_omp_wait();
 
-// What this process runs with, for --version and bench lines: "spin 10000, then sleep (idle cores at
+// What this process runs with, for --version and bench lines: "spin 300000, then sleep (idle cores at
 // start)", "sleep (cores busy at start)", "OMP_WAIT_POLICY=active (set by the user)", ...
 std::string omp_wait_description();
 

@@ -58,7 +58,7 @@ TEST_CASE("--version says how idle threads wait: loradiff's choice by the load, 
   CHECK(r.rc == 0);
   INFO(r.output);
   const bool spin =
-      r.output.find("idle threads: spin 10000, then sleep (idle cores at start)") != std::string::npos;
+      r.output.find("idle threads: spin 300000, then sleep (idle cores at start)") != std::string::npos;
   const bool sleep = r.output.find("idle threads: sleep (cores busy at start)") != std::string::npos;
   const bool unknown = r.output.find("idle threads: sleep (machine load unknown)") != std::string::npos;
   CHECK(int(spin) + int(sleep) + int(unknown) == 1);

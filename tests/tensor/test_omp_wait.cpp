@@ -6,11 +6,11 @@
 
 #include "tensor/omp_wait.h"
 
-using ld::kShortSpin;
+using ld::kIdleSpin;
 using ld::plan_omp_wait;
 
 TEST_CASE("nothing set: a short spin when enough CPUs are idle for our threads, else sleep") {
-  const std::string spin = std::to_string(kShortSpin);
+  const std::string spin = std::to_string(kIdleSpin);
   auto p = plan_omp_wait(nullptr, nullptr, nullptr, 2.0, 2);  // 2 idle CPUs, 2 threads
   CHECK(p.set);
   CHECK(p.policy == "passive");
@@ -50,7 +50,7 @@ TEST_CASE("the user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is kept as it is, and re
 }
 
 TEST_CASE("after the restart loradiff's own choice is recognised, not taken for the user's") {
-  const std::string spin = std::to_string(kShortSpin);
+  const std::string spin = std::to_string(kIdleSpin);
   auto p = plan_omp_wait("passive", spin.c_str(), "spin", -1.0, 2);
   CHECK_FALSE(p.set);  // no second restart
   CHECK(p.description == "spin " + spin + ", then sleep (idle cores at start)");
