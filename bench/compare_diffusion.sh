@@ -15,9 +15,12 @@ export LORADIFF_NUM_THREADS=${LORADIFF_NUM_THREADS:-2}
 # loradiff runs in the user's default environment (it picks the best GEMM kernel itself,
 # tensor/blas_kernel.h, and how its idle threads wait, tensor/omp_wait.h). PyTorch gets its best
 # settings: the same OpenBLAS kernel through OPENBLAS_CORETYPE, so that neither side runs a generic
-# kernel on a CPU its OpenBLAS does not know, and the waiting loradiff chose in the run before it: the
-# short spin on idle cores, else sleeping (measured on 2 idle cores, PyTorch's training step: 0.95-1.03 s
-# with the short spin, 1.04-1.34 s sleeping at once, 1.39-1.65 s with libgomp's default 300,000 spins).
+# kernel on a CPU its OpenBLAS does not know, and its own best waiting: where loradiff chose to spin
+# (idle cores at start), PyTorch spins 10,000 times before sleeping (TORCH_SPIN), else it sleeps at once
+# as loradiff does. Measured on 2 idle cores, PyTorch's training step: 0.95-1.03 s with 10,000 spins,
+# 1.04-1.34 s sleeping at once, 1.39-1.65 s with libgomp's default 300,000 (2026-11-30); again on
+# 2026-12-01: 2.09-2.39 s, 2.26-2.46 s, 2.79-3.06 s. loradiff's own best is the longer spin
+# (tensor/omp_wait.h): each side gets what suits it.
 KERNEL=$("$BIN" --version 2>/dev/null | sed -n 's/^BLAS: .* kernel \([A-Za-z0-9_]*\) .*/\1/p')
 # Pages: loradiff asks glibc for a heap in 2 MB pages (tensor/huge_pages.h); PyTorch runs without,
 # as a user gets it: given the same (glibc.malloc.hugetlb=1) its step was no faster, 1,163 against
@@ -36,7 +39,7 @@ torch_env() {  # the environment for PyTorch after loradiff's JSON line in $1
   if [ -z "${OMP_WAIT_POLICY:-}${GOMP_SPINCOUNT:-}" ]; then
     e+=("OMP_WAIT_POLICY=passive")
     spin=$(tail -n 1 "$1" | sed -n 's/.*"omp_wait":"spin \([0-9]*\),.*/\1/p')
-    [ -n "$spin" ] && e+=("GOMP_SPINCOUNT=$spin")
+    [ -n "$spin" ] && e+=("GOMP_SPINCOUNT=${TORCH_SPIN:-10000}")
   fi
   echo "${e[@]}"
 }
