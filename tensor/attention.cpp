@@ -203,7 +203,7 @@ AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor
     std::vector<float> St(static_cast<size_t>(Lk * ld)), qt(static_cast<size_t>(d * cols)),
         ot(static_cast<size_t>(d * cols)), vt(static_cast<size_t>(d * Lk)), inv(static_cast<size_t>(cols));
     float* inv_sum = inv.data();
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
     for (int64_t it = 0; it < items; ++it) {
       const int64_t b = it / n.H, c = it % n.H;
       const float* kb = pk + b * Lk * W + c * d;

@@ -316,7 +316,7 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
       }
       return y;
     }
-#pragma omp parallel for schedule(static) if (g.N > 1 && Cout * K * P * g.N >= (int64_t{1} << 20)) \
+#pragma omp parallel for schedule(dynamic) if (g.N > 1 && Cout * K * P * g.N >= (int64_t{1} << 20)) \
     num_threads(num_threads())
     for (int64_t n = 0; n < g.N; ++n) {
       float* yn = py + n * Cout * P;
@@ -336,7 +336,7 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
 #pragma omp parallel if (g.N > 1 && g.N * Cout * K * P >= (int64_t{1} << 18)) num_threads(num_threads())
     {
       std::vector<float> xp(static_cast<size_t>(g.C * Hp * Wp)), acc(static_cast<size_t>(g.Ho * Wp));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
       for (int64_t n = 0; n < g.N; ++n)
         direct_sample(px + n * g.C * g.H * g.W, pw, g, Cout, pb, pr ? pr + n * Cout * P : nullptr, xp.data(),
                       acc.data(), py + n * Cout * P);
@@ -364,7 +364,7 @@ Tensor conv2d_forward(const Tensor& x_in, const Tensor& w_in, const Tensor& bias
       // scratch buffers, fully overwritten before use: left uninitialised (no memset)
       std::unique_ptr<float[]> col(new float[static_cast<size_t>(K * chunk * P)]),
           out(new float[static_cast<size_t>(Cout * chunk * P)]);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
       for (int64_t c = 0; c < nchunks; ++c) {
         const int64_t n0 = c * chunk, n1 = std::min(g.N, n0 + chunk), cols = (n1 - n0) * P;
         im2col_chunk(px, g, n0, n1, col.get());

@@ -195,7 +195,7 @@ Tensor gemm_bias_gelu(const Tensor& a_in, const Tensor& b_in, const Tensor& bias
     num_threads(num_threads())
     {
       std::vector<float> scratch(ppre ? 0 : static_cast<size_t>(kRows * N));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
       for (int64_t blk = 0; blk < blocks; ++blk) {
         const int64_t i0 = blk * kRows, rows = std::min(kRows, M - i0);
         float* u = ppre ? ppre + i0 * N : scratch.data();
@@ -249,7 +249,7 @@ Tensor gemm_mlp_gelu(const Tensor& a_in, const Tensor& b1_in, const Tensor& bias
     num_threads(num_threads())
   {
     std::vector<float> hidden(static_cast<size_t>(kRows * H));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
     for (int64_t blk = 0; blk < blocks; ++blk) {
       const int64_t i0 = blk * kRows, rows = std::min(kRows, M - i0);
       float* u = hidden.data();

@@ -313,7 +313,7 @@ void thin_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, bool b_
   }
   const int64_t blocks = (M + kRowBlock - 1) / kRowBlock;
   const bool threads = !omp_in_parallel() && num_threads() > 1 && M * N * K >= (int64_t{1} << 20);
-#pragma omp parallel for schedule(static) if (threads) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic) if (threads) num_threads(num_threads())
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t i0 = blk * kRowBlock;
     rows_any(isa, std::min(kRowBlock, M - i0), N, K,

@@ -378,7 +378,7 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
 #pragma omp parallel num_threads(nt)
   {
     ChunkScratch s(t, var, C, Cout, chunk, in.scale || in.upsample2x);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
     for (int64_t k = 0; k < nchunks; ++k) {
       const int64_t n0 = k * chunk, n1 = std::min(N, n0 + chunk), T = (n1 - n0) * t.tiles();
       const int64_t vs = xi_stride(C, T), ms = xi_stride(Cout, T);
