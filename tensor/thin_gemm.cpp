@@ -168,10 +168,10 @@ template <int NV, int MR = NV >= 3 ? 24 / NV : 12>
   rest512<NV, MR - 1>(rows - i, K, t.at(i), last);
 }
 
-// Rows [0, rows) of C, all N columns: panels of 64.
+// Rows [0, rows) of C, all N columns: panels of kThinPanel = 64.
 [[gnu::target("avx512f")]] void rows512(int64_t rows, int64_t N, int64_t K, const Tile& t) {
-  for (int64_t j = 0; j < N; j += 64) {
-    const int64_t w = std::min<int64_t>(64, N - j), nv = (w + 15) / 16, tail = w - 16 * (nv - 1);
+  for (int64_t j = 0; j < N; j += kThinPanel) {
+    const int64_t w = std::min(kThinPanel, N - j), nv = (w + 15) / 16, tail = w - 16 * (nv - 1);
     const __mmask16 last = static_cast<__mmask16>((1u << tail) - 1);
     const Tile p = t.columns(j);
     switch (nv) {

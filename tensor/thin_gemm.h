@@ -56,6 +56,11 @@ void thin_gemm(const float* A, int64_t lda, const float* B, int64_t ldb, bool b_
                int64_t ldc, int64_t M, int64_t N, int64_t K, const float* bias, bool accumulate,
                const float* R = nullptr, int64_t ldr = 0);
 
+// Columns of C (and B) that the AVX-512 kernel takes per panel: each kernel call runs over the rows
+// in one panel of up to 4 vectors of 16. A caller that stores B panel by panel (Winograd's U,
+// tensor/winograd.cpp) uses the same width.
+inline constexpr int64_t kThinPanel = 64;
+
 // One small product in the calling thread, with no copies and no threads of its own: for products
 // run many times inside a parallel region (attention's per-head products, tensor/attention.cpp).
 //   C (M x N, row stride ldc) = op(A) (M x K) @ B (K x N, row stride ldb)  [+ C if accumulate]

@@ -292,24 +292,23 @@ int as_int(int64_t v) { return static_cast<int>(v); }
 // broadcasts: 1.02-1.10x, so it stays on OpenBLAS.
 bool forward_in_thin_gemm(int64_t C) { return thin_gemm_isa()[0] != '\0' && C >= 64; }
 
-// Loradiff's kernel reads U[xi] (C, Cout) in panels of 64 columns (tensor/thin_gemm.cpp). With
-// Cout = 128 a panel's rows lie 512 bytes apart, so a panel uses only half of L1's sets and falls out
+// Loradiff's kernel reads U[xi] (C, Cout) in panels of kThinPanel = 64 columns (tensor/thin_gemm.h).
+// With Cout = 128 a panel's rows lie 512 bytes apart, so a panel uses only half of L1's sets and falls out
 // of L1 between the kernel's blocks of 6 rows: each block read it again from L2 (the 7x7
 // convolutions' products ran at 80 GFLOP/s a core). Stored panel by panel instead (C rows of at most
 // 64 columns, one after another), a panel is one run of memory that stays in L1 while every block of
 // rows passes over it; the kernel is called once per panel and sums every element in the same order,
 // so the bits do not change. Element (xi, c, o) of U, o in the panel starting at column j0 of width
 // wp, lies at xi C Cout + C j0 + c wp + (o - j0).
-constexpr int64_t kPanel = 64;
 std::shared_ptr<const std::vector<float>> transformed_weights(const float* w, int64_t C, int64_t Cout,
                                                               const Variant& var, bool panels) {
   auto u = std::make_shared<std::vector<float>>(static_cast<size_t>(var.nxi * C * Cout));
   var.weight(w, Cout, C, u->data());
-  if (!panels || Cout <= kPanel) return u;  // one panel: the layouts are the same
+  if (!panels || Cout <= kThinPanel) return u;  // one panel: the layouts are the same
   auto p = std::make_shared<std::vector<float>>(u->size());
   for (int64_t xi = 0; xi < var.nxi; ++xi)
-    for (int64_t j0 = 0; j0 < Cout; j0 += kPanel) {
-      const int64_t wp = std::min(kPanel, Cout - j0);
+    for (int64_t j0 = 0; j0 < Cout; j0 += kThinPanel) {
+      const int64_t wp = std::min(kThinPanel, Cout - j0);
       for (int64_t c = 0; c < C; ++c) {
         const float* src = u->data() + (xi * C + c) * Cout + j0;
         std::copy(src, src + wp, p->data() + xi * C * Cout + C * j0 + c * wp);
@@ -389,8 +388,8 @@ void winograd_conv3x3(const float* x, const float* w, int64_t N, int64_t C, int6
                          Cout, C, false);
           continue;
         }
-        for (int64_t j0 = 0; j0 < Cout; j0 += kPanel) {  // U[xi] panel by panel: columns [j0, j0 + wp)
-          const int64_t wp = std::min(kPanel, Cout - j0);
+        for (int64_t j0 = 0; j0 < Cout; j0 += kThinPanel) {  // U[xi] panel by panel: columns [j0, j0 + wp)
+          const int64_t wp = std::min(kThinPanel, Cout - j0);
           thin_gemm_serial(s.v.p + xi * vs, C, false, pu + xi * C * Cout + C * j0, wp, s.m.p + xi * ms + j0,
                            Cout, T, wp, C, false);
         }
